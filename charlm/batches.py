@@ -1,0 +1,90 @@
+"""Encoded sentences to training batches: a seeded validation split and length-grouped batches.
+
+Each sentence is one sequence: inputs SENTENCE_START w1 … wn, targets w1 … wn SENTENCE_END.
+Sentences of similar length share a batch, so little is padded; padded targets are IGNORE and never
+count in the loss or the token counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from charlm.errors import CorpusError
+from charlm.prepare import EncodedSentences
+from charlm.vocab import END_ID, START_ID
+
+IGNORE = -100
+# Batches are formed within pools of this many batches' worth of shuffled sentences: sorting a pool
+# by length keeps padding low while every epoch still mixes sentences differently.
+POOL_BATCHES = 50
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # (batch, time) int64
+    targets: torch.Tensor  # (batch, time) int64, IGNORE where padded
+    tokens: int  # predicted (non-padding) positions
+    sentences: int
+
+
+def split_validation(
+    count: int, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation sentence indices, chosen by the seed."""
+    valid_count = max(1, round(count * fraction))
+    if count - valid_count < 1:
+        raise CorpusError(
+            f"the corpus has only {count} sentence(s): too few to hold out a validation split; "
+            "give a longer corpus"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    return np.sort(order[valid_count:]), np.sort(order[:valid_count])
+
+
+def epoch_order(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int
+) -> list[np.ndarray]:
+    """The epoch's batches as arrays of sentence indices, a function of (seed, epoch) alone."""
+    rng = np.random.default_rng([seed, epoch])
+    shuffled = rng.permutation(len(lengths))
+    pool = batch_size * POOL_BATCHES
+    batches = []
+    for start in range(0, len(shuffled), pool):
+        chunk = shuffled[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
+    """Inputs and targets for the given sentences, padded to the longest."""
+    lengths = sentences.lengths[indices]
+    steps = int(lengths.max()) + 1
+    inputs = np.zeros((len(indices), steps), dtype=np.int64)
+    targets = np.full((len(indices), steps), IGNORE, dtype=np.int64)
+    inputs[:, 0] = START_ID
+    for row, (i, n) in enumerate(zip(indices, lengths)):
+        words = sentences.sentence(int(i))
+        inputs[row, 1 : n + 1] = words
+        targets[row, :n] = words
+        targets[row, n] = END_ID
+    return Batch(
+        torch.from_numpy(inputs),
+        torch.from_numpy(targets),
+        tokens=int(lengths.sum()) + len(indices),
+        sentences=len(indices),
+    )
+
+
+def iterate_batches(
+    sentences: EncodedSentences, batch_size: int
+) -> Iterator[Batch]:
+    """Every sentence once, in length-sorted batches (for evaluation)."""
+    order = np.argsort(sentences.lengths, kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield make_batch(sentences, order[start : start + batch_size])

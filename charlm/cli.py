@@ -1,0 +1,127 @@
+"""The `charlm` command: thin Typer commands built from the config dataclasses.
+
+Each command's flags, environment variables, defaults and help come from its config dataclass;
+the command resolves a config and hands it to a plain function. Every CharlmError becomes one
+line on stderr and its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, Optional
+
+import typer
+from rich.markup import escape
+
+from charlm import __version__
+from charlm.config import (
+    GenerateConfig,
+    TrainConfig,
+    field_type,
+    flag_name,
+    help_text,
+    parse_text,
+    resolve,
+)
+from charlm.errors import CharlmError
+
+app = typer.Typer(
+    name="charlm",
+    help="Train word-level GRU/LSTM language models on your own text, and generate from them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+
+
+def fail(error: CharlmError) -> typer.Exit:
+    typer.echo(f"Error: {error}", err=True)
+    return typer.Exit(error.exit_code)
+
+
+def _parameter(cls: type, name: str) -> inspect.Parameter:
+    meta = next(f for f in fields(cls) if f.name == name).metadata
+    base, _, _ = field_type(cls, name)
+    text = escape(help_text(cls, name))
+    if meta["argument"]:
+        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
+        annotation: Any = Optional[str]  # noqa: UP045 - typer inspects the annotation
+    elif base is bool:
+        switch = name.replace("_", "-")
+        default = typer.Option(None, f"--{switch}/--no-{switch}", help=text, show_default=False,
+                               metavar="")
+        annotation = Optional[bool]  # noqa: UP045
+    else:
+        names = [flag_name(name)] + ([meta["short"]] if meta["short"] else [])
+        # Values arrive as text and are parsed here, so a bad value gets the same one-line
+        # error whether it came from a flag or an environment variable.
+        default = typer.Option(None, *names, help=text, metavar=METAVARS.get(base, "TEXT"),
+                               show_default=False)
+        annotation = Optional[str]  # noqa: UP045
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any], None]], None]:
+    """Register `run(config)` as a command whose options are the fields of `cls`."""
+
+    def register(run: Callable[[Any], None]) -> None:
+        parameters = [_parameter(cls, f.name) for f in fields(cls)]
+
+        def command(**given: Any) -> None:
+            try:
+                flags = {
+                    key: parse_text(cls, key, value, flag_name(key))
+                    if isinstance(value, str) else value
+                    for key, value in given.items()
+                }
+                config = resolve(cls, flags, os.environ)
+                run(config)
+            except CharlmError as error:
+                raise fail(error) from None
+
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        command.__doc__ = help
+        app.command(name, help=help)(command)
+
+    return register
+
+
+@config_command("train", TrainConfig, "Train a language model on a corpus.")
+def train_command(config: TrainConfig) -> None:
+    from charlm.report import Reporter
+    from charlm.train import train
+
+    train(config, Reporter())
+
+
+@config_command("generate", GenerateConfig, "Generate sentences from a checkpoint.")
+def generate_command(config: GenerateConfig) -> None:
+    from charlm.generate_text import generate_text
+
+    generate_text(config)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"charlm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Train word-level GRU/LSTM language models on your own text, and generate from them."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,314 @@
+"""Command configurations: the single source of defaults, flags, environment variables and help.
+
+Each command has one dataclass. A field's metadata names its help text, the tutorial's own
+environment variable (if any) and its bounds. `resolve` turns explicit flags plus the environment
+into a validated instance with the precedence flag > CHARLM_<NAME> > tutorial variable > default.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, TypeVar
+
+from charlm.errors import ConfigError
+
+ENV_PREFIX = "CHARLM_"
+TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
+FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
+
+C = TypeVar("C")
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    tutorial_env: str | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    argument: bool = False,
+    short: str | None = None,
+) -> Any:
+    """A config field; `minimum`/`maximum` are inclusive bounds, `above` is exclusive."""
+    metadata = {
+        "help": help,
+        "tutorial_env": tutorial_env,
+        "minimum": minimum,
+        "maximum": maximum,
+        "above": above,
+        "choices": choices,
+        "argument": argument,
+        "short": short,
+    }
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def env_names(cls: type, name: str) -> list[str]:
+    """The environment variables of a field, highest precedence first."""
+    meta = _field(cls, name).metadata
+    names = [ENV_PREFIX + name.upper()]
+    if meta.get("tutorial_env"):
+        names.append(meta["tutorial_env"])
+    return names
+
+
+def _field(cls: type, name: str) -> Any:
+    for f in fields(cls):
+        if f.name == name:
+            return f
+    raise KeyError(name)
+
+
+def field_type(cls: type, name: str) -> tuple[type, bool, bool]:
+    """(base type, optional, is_list) of a field."""
+    hint = typing.get_type_hints(cls)[name]
+    optional = False
+    is_list = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = True
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if origin is list:
+        is_list = True
+        hint = typing.get_args(hint)[0]
+    return hint, optional, is_list
+
+
+def default_of(cls: type, name: str) -> Any:
+    f = _field(cls, name)
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+def parse_text(cls: type, name: str, text: str, source: str) -> Any:
+    """Parse a value given as text (an environment variable) into the field's type."""
+    base, optional, is_list = field_type(cls, name)
+    raw = text.strip()
+    if is_list:
+        return [part for part in raw.split(",") if part]
+    if optional and raw.lower() in {"", "none"}:
+        return None
+    if base is bool:
+        if raw.lower() in TRUE_WORDS:
+            return True
+        if raw.lower() in FALSE_WORDS:
+            return False
+        raise ConfigError(f"{source}={text!r} is not a yes/no value: use 1 or 0, true or false")
+    if base is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{source}={text!r} is not a whole number") from None
+    if base is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{source}={text!r} is not a number") from None
+    return raw
+
+
+def check_value(cls: type, name: str, value: Any, source: str) -> None:
+    """Check a field's bounds and choices; `source` is how the user gave it."""
+    meta = _field(cls, name).metadata
+    if value is None:
+        return
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{source}: unknown value {value!r}; choose one of {', '.join(choices)}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {value} is not a finite number")
+    lo, hi, above = meta.get("minimum"), meta.get("maximum"), meta.get("above")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{source}: {value} is too small; it must be at least {_num(lo)}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{source}: {value} is too large; it must be at most {_num(hi)}")
+    if above is not None and value <= above:
+        raise ConfigError(f"{source}: {value} is too small; it must be greater than {_num(above)}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C:
+    """Build a config from explicitly given flags (None = not given) and the environment."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        given = flags.get(f.name)
+        if given is not None and given != []:
+            values[f.name] = given
+            sources[f.name] = flag_name(f.name)
+            continue
+        for var in env_names(cls, f.name):
+            if env.get(var) is not None:
+                values[f.name] = parse_text(cls, f.name, env[var], var)
+                sources[f.name] = var
+                break
+        else:
+            values[f.name] = default_of(cls, f.name)
+            sources[f.name] = flag_name(f.name)
+    for name, value in values.items():
+        check_value(cls, name, value, sources[name])
+    config = cls(**values)
+    check = getattr(config, "check", None)
+    if check is not None:
+        check(sources)
+    return config
+
+
+def help_text(cls: type, name: str) -> str:
+    """The --help line of a field: its description, variables and default."""
+    meta = _field(cls, name).metadata
+    parts = [meta["help"]]
+    if meta.get("choices"):
+        parts.append(f"One of: {', '.join(meta['choices'])}.")
+    parts.append(f"[env: {', '.join(env_names(cls, name))}]")
+    default = default_of(cls, name)
+    if default is not None and default != []:
+        shown = ("yes" if default else "no") if isinstance(default, bool) else default
+        parts.append(f"[default: {shown}]")
+    return " ".join(parts)
+
+
+LENGTH_HELP = "Use 0 for no limit."
+
+
+@dataclass
+class TrainConfig:
+    """Settings of `charlm train`."""
+
+    corpus: str | None = option(
+        None,
+        "Corpus to train on: a UTF-8 text file, a .gz file, a directory of .txt files, or a CSV "
+        "file with a header row.",
+        tutorial_env="INPUT_DATA_FILE",
+        argument=True,
+    )
+    out: str | None = option(
+        None,
+        "Checkpoint file to write. Default: <CELL>-<timestamp>-<vocab>-<emb>-<hidden>.pt in the "
+        "current directory, as the tutorial named its files.",
+        tutorial_env="MODEL_OUTPUT_FILE",
+        short="-o",
+    )
+    force: bool = option(False, "Overwrite an existing file at the checkpoint path.")
+    text_column: str | None = option(
+        None, "CSV column holding the text. Default: body, else text, else the first column."
+    )
+    lowercase: bool = option(True, "Lowercase the text before splitting it, as the tutorial.")
+    drop_urls: bool = option(True, "Drop sentences that contain a URL, as the tutorial.")
+    min_chars: int = option(
+        1, "Drop sentences shorter than this many characters, as the tutorial.", minimum=0
+    )
+    vocabulary_size: int = option(
+        2000,
+        "Vocabulary size, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END.",
+        tutorial_env="VOCABULARY_SIZE",
+        minimum=4,
+        maximum=1_000_000,
+    )
+    valid_fraction: float = option(
+        0.05, "Share of sentences held out for validation.", above=0.0, maximum=0.5
+    )
+    cell: str = option("gru", "Recurrent cell.", choices=("gru", "lstm"))
+    embedding_dim: int = option(
+        48, "Word embedding size.", tutorial_env="EMBEDDING_DIM", minimum=1, maximum=65536
+    )
+    hidden_dim: int = option(
+        128, "Hidden state size of each layer.", tutorial_env="HIDDEN_DIM", minimum=1,
+        maximum=65536,
+    )
+    layers: int = option(2, "Number of recurrent layers.", minimum=1, maximum=64)
+    learning_rate: float = option(
+        0.001, "RMSprop learning rate.", tutorial_env="LEARNING_RATE", above=0.0, maximum=10.0
+    )
+    decay: float = option(0.9, "RMSprop decay of the squared-gradient average.", minimum=0.0,
+                          maximum=0.9999)
+    epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0)
+    clip_norm: float = option(
+        0.0, "Clip the gradient norm of each step to this value (0: no clipping).", minimum=0.0
+    )
+    epochs: int = option(20, "Passes over the training sentences.", tutorial_env="NEPOCH",
+                         minimum=1)
+    batch_size: int = option(
+        64, "Sentences per training step; sentences of similar length are batched together.",
+        minimum=1, maximum=65536,
+    )
+    print_every: int = option(
+        25000,
+        "Report, sample and save every this many training sentences (and at the end of each "
+        "epoch when an epoch is shorter).",
+        tutorial_env="PRINT_EVERY",
+        minimum=1,
+    )
+    samples: int = option(10, "Sentences to generate at each report.", minimum=0, maximum=1000)
+    seed: int = option(1234, "Random seed: the same seed repeats a CPU run exactly.", minimum=0,
+                       maximum=2**32 - 1)
+    device: str = option("auto", "Where to train: auto picks CUDA when available.",
+                         choices=("auto", "cpu", "cuda"))
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.corpus is None:
+            raise ConfigError("no corpus given: pass a path (charlm train corpus.txt) or set "
+                              "INPUT_DATA_FILE")
+
+    @property
+    def default_out(self) -> str:
+        from datetime import datetime
+
+        stamp = datetime.now().strftime("%Y-%m-%d-%H-%M")
+        return (f"{self.cell.upper()}-{stamp}-{self.vocabulary_size}-{self.embedding_dim}-"
+                f"{self.hidden_dim}.pt")
+
+
+@dataclass
+class GenerateConfig:
+    """Settings of `charlm generate`."""
+
+    model: str | None = option(None, "Checkpoint to generate from.", argument=True)
+    count: int = option(10, "Sentences to print.", minimum=1, maximum=1_000_000, short="-n")
+    temperature: float = option(
+        1.0, "Sampling temperature: below 1 is more conservative, above 1 more adventurous.",
+        above=0.0, maximum=100.0,
+    )
+    min_words: int = option(3, "Reject sentences shorter than this many words, as the tutorial.",
+                            minimum=0)
+    max_words: int = option(100, "Reject sentences longer than this many words.", minimum=1)
+    prompt: str | None = option(None, "Continue sentences from these words.")
+    allow_unknown: bool = option(False, "Keep sentences that contain UNKNOWN_TOKEN.")
+    greedy: bool = option(
+        False, "Always take the most likely next word (deterministic; ignores --temperature)."
+    )
+    tokens: bool = option(False, "Print raw tokens instead of detokenized text.")
+    seed: int | None = option(None, "Random seed: the same seed gives the same sentences.",
+                              minimum=0, maximum=2**32 - 1)
+    device: str = option("cpu", "Where to run the model.", choices=("auto", "cpu", "cuda"))
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm generate MODEL.pt")
+        if self.min_words > self.max_words:
+            raise ConfigError(
+                f"{sources['min_words']}={self.min_words} is above "
+                f"{sources['max_words']}={self.max_words}: no sentence could qualify"
+            )

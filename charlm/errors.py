@@ -1,0 +1,21 @@
+"""Errors that reach the user as one line, never as a traceback."""
+
+
+class CharlmError(Exception):
+    """A problem the user can fix; the message says what is wrong and what to do."""
+
+    exit_code = 1
+
+
+class ConfigError(CharlmError):
+    """A bad setting, caught before any work starts."""
+
+    exit_code = 2
+
+
+class CorpusError(CharlmError):
+    """A corpus that cannot be read or yields nothing to train on."""
+
+
+class CheckpointError(CharlmError):
+    """A file that is not a usable charlm checkpoint."""

@@ -1,0 +1,134 @@
+"""Sampling sentences from a trained model, many at once.
+
+The network runs once per generated token: each step feeds only the newly sampled tokens and the
+kept hidden state, never the whole prefix again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from charlm.model import RNNLanguageModel
+from charlm.vocab import END_ID, START_ID, UNKNOWN_ID
+
+# Oversample each round: some sentences are rejected (unknown word, too short, too long).
+OVERSAMPLE = 2
+MIN_ROUND = 8
+ATTEMPTS_PER_SENTENCE = 20
+
+
+@dataclass
+class Sample:
+    ids: list[int]  # words only: no SENTENCE_START, no SENTENCE_END
+    log_prob: float  # natural log-probability of the sampled words and SENTENCE_END
+
+
+@dataclass
+class SampleResult:
+    samples: list[Sample]
+    rejected: int
+    attempts: int
+
+
+def make_generator(seed: int | None) -> torch.Generator:
+    generator = torch.Generator()
+    generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
+    return generator
+
+
+@torch.no_grad()
+def _sample_round(
+    model: RNNLanguageModel,
+    rows: int,
+    prompt_ids: Sequence[int],
+    max_words: int,
+    temperature: float,
+    greedy: bool,
+    generator: torch.Generator,
+) -> tuple[list[list[int] | None], list[float]]:
+    """One batch of sentences; None where a sentence did not end within max_words."""
+    device = next(model.parameters()).device
+    prefix = torch.tensor([[START_ID, *prompt_ids]], device=device).expand(rows, -1)
+    logits, state = model(prefix)
+    logits = logits[:, -1]
+    words: list[list[int]] = [list(prompt_ids) for _ in range(rows)]
+    log_probs = torch.zeros(rows, dtype=torch.float64)
+    done = torch.zeros(rows, dtype=torch.bool)
+    finished: list[bool] = [False] * rows
+    for _ in range(max_words - len(prompt_ids) + 1):
+        if greedy:
+            chosen = logits.argmax(dim=-1)
+        else:
+            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu()
+            chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
+        chosen_log = torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None])
+        log_probs += torch.where(done, 0.0, chosen_log.squeeze(1).double().cpu())
+        for row, token in enumerate(chosen.tolist()):
+            if finished[row]:
+                continue
+            if token == END_ID:
+                finished[row] = True
+            else:
+                words[row].append(token)
+        done = torch.tensor(finished)
+        if all(finished):
+            break
+        logits, state = model(chosen[:, None], state)
+        logits = logits[:, -1]
+    return [w if f else None for w, f in zip(words, finished)], log_probs.tolist()
+
+
+def sample_sentences(
+    model: RNNLanguageModel,
+    count: int,
+    *,
+    temperature: float = 1.0,
+    min_words: int = 3,
+    max_words: int = 100,
+    prompt_ids: Sequence[int] = (),
+    allow_unknown: bool = False,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+) -> SampleResult:
+    """Up to `count` sentences; rejected ones (unknown word, too short or long) are retried a
+    bounded number of times, and the result says how many were rejected."""
+    generator = generator or make_generator(None)
+    was_training = model.training
+    model.eval()
+    max_attempts = max(count * ATTEMPTS_PER_SENTENCE, MIN_ROUND)
+    samples: list[Sample] = []
+    rejected = attempts = 0
+    prompt_length = len(prompt_ids)
+    try:
+        while len(samples) < count and attempts < max_attempts:
+            rows = min(max((count - len(samples)) * OVERSAMPLE, MIN_ROUND), max_attempts - attempts)
+            attempts += rows
+            round_words, round_log_probs = _sample_round(
+                model, rows, prompt_ids, max_words, temperature, greedy, generator
+            )
+            for ids, log_prob in zip(round_words, round_log_probs):
+                if len(samples) == count:
+                    break
+                if (
+                    ids is None
+                    or len(ids) < min_words
+                    or (not allow_unknown and UNKNOWN_ID in ids[prompt_length:])
+                ):
+                    rejected += 1
+                    continue
+                samples.append(Sample(ids, log_prob))
+    finally:
+        model.train(was_training)
+    return SampleResult(samples, rejected, attempts)
+
+
+def detokenize(words: Sequence[str]) -> str:
+    """Readable text: NLTK's detokenizer, first letter capitalised."""
+    from nltk.tokenize.treebank import TreebankWordDetokenizer
+
+    text = TreebankWordDetokenizer().detokenize(list(words))
+    return text[:1].upper() + text[1:]

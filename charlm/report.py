@@ -1,0 +1,101 @@
+"""What training shows the user: a rich progress bar at a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+PLAIN_PROGRESS_SECONDS = 30.0
+
+
+class Reporter:
+    """Prints training output; rich widgets only when the console is a terminal."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self.live = self.console.is_terminal
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._last_plain = 0.0
+
+    def line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def warning(self, text: str) -> None:
+        self.line(f"Warning: {text}")
+
+    def settings(self, title: str, values: Mapping[str, Any]) -> None:
+        if self.live:
+            table = Table(title=title, show_header=False, box=None, pad_edge=False)
+            for name, value in values.items():
+                table.add_row(name, str(value))
+            self.console.print(table)
+        else:
+            self.line(f"{title}: " + " ".join(f"{k}={v}" for k, v in values.items()))
+
+    def start_epoch(self, epoch: int, epochs: int, total: int, done: int) -> None:
+        self.stop_progress()
+        if self.live:
+            self._progress = Progress(
+                TextColumn(f"epoch {epoch}/{epochs}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._task = self._progress.add_task("train", total=total, completed=done, status="")
+            self._progress.start()
+        self._epoch_label = f"epoch {epoch}/{epochs}"
+        self._total = total
+
+    def advance(self, done: int, loss: float, tokens_per_s: float) -> None:
+        status = f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s"
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, status=status)
+            return
+        now = time.monotonic()
+        if now - self._last_plain >= PLAIN_PROGRESS_SECONDS:
+            self._last_plain = now
+            self.line(f"{self._epoch_label} sentences {done}/{self._total} {status}")
+
+    def stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def report(self, metrics: Mapping[str, Any]) -> None:
+        self.stop_progress()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.line(
+            f"{stamp}  epoch {metrics['epoch']}  sentences {metrics['examples']:,}  "
+            f"train loss {metrics['train_loss']:.4f}  val loss {metrics['val_loss']:.4f}  "
+            f"val ppl {metrics['val_ppl']:.2f}  {metrics['tokens_per_s']:,.0f} tok/s"
+        )
+
+    def samples(self, sentences: Sequence[str]) -> None:
+        if not sentences:
+            return
+        if self.live:
+            body = "\n".join(f"• {s}" for s in sentences)
+            self.console.print(Panel(Text(body), title="samples", expand=False))
+        else:
+            for sentence in sentences:
+                self.line(f"  sample: {sentence}")
+
+    def saved(self, path: str) -> None:
+        self.line(f"saved checkpoint {path}")

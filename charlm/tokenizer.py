@@ -1,0 +1,159 @@
+"""Paragraphs to sentences to words, with NLTK, offline.
+
+Sentences are split by NLTK's Punkt: the English punkt_tab model when NLTK has it installed, else a
+Punkt model trained on (a bounded sample of) the corpus itself. Words come from NLTK's word
+tokenizer, applied per sentence. The settings, the trained Punkt parameters included, travel in the
+checkpoint so every later command tokenizes exactly as training did. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nltk.tokenize import NLTKWordTokenizer
+from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+
+PUNKT_TAB_ENGLISH = "punkt_tab/english"
+PUNKT_TRAINED = "punkt/trained-on-corpus"
+# Punkt learns abbreviations and sentence starters from a sample; beyond a few MB it learns little
+# more and costs seconds.
+PUNKT_SAMPLE_CHARS = 1_500_000
+# Tokens such as <unk> or <eos> in an already-tokenized corpus stay whole.
+SPECIAL_TOKEN = re.compile(r"(<[^\s<>]{1,40}>)")
+URL = re.compile(r"https?://|\bwww\.\S", re.IGNORECASE)
+
+
+def punkt_tab_installed() -> bool:
+    import nltk.data
+
+    try:
+        nltk.data.find(f"tokenizers/{PUNKT_TAB_ENGLISH}/")
+    except LookupError:
+        return False
+    return True
+
+
+def train_punkt(texts: Iterable[str], sample_chars: int = PUNKT_SAMPLE_CHARS) -> PunktParameters:
+    """Punkt parameters learnt from the first `sample_chars` characters of `texts`."""
+    trainer = PunktTrainer()
+    trainer.INCLUDE_ALL_COLLOCS = False
+    sample: list[str] = []
+    size = 0
+    for text in texts:
+        sample.append(text)
+        size += len(text) + 2
+        if size >= sample_chars:
+            break
+    trainer.train("\n\n".join(sample), finalize=False)
+    trainer.finalize_training()
+    return trainer.get_params()
+
+
+def punkt_to_dict(params: PunktParameters) -> dict[str, Any]:
+    """Punkt parameters as plain, sorted Python values (checkpoint-safe and deterministic)."""
+    return {
+        "abbrev_types": sorted(params.abbrev_types),
+        "collocations": sorted([a, b] for a, b in params.collocations),
+        "sent_starters": sorted(params.sent_starters),
+        "ortho_context": sorted([word, flags] for word, flags in params.ortho_context.items()),
+    }
+
+
+def punkt_from_dict(values: dict[str, Any]) -> PunktParameters:
+    params = PunktParameters()
+    params.abbrev_types = set(values["abbrev_types"])
+    params.collocations = {(a, b) for a, b in values["collocations"]}
+    params.sent_starters = set(values["sent_starters"])
+    for word, flags in values["ortho_context"]:
+        params.ortho_context[word] = flags
+    return params
+
+
+@dataclass
+class TokenizerSettings:
+    """How text becomes sentences of words; stored in the checkpoint."""
+
+    lowercase: bool = True
+    drop_urls: bool = True
+    min_chars: int = 1
+    splitter: str = PUNKT_TAB_ENGLISH
+    punkt: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TokenizerSettings:
+        return cls(**values)
+
+
+class Tokenizer:
+    """Splits paragraphs into filtered sentences and sentences into words."""
+
+    def __init__(self, settings: TokenizerSettings) -> None:
+        self.settings = settings
+        if settings.splitter == PUNKT_TAB_ENGLISH:
+            from nltk.tokenize.punkt import PunktTokenizer
+
+            self._splitter: PunktSentenceTokenizer = PunktTokenizer("english")
+        elif settings.splitter == PUNKT_TRAINED and settings.punkt is not None:
+            self._splitter = PunktSentenceTokenizer(punkt_from_dict(settings.punkt))
+        else:
+            raise ValueError(f"unknown sentence splitter {settings.splitter!r}")
+        self._words = NLTKWordTokenizer()
+
+    def sentences(self, paragraph: str) -> list[str]:
+        """The paragraph's sentences that pass the filters."""
+        settings = self.settings
+        if settings.lowercase:
+            paragraph = paragraph.lower()
+        kept = []
+        for sentence in self._splitter.tokenize(paragraph):
+            if len(sentence) < settings.min_chars:
+                continue
+            if settings.drop_urls and URL.search(sentence):
+                continue
+            kept.append(sentence)
+        return kept
+
+    def words(self, sentence: str) -> list[str]:
+        """The sentence's words; <special> tokens stay whole."""
+        if "<" not in sentence:
+            return self._words.tokenize(sentence)
+        words: list[str] = []
+        for part in SPECIAL_TOKEN.split(sentence):
+            if SPECIAL_TOKEN.fullmatch(part):
+                words.append(part)
+            elif part.strip():
+                words.extend(self._words.tokenize(part))
+        return words
+
+    def tokenize(self, paragraph: str) -> list[list[str]]:
+        """The paragraph as a list of sentences, each a list of words."""
+        tokenized = []
+        for sentence in self.sentences(paragraph):
+            words = self.words(sentence)
+            if words:
+                tokenized.append(words)
+        return tokenized
+
+    def prompt_words(self, text: str) -> list[str]:
+        """A prompt's words, normalised as training text was (no sentence splitting)."""
+        if self.settings.lowercase:
+            text = text.lower()
+        return self.words(text)
+
+
+def build_tokenizer(
+    sample_paragraphs: Iterable[str], *, lowercase: bool, drop_urls: bool, min_chars: int
+) -> Tokenizer:
+    """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample."""
+    settings = TokenizerSettings(lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars)
+    if not punkt_tab_installed():
+        texts = (p.lower() for p in sample_paragraphs) if lowercase else sample_paragraphs
+        settings.splitter = PUNKT_TRAINED
+        settings.punkt = punkt_to_dict(train_punkt(texts))
+    return Tokenizer(settings)

@@ -1,0 +1,73 @@
+"""The vocabulary: the most frequent words plus the tutorial's special tokens."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
+SENTENCE_START = "SENTENCE_START"
+SENTENCE_END = "SENTENCE_END"
+SPECIAL_TOKENS = (UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END)
+UNKNOWN_ID, START_ID, END_ID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class VocabularyStats:
+    """What building the vocabulary found, as the tutorial printed and more."""
+
+    tokens: int
+    unique_words: int
+    size: int
+    least_frequent_word: str | None
+    least_frequent_count: int
+    coverage: float
+
+
+class Vocabulary:
+    """Words ↔ ids. Ids 0, 1, 2 are UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        if tuple(words[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise ValueError("a vocabulary starts with the special tokens")
+        self.words = list(words)
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def id_dtype(self) -> type:
+        """The smallest numpy integer type that holds every id."""
+        return np.uint16 if len(self) <= np.iinfo(np.uint16).max + 1 else np.int32
+
+    def encode(self, words: Iterable[str]) -> list[int]:
+        index = self.index
+        return [index.get(word, UNKNOWN_ID) for word in words]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.words[i] for i in ids]
+
+
+def build_vocabulary(counts: Counter[str], size: int) -> tuple[Vocabulary, VocabularyStats]:
+    """Keep the `size - 3` most frequent words; ties go to the alphabetically first word."""
+    ranked = sorted(
+        ((word, n) for word, n in counts.items() if word not in SPECIAL_TOKENS),
+        key=lambda item: (-item[1], item[0]),
+    )
+    kept = ranked[: size - len(SPECIAL_TOKENS)]
+    total = sum(counts.values())
+    covered = sum(n for _, n in kept)
+    least_word, least_count = kept[-1] if kept else (None, 0)
+    stats = VocabularyStats(
+        tokens=total,
+        unique_words=len(counts),
+        size=len(kept) + len(SPECIAL_TOKENS),
+        least_frequent_word=least_word,
+        least_frequent_count=least_count,
+        coverage=covered / total if total else 0.0,
+    )
+    return Vocabulary([*SPECIAL_TOKENS, *(word for word, _ in kept)]), stats
