@@ -1,0 +1,36 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh clone with Python 3.10+.
+PYTHON ?= python3
+# The CPU build of torch: a bare `torch` requirement would pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test test-all lint bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot]"
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	mkdir -p runs
+	$(BIN)/charlm train data/sample.txt --out runs/demo.pt --force --epochs 12 \
+		--print-every 20000 --samples 5
+	$(BIN)/charlm generate runs/demo.pt --count 10 --seed 1
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -q
+
+test-all: $(INSTALLED)
+	$(BIN)/python -m pytest -q -m ""
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check charlm tests benchmarks data
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache *.egg-info
