@@ -72,9 +72,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
+    except pickle.UnpicklingError:
         if not zipfile.is_zipfile(path):
-            raise CheckpointError(f"{path} is not a charlm checkpoint (not a PyTorch file)") from None
+            raise CheckpointError(f"{path} is not a charlm checkpoint (not a PyTorch file)") \
+                from None
         raise CheckpointError(
             f"{path} was refused: it holds objects other than tensors and plain values, which "
             "could run code when loaded; only load checkpoints written by charlm"
