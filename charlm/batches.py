@@ -19,8 +19,9 @@ from charlm.vocab import END_ID, START_ID
 
 IGNORE = -100
 # Batches are formed within pools of this many batches' worth of shuffled sentences: sorting a pool
-# by length keeps padding low while every epoch still mixes sentences differently.
-POOL_BATCHES = 50
+# by length keeps padding low while every epoch still mixes sentences differently. Sentence lengths
+# have a long tail; on Austen pools of 50 batches padded 12% of the positions, 256 pad under 3%.
+POOL_BATCHES = 256
 
 
 @dataclass
@@ -63,21 +64,30 @@ def epoch_order(
 
 def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
     """Inputs and targets for the given sentences, padded to the longest."""
-    lengths = sentences.lengths[indices]
+    indices = np.asarray(indices, dtype=np.int64)
+    starts = sentences.offsets[indices]
+    lengths = sentences.offsets[indices + 1] - starts
+    rows = len(indices)
     steps = int(lengths.max()) + 1
-    inputs = np.zeros((len(indices), steps), dtype=np.int64)
-    targets = np.full((len(indices), steps), IGNORE, dtype=np.int64)
+    # Gather every word of the batch at once: a per-sentence Python loop costs as much as a
+    # small model's step.
+    total = int(lengths.sum())
+    row_of = np.repeat(np.arange(rows), lengths)
+    first = np.zeros(rows, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=first[1:])
+    column = np.arange(total) - np.repeat(first, lengths)
+    words = sentences.ids[np.repeat(starts, lengths) + column]
+    inputs = np.zeros((rows, steps), dtype=np.int64)
+    targets = np.full((rows, steps), IGNORE, dtype=np.int64)
     inputs[:, 0] = START_ID
-    for row, (i, n) in enumerate(zip(indices, lengths)):
-        words = sentences.sentence(int(i))
-        inputs[row, 1 : n + 1] = words
-        targets[row, :n] = words
-        targets[row, n] = END_ID
+    inputs[row_of, column + 1] = words
+    targets[row_of, column] = words
+    targets[np.arange(rows), lengths] = END_ID
     return Batch(
         torch.from_numpy(inputs),
         torch.from_numpy(targets),
-        tokens=int(lengths.sum()) + len(indices),
-        sentences=len(indices),
+        tokens=total + rows,
+        sentences=rows,
     )
 
 

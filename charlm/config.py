@@ -266,6 +266,23 @@ class TrainConfig:
                        maximum=2**32 - 1)
     device: str = option("auto", "Where to train: auto picks CUDA when available.",
                          choices=("auto", "cpu", "cuda"))
+    amp: bool = option(
+        False, "Mixed precision: bf16 autocast on CUDA. On a CPU it runs, with a warning, and is "
+        "usually slower.",
+    )
+    threads: int = option(
+        0, "CPU threads per process (0: the machine's cores, shared among the torchrun ranks on "
+        "it).", minimum=0, maximum=4096,
+    )
+    workers: int = option(
+        0, "Processes that tokenize the corpus before training (0: automatic, up to 2 for corpora "
+        "over 2 MB).", minimum=0, maximum=256,
+    )
+    cache: bool = option(True, "Reuse the prepared corpus from the cache, and store it there.")
+    cache_dir: str | None = option(
+        None, "Where prepared corpora are cached. Default: $XDG_CACHE_HOME/charlm or "
+        "~/.cache/charlm.",
+    )
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.corpus is None:

@@ -1,25 +1,41 @@
 """Corpus preparation: read, split, tokenize, count, build the vocabulary and encode to ids.
 
 Words are interned to provisional ids while tokenizing, so the prepared corpus is held as compact
-numpy arrays (a flat id array plus sentence offsets), never as Python lists of strings.
+numpy arrays (a flat id array plus sentence offsets), never as Python lists of strings. Tokenizing
+dominates the cost; it can run in worker processes, each taking chunks of paragraphs and sending
+back its chunk as compact arrays, merged in order so the result never depends on the worker count.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 from array import array
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from charlm.corpus import CorpusStats, read_paragraphs
+from charlm.corpus import CorpusStats, file_size, read_paragraphs
 from charlm.errors import CorpusError
-from charlm.tokenizer import Tokenizer, build_tokenizer
+from charlm.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.vocab import Vocabulary, VocabularyStats, build_vocabulary
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
+# Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
+# corpora prepared by an older version are then never reused.
+PREPARE_VERSION = 1
+# Paragraph text per worker task: large enough that sending it costs little next to tokenizing it.
+CHUNK_CHARS = 1 << 20
+# Below this corpus size, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2 << 20
+AUTO_WORKERS = 2
+# Tasks queued per worker: enough to keep workers busy, few enough that reading never runs far
+# ahead and holds much of the corpus in memory.
+TASKS_PER_WORKER = 2
 
 
 @dataclass
@@ -59,18 +75,97 @@ class PreparedCorpus:
     corpus_stats: CorpusStats = field(default_factory=CorpusStats)
 
 
-def _interned(
-    paragraphs: Iterator[str], tokenizer: Tokenizer
-) -> tuple[array, array, dict[str, int]]:
-    """Tokenize, mapping each distinct word to a provisional id in order of first appearance."""
-    provisional: dict[str, int] = {}
+# A chunk's words in order of first appearance, its ids into that list (int32 bytes) and its
+# sentence lengths (int64 bytes): compact to send back from a worker process.
+ChunkResult = tuple[list[str], bytes, bytes]
+
+_worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
+
+
+def _tokenizer_for(settings: dict[str, Any]) -> Tokenizer:
+    """The worker's tokenizer, built once per distinct settings."""
+    global _worker_tokenizer
+    if _worker_tokenizer is None or _worker_tokenizer[0] != settings:
+        _worker_tokenizer = (settings, Tokenizer(TokenizerSettings.from_dict(settings)))
+    return _worker_tokenizer[1]
+
+
+def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResult:
+    """Tokenize paragraphs, interning words to chunk-local ids."""
+    tokenizer = _tokenizer_for(settings)
+    local: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
     for paragraph in paragraphs:
         for words in tokenizer.tokenize(paragraph):
-            ids.extend([provisional.setdefault(w, len(provisional)) for w in words])
+            ids.extend([local.setdefault(w, len(local)) for w in words])
             lengths.append(len(words))
-    return ids, lengths, provisional
+    return list(local), ids.tobytes(), lengths.tobytes()
+
+
+class _Interner:
+    """Merges chunk results, in corpus order, into corpus-wide provisional ids."""
+
+    def __init__(self) -> None:
+        self.provisional: dict[str, int] = {}
+        self.ids = array("i")
+        self.lengths = array("q")
+
+    def add(self, result: ChunkResult) -> None:
+        words, ids, lengths = result
+        provisional = self.provisional
+        remap = np.fromiter(
+            (provisional.setdefault(w, len(provisional)) for w in words), dtype=np.int32,
+            count=len(words),
+        )
+        self.ids.frombytes(remap[np.frombuffer(ids, dtype=np.int32)].tobytes())
+        self.lengths.frombytes(lengths)
+
+
+def _chunks(paragraphs: Iterable[str], chunk_chars: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        chunk.append(paragraph)
+        size += len(paragraph)
+        if size >= chunk_chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def choose_workers(workers: int, path: str) -> int:
+    """The worker processes to use: `workers`, or when 0 an automatic choice for this corpus."""
+    if workers > 0:
+        return workers
+    if file_size(path) < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(AUTO_WORKERS, os.cpu_count() or 1))
+
+
+def _interned(
+    paragraphs: Iterable[str], tokenizer: Tokenizer, workers: int = 1
+) -> tuple[array, array, dict[str, int]]:
+    """Tokenize, mapping each distinct word to a provisional id in order of first appearance."""
+    interner = _Interner()
+    settings = tokenizer.settings.to_dict()
+    chunks = _chunks(paragraphs, CHUNK_CHARS)
+    if workers <= 1:
+        for chunk in chunks:
+            interner.add(tokenize_chunk(settings, chunk))
+        return interner.ids, interner.lengths, interner.provisional
+    # Spawned, not forked: forking a process that may already run torch or gloo threads is unsafe.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        pending: deque[Any] = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(tokenize_chunk, (settings, chunk)))
+            while len(pending) >= workers * TASKS_PER_WORKER:
+                interner.add(pending.popleft().get())
+        while pending:
+            interner.add(pending.popleft().get())
+    return interner.ids, interner.lengths, interner.provisional
 
 
 def _offsets(lengths: array) -> np.ndarray:
@@ -87,21 +182,30 @@ def prepare_corpus(
     drop_urls: bool = True,
     min_chars: int = 1,
     text_column: str | None = None,
+    workers: int = 1,
 ) -> PreparedCorpus:
-    """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them."""
+    """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them.
+
+    `workers` processes tokenize (0: choose automatically); the result is the same for any count.
+    """
+    workers = choose_workers(workers, path)
     sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
     tokenizer = build_tokenizer(
         sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars
     )
     stats = CorpusStats()
-    ids, lengths, provisional = _interned(read_paragraphs(path, text_column, stats), tokenizer)
+    ids, lengths, provisional = _interned(
+        read_paragraphs(path, text_column, stats), tokenizer, workers
+    )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
                           "was filtered out (see --min-chars and --drop-urls)")
     words = list(provisional)
+    del provisional
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
     vocabulary, vocabulary_stats = build_vocabulary(counts, vocabulary_size)
+    del counts
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
     encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))
     return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats)

@@ -11,18 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 
-from charlm import __version__
+from charlm import __version__, distributed
 from charlm.batches import epoch_order, iterate_batches, make_batch, split_validation
+from charlm.cache import cached_prepare
 from charlm.checkpoint import is_checkpoint, save_checkpoint
 from charlm.config import TrainConfig
 from charlm.errors import CharlmError
 from charlm.generate import detokenize, make_generator, sample_sentences
 from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.prepare import EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.prepare import EncodedSentences, PreparedCorpus
 from charlm.report import Reporter
 
 EVAL_BATCH_SIZE = 256
+# Steps between reading the training loss back from the device: each read waits for the device
+# (and, under torchrun, for every rank), so it is not done on every step.
+LOSS_SYNC_STEPS = 16
 
 
 class TrainingDiverged(CharlmError):
@@ -90,13 +95,7 @@ def check_output_path(path: Path, force: bool) -> None:
                           "overwrite it or choose another --out")
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CharlmError("--device cuda was asked for but no CUDA GPU is available; use "
-                          "--device cpu or auto")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+pick_device = distributed.pick_device
 
 
 @torch.no_grad()
@@ -145,19 +144,40 @@ def checkpoint_payload(
 def train(config: TrainConfig, reporter: Reporter) -> Path:
     """Run `charlm train`; returns the checkpoint path."""
     out = Path(config.out or config.default_out)
-    check_output_path(out, config.force)
-    device = pick_device(config.device)
+    ranks, device = distributed.setup(config.device)
+    if ranks.is_main:
+        check_output_path(out, config.force)
+    else:
+        reporter = Reporter(Console(file=open(os.devnull, "w")))
+        distributed.silence_warnings(ranks)
+    threads = distributed.configure_cpu(config.threads, ranks)
     reporter.settings("configuration", asdict(config) | {"out": str(out)})
+    if ranks.active:
+        reporter.line(f"torchrun: {ranks.world_size} ranks on {device.type}, {threads} threads "
+                      "each")
+    amp_warning = distributed.amp_warning(device, config.amp)
+    if amp_warning:
+        reporter.warning(amp_warning)
 
     started = time.monotonic()
-    corpus = prepare_corpus(
-        str(config.corpus),
-        vocabulary_size=config.vocabulary_size,
-        lowercase=config.lowercase,
-        drop_urls=config.drop_urls,
-        min_chars=config.min_chars,
-        text_column=config.text_column,
-    )
+    cache_hit = False
+
+    def prepare() -> PreparedCorpus:
+        nonlocal cache_hit
+        corpus, cache_hit = cached_prepare(
+            str(config.corpus),
+            vocabulary_size=config.vocabulary_size,
+            lowercase=config.lowercase,
+            drop_urls=config.drop_urls,
+            min_chars=config.min_chars,
+            text_column=config.text_column,
+            workers=config.workers,
+            cache_dir=config.cache_dir,
+            use_cache=config.cache,
+        )
+        return corpus
+
+    corpus = distributed.share_corpus(ranks, prepare)
     stats, vocab_stats = corpus.corpus_stats, corpus.vocabulary_stats
     if stats.replaced_characters:
         reporter.warning(f"{stats.replaced_characters:,} invalid UTF-8 byte sequences were "
@@ -171,7 +191,7 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
                                     f"({vocab_stats.least_frequent_count:,} times)",
         "vocabulary covers": f"{vocab_stats.coverage:.1%} of tokens",
         "sentence splitter": corpus.tokenizer.settings.splitter,
-        "prepared in": f"{time.monotonic() - started:.1f} s",
+        "prepared in": f"{time.monotonic() - started:.1f} s" + (" (cached)" if cache_hit else ""),
     })
 
     train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
@@ -192,13 +212,31 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=config.learning_rate, alpha=config.decay, eps=config.epsilon
     )
+    train_loss = distributed.loss_module(model, ranks, device, config.amp)
     reporter.line(f"model: {config.cell.upper()} with {model.parameter_count():,} parameters on "
                   f"{device}")
     progress = Progress()
     metrics_file = metrics_path(out)
-    metrics_file.unlink(missing_ok=True)
+    if ranks.is_main:
+        metrics_file.unlink(missing_ok=True)
 
     since = Interval()
+    unsynced_loss: torch.Tensor | None = None
+
+    def sync_loss() -> None:
+        """Add the losses summed on the device (over every rank) to the report's total."""
+        nonlocal unsynced_loss
+        if unsynced_loss is None:
+            return
+        value = float(distributed.all_reduce_sum(unsynced_loss, ranks))
+        unsynced_loss = None
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"the training loss became {value} by step {progress.steps}; the last good "
+                f"checkpoint is kept; lower --learning-rate (now {config.learning_rate}) or set "
+                "--clip-norm"
+            )
+        since.loss_sum += value
 
     def report() -> None:
         val_loss, _ = evaluate_loss(model, valid_set, device)
@@ -228,52 +266,58 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
         since.restart(progress)
 
     model.train()
+    train_lengths = train_set.lengths
     while progress.epoch < config.epochs:
-        batches = epoch_order(train_set.lengths, config.batch_size, config.seed, progress.epoch)
+        batches = epoch_order(train_lengths, config.batch_size, config.seed, progress.epoch)
+        epoch_batches = distributed.usable_batches(len(batches), ranks)
         done_in_epoch = int(sum(len(b) for b in batches[: progress.batch_in_epoch]))
         reporter.start_epoch(progress.epoch + 1, config.epochs, len(train_set), done_in_epoch)
         reported_this_epoch = False
         tick = time.monotonic()
-        for indices in batches[progress.batch_in_epoch :]:
-            batch = make_batch(train_set, indices)
-            loss_sum, count = model.loss(batch.inputs.to(device), batch.targets.to(device))
-            loss = loss_sum / count
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the training loss became {float(loss)} at step {progress.steps + 1}; the "
-                    f"last good checkpoint is kept; lower --learning-rate (now "
-                    f"{config.learning_rate}) or set --clip-norm"
-                )
+        # Each step takes one batch per rank; this rank trains on its own.
+        for group in distributed.step_groups(batches[progress.batch_in_epoch :], ranks):
+            batch = make_batch(train_set, group[ranks.rank])
+            loss_sum = train_loss(distributed.to_device(batch.inputs, device),
+                                  distributed.to_device(batch.targets, device))
+            loss = loss_sum / batch.tokens
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
 
+            step_sentences = sum(len(indices) for indices in group)
             progress.steps += 1
-            progress.batch_in_epoch += 1
-            progress.examples += batch.sentences
-            progress.tokens += batch.tokens
-            done_in_epoch += batch.sentences
-            since.loss_sum += float(loss_sum.detach())
-            now = time.monotonic()
-            progress.elapsed_s += now - tick
-            tick = now
-            reporter.advance(done_in_epoch, since.train_loss(progress),
-                             since.tokens_per_s(progress))
+            progress.batch_in_epoch += len(group)
+            progress.examples += step_sentences
+            progress.tokens += sum(distributed.batch_tokens(train_lengths, i) for i in group)
+            done_in_epoch += step_sentences
+            detached = loss_sum.detach()
+            unsynced_loss = detached if unsynced_loss is None else unsynced_loss + detached
 
-            epoch_ended = progress.batch_in_epoch == len(batches)
+            epoch_ended = progress.batch_in_epoch >= epoch_batches
             if epoch_ended:
                 progress.epoch += 1
                 progress.batch_in_epoch = 0
             last_step = epoch_ended and progress.epoch == config.epochs
-            if (progress.examples >= next_report_at(progress.examples - batch.sentences,
-                                                    config.print_every)
-                    or (epoch_ended and not reported_this_epoch) or last_step):
-                report()
+            report_due = (progress.examples >= next_report_at(progress.examples - step_sentences,
+                                                              config.print_every)
+                          or (epoch_ended and not reported_this_epoch) or last_step)
+            if report_due or progress.steps % LOSS_SYNC_STEPS == 0:
+                sync_loss()
+                now = time.monotonic()
+                progress.elapsed_s += now - tick
+                tick = now
+                reporter.advance(done_in_epoch, since.train_loss(progress),
+                                 since.tokens_per_s(progress))
+            if report_due:
+                if ranks.is_main:
+                    report()
                 reported_this_epoch = True
                 tick = time.monotonic()
     reporter.stop_progress()
+    # Rank 0's last report saves the checkpoint; the run ends when it is written.
+    distributed.barrier(ranks)
     return out
 
 
