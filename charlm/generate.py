@@ -6,18 +6,23 @@ kept hidden state, never the whole prefix again.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from charlm.model import RNNLanguageModel
+from charlm.model import RNNLanguageModel, State
 from charlm.vocab import END_ID, START_ID, UNKNOWN_ID
 
 # Oversample each round: some sentences are rejected (unknown word, too short, too long).
 OVERSAMPLE = 2
 MIN_ROUND = 8
+# Rows sampled together at most: bounds the memory of one round.
+MAX_ROUND = 8192
+# Rounds are sized as if at least this share of sentences were accepted.
+MIN_ACCEPTED_SHARE = 0.05
 ATTEMPTS_PER_SENTENCE = 20
 
 
@@ -40,6 +45,12 @@ def make_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+def _select_rows(state: State, keep: torch.Tensor) -> State:
+    if isinstance(state, tuple):
+        return (state[0][:, keep], state[1][:, keep])
+    return state[:, keep]
+
+
 @torch.no_grad()
 def _sample_round(
     model: RNNLanguageModel,
@@ -49,37 +60,52 @@ def _sample_round(
     temperature: float,
     greedy: bool,
     generator: torch.Generator,
+    allow_unknown: bool = True,
 ) -> tuple[list[list[int] | None], list[float]]:
-    """One batch of sentences; None where a sentence did not end within max_words."""
+    """One batch of sentences; None where a sentence did not end within max_words, or (unless
+    allow_unknown) sampled UNKNOWN_TOKEN.
+
+    Rows leave the batch as soon as they end or are sure to be rejected, so each step computes
+    only the sentences still being written; the bookkeeping is in tensors, not per-row Python.
+    """
     device = next(model.parameters()).device
     prefix = torch.tensor([[START_ID, *prompt_ids]], device=device).expand(rows, -1)
     logits, state = model(prefix)
     logits = logits[:, -1]
-    words: list[list[int]] = [list(prompt_ids) for _ in range(rows)]
+    new_words = max_words - len(prompt_ids) + 1
+    sampled = torch.zeros((rows, max(new_words, 0)), dtype=torch.long)
+    lengths = torch.full((rows,), -1, dtype=torch.long)  # -1: no SENTENCE_END (yet)
     log_probs = torch.zeros(rows, dtype=torch.float64)
-    done = torch.zeros(rows, dtype=torch.bool)
-    finished: list[bool] = [False] * rows
-    for _ in range(max_words - len(prompt_ids) + 1):
+    active = torch.arange(rows)  # batch row -> sentence number
+    for step in range(new_words):
         if greedy:
             chosen = logits.argmax(dim=-1)
         else:
             probs = torch.softmax(logits.float() / temperature, dim=-1).cpu()
             chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
         chosen_log = torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None])
-        log_probs += torch.where(done, 0.0, chosen_log.squeeze(1).double().cpu())
-        for row, token in enumerate(chosen.tolist()):
-            if finished[row]:
-                continue
-            if token == END_ID:
-                finished[row] = True
-            else:
-                words[row].append(token)
-        done = torch.tensor(finished)
-        if all(finished):
-            break
+        chosen_cpu = chosen.cpu()
+        log_probs[active] += chosen_log.squeeze(1).double().cpu()
+        sampled[active, step] = chosen_cpu
+        ended = chosen_cpu == END_ID
+        lengths[active[ended]] = step
+        stop = ended if allow_unknown else ended | (chosen_cpu == UNKNOWN_ID)
+        if bool(stop.any()):
+            keep = ~stop
+            active = active[keep]
+            if len(active) == 0:
+                break
+            keep_device = keep.to(device)
+            chosen = chosen[keep_device]
+            state = _select_rows(state, keep_device)
         logits, state = model(chosen[:, None], state)
         logits = logits[:, -1]
-    return [w if f else None for w, f in zip(words, finished)], log_probs.tolist()
+    prompt = list(prompt_ids)
+    words: list[list[int] | None] = [
+        prompt + row[:n] if n >= 0 else None
+        for row, n in zip(sampled.tolist(), lengths.tolist())
+    ]
+    return words, log_probs.tolist()
 
 
 def sample_sentences(
@@ -105,10 +131,14 @@ def sample_sentences(
     prompt_length = len(prompt_ids)
     try:
         while len(samples) < count and attempts < max_attempts:
-            rows = min(max((count - len(samples)) * OVERSAMPLE, MIN_ROUND), max_attempts - attempts)
+            # Size the round by the share accepted so far: when most sentences are rejected
+            # (UNKNOWN_TOKEN is common), one large round beats many small ones.
+            accepted_share = max(len(samples) / attempts, MIN_ACCEPTED_SHARE) if attempts else 1.0
+            wanted = math.ceil((count - len(samples)) * OVERSAMPLE / accepted_share)
+            rows = min(max(wanted, MIN_ROUND), MAX_ROUND, max_attempts - attempts)
             attempts += rows
             round_words, round_log_probs = _sample_round(
-                model, rows, prompt_ids, max_words, temperature, greedy, generator
+                model, rows, prompt_ids, max_words, temperature, greedy, generator, allow_unknown
             )
             for ids, log_prob in zip(round_words, round_log_probs):
                 if len(samples) == count:
