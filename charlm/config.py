@@ -230,6 +230,10 @@ class TrainConfig:
     valid_fraction: float = option(
         0.05, "Share of sentences held out for validation.", above=0.0, maximum=0.5
     )
+    valid: str | None = option(
+        None, "Validate on this corpus (encoded with the training vocabulary) instead of holding "
+        "out --valid-fraction of the training sentences."
+    )
     cell: str = option("gru", "Recurrent cell.", choices=("gru", "lstm"))
     embedding_dim: int = option(
         48, "Word embedding size.", tutorial_env="EMBEDDING_DIM", minimum=1, maximum=65536
@@ -245,6 +249,14 @@ class TrainConfig:
     decay: float = option(0.9, "RMSprop decay of the squared-gradient average.", minimum=0.0,
                           maximum=0.9999)
     epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0)
+    lr_decay: float = option(
+        1.0, "Multiply the learning rate by this factor when the validation loss has not improved "
+        "for --patience reports (1: never).", above=0.0, maximum=1.0
+    )
+    patience: int = option(
+        2, "Reports without a better validation loss before the learning rate is decayed.",
+        minimum=1,
+    )
     clip_norm: float = option(
         0.0, "Clip the gradient norm of each step to this value (0: no clipping).", minimum=0.0
     )
@@ -262,6 +274,11 @@ class TrainConfig:
         minimum=1,
     )
     samples: int = option(10, "Sentences to generate at each report.", minimum=0, maximum=1000)
+    log_format: str = option(
+        "text", "Training output: text (a progress bar and panels at a terminal, plain lines "
+        "elsewhere) or json (one JSON object per line, no progress bar).", choices=("text", "json")
+    )
+    quiet: bool = option(False, "Plain lines only: no progress bar, panels or progress lines.")
     seed: int = option(1234, "Random seed: the same seed repeats a CPU run exactly.", minimum=0,
                        maximum=2**32 - 1)
     device: str = option("auto", "Where to train: auto picks CUDA when available.",
@@ -299,6 +316,15 @@ class GenerateConfig:
     greedy: bool = option(
         False, "Always take the most likely next word (deterministic; ignores --temperature)."
     )
+    top_k: int = option(0, "Sample only from the k most likely words (0: all).", minimum=0)
+    top_p: float = option(
+        1.0, "Nucleus sampling: sample only from the most likely words whose probabilities add up "
+        "to this share (1: all).", above=0.0, maximum=1.0
+    )
+    json: bool = option(
+        False, "Print one JSON object per line: the sentence, its tokens and its natural "
+        "log-probability under the model."
+    )
     tokens: bool = option(False, "Print raw tokens instead of detokenized text.")
     seed: int | None = option(None, "Random seed: the same seed gives the same sentences.",
                               minimum=0, maximum=2**32 - 1)
@@ -312,3 +338,59 @@ class GenerateConfig:
                 f"{sources['min_words']}={self.min_words} is above "
                 f"{sources['max_words']}={self.max_words}: no sentence could qualify"
             )
+
+
+@dataclass
+class EvaluateConfig:
+    """Settings of `charlm evaluate`."""
+
+    model: str | None = option(None, "Checkpoint to evaluate.", argument=True)
+    files: list[str] = option(
+        [], "Corpora to evaluate on, in any format train reads.", argument=True
+    )
+    json: bool = option(False, "Print one JSON object instead of the table.")
+    per_token: str | None = option(
+        None, "Write one row per predicted token (sentence, position, token, oov, surprisal in "
+        "bits) to this TSV file."
+    )
+    text_column: str | None = option(
+        None, "CSV column holding the text. Default: body, else text, else the first column."
+    )
+    batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
+    device: str = option("cpu", "Where to run the model.", choices=("auto", "cpu", "cuda"))
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm evaluate MODEL.pt FILE...")
+        if not self.files:
+            raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
+
+
+@dataclass
+class InfoConfig:
+    """Settings of `charlm info`."""
+
+    model: str | None = option(None, "Checkpoint to describe.", argument=True)
+    json: bool = option(False, "Print one JSON object instead of the table.")
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm info MODEL.pt")
+
+
+@dataclass
+class PlotConfig:
+    """Settings of `charlm plot`."""
+
+    metrics: list[str] = option(
+        [], "Metrics files written by train (<checkpoint>.metrics.jsonl); one line per run.",
+        argument=True,
+    )
+    out: str = option("loss.png", "Image file to write (PNG, or any format matplotlib knows).",
+                      short="-o")
+    width: int = option(1000, "Image width in pixels.", minimum=100, maximum=20000)
+    height: int = option(600, "Image height in pixels.", minimum=100, maximum=20000)
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if not self.metrics:
+            raise ConfigError("no metrics file given: charlm plot RUN.pt.metrics.jsonl -o loss.png")

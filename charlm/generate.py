@@ -6,6 +6,7 @@ kept hidden state, never the whole prefix again.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ ATTEMPTS_PER_SENTENCE = 20
 @dataclass
 class Sample:
     ids: list[int]  # words only: no SENTENCE_START, no SENTENCE_END
-    log_prob: float  # natural log-probability of the sampled words and SENTENCE_END
+    # Natural log-probability of the sampled words and SENTENCE_END under the model itself
+    # (not under the temperature/top-k/top-p distribution they were drawn from).
+    log_prob: float
 
 
 @dataclass
@@ -40,6 +43,28 @@ def make_generator(seed: int | None) -> torch.Generator:
     return generator
 
 
+def sampling_probabilities(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+) -> torch.Tensor:
+    """The distribution to sample the next word from, (rows, vocab), unnormalised.
+
+    Temperature scales the logits first; top-k then keeps the k most likely words, and top-p
+    (nucleus) the smallest set of the most likely remaining words whose probability reaches p.
+    The most likely word always stays, so no row is ever left empty.
+    """
+    scaled = logits.float() / temperature
+    if 0 < top_k < scaled.shape[-1]:
+        kept_values, kept_ids = scaled.topk(top_k, dim=-1)
+        scaled = torch.full_like(scaled, -math.inf).scatter(-1, kept_ids, kept_values)
+    probs = torch.softmax(scaled, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+        sorted_probs = torch.where(mass_before < top_p, sorted_probs, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return probs
+
+
 @torch.no_grad()
 def _sample_round(
     model: RNNLanguageModel,
@@ -49,6 +74,8 @@ def _sample_round(
     temperature: float,
     greedy: bool,
     generator: torch.Generator,
+    top_k: int = 0,
+    top_p: float = 1.0,
 ) -> tuple[list[list[int] | None], list[float]]:
     """One batch of sentences; None where a sentence did not end within max_words."""
     device = next(model.parameters()).device
@@ -63,7 +90,7 @@ def _sample_round(
         if greedy:
             chosen = logits.argmax(dim=-1)
         else:
-            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu()
+            probs = sampling_probabilities(logits, temperature, top_k, top_p).cpu()
             chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
         chosen_log = torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None])
         log_probs += torch.where(done, 0.0, chosen_log.squeeze(1).double().cpu())
@@ -93,6 +120,8 @@ def sample_sentences(
     allow_unknown: bool = False,
     greedy: bool = False,
     generator: torch.Generator | None = None,
+    top_k: int = 0,
+    top_p: float = 1.0,
 ) -> SampleResult:
     """Up to `count` sentences; rejected ones (unknown word, too short or long) are retried a
     bounded number of times, and the result says how many were rejected."""
@@ -108,7 +137,7 @@ def sample_sentences(
             rows = min(max((count - len(samples)) * OVERSAMPLE, MIN_ROUND), max_attempts - attempts)
             attempts += rows
             round_words, round_log_probs = _sample_round(
-                model, rows, prompt_ids, max_words, temperature, greedy, generator
+                model, rows, prompt_ids, max_words, temperature, greedy, generator, top_k, top_p
             )
             for ids, log_prob in zip(round_words, round_log_probs):
                 if len(samples) == count:

@@ -16,11 +16,13 @@ from charlm import __version__
 from charlm.batches import epoch_order, iterate_batches, make_batch, split_validation
 from charlm.checkpoint import is_checkpoint, save_checkpoint
 from charlm.config import TrainConfig
+from charlm.corpus import corpus_files, is_csv
 from charlm.errors import CharlmError
 from charlm.generate import detokenize, make_generator, sample_sentences
 from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.prepare import EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.prepare import EncodedSentences, PreparedCorpus, encode_corpus, prepare_corpus
 from charlm.report import Reporter
+from charlm.schedule import PlateauSchedule
 
 EVAL_BATCH_SIZE = 256
 
@@ -128,6 +130,7 @@ def checkpoint_payload(
     config: TrainConfig,
     corpus: PreparedCorpus,
     progress: Progress,
+    schedule: PlateauSchedule,
 ) -> dict[str, Any]:
     return {
         "charlm_version": __version__,
@@ -138,6 +141,7 @@ def checkpoint_payload(
         "vocabulary": list(corpus.vocabulary.words),
         "tokenizer": corpus.tokenizer.settings.to_dict(),
         "progress": asdict(progress),
+        "lr_schedule": schedule.state_dict(),
         "torch_rng_state": torch.get_rng_state(),
     }
 
@@ -146,6 +150,8 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
     """Run `charlm train`; returns the checkpoint path."""
     out = Path(config.out or config.default_out)
     check_output_path(out, config.force)
+    if config.valid is not None:
+        corpus_files(config.valid)  # a missing validation file fails before any work
     device = pick_device(config.device)
     reporter.settings("configuration", asdict(config) | {"out": str(out)})
 
@@ -174,11 +180,19 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
         "prepared in": f"{time.monotonic() - started:.1f} s",
     })
 
-    train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
-                                            config.seed)
-    train_set = corpus.sentences.subset(train_ids)
-    valid_set = corpus.sentences.subset(valid_ids)
-    reporter.line(f"training on {len(train_set):,} sentences, validating on {len(valid_set):,}")
+    if config.valid is not None:
+        train_set = corpus.sentences
+        valid_column = config.text_column if is_csv(Path(config.valid)) else None
+        valid_set = encode_corpus(config.valid, corpus.tokenizer, corpus.vocabulary, valid_column)
+        valid_source = f" from {config.valid}"
+    else:
+        train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
+                                                config.seed)
+        train_set = corpus.sentences.subset(train_ids)
+        valid_set = corpus.sentences.subset(valid_ids)
+        valid_source = ""
+    reporter.line(f"training on {len(train_set):,} sentences, validating on "
+                  f"{len(valid_set):,}{valid_source}")
 
     torch.manual_seed(config.seed)
     model_config = ModelConfig(
@@ -192,6 +206,7 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=config.learning_rate, alpha=config.decay, eps=config.epsilon
     )
+    schedule = PlateauSchedule(optimizer, config.lr_decay, config.patience)
     reporter.line(f"model: {config.cell.upper()} with {model.parameter_count():,} parameters on "
                   f"{device}")
     progress = Progress()
@@ -220,8 +235,12 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
         }
         progress.metrics.append(metrics)
         reporter.report(metrics)
+        # The decayed rate applies from the next step on; `lr` above is the one this interval used.
+        if schedule.step(val_loss):
+            reporter.lr_decayed(metrics["lr"], schedule.lr, config.patience)
         reporter.samples(sample_text(model, corpus, config.samples, config.seed + progress.reports))
-        save_checkpoint(checkpoint_payload(model, optimizer, config, corpus, progress), out)
+        save_checkpoint(checkpoint_payload(model, optimizer, config, corpus, progress, schedule),
+                        out)
         with open(metrics_file, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(metrics) + "\n")
         reporter.saved(str(out))
