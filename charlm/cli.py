@@ -53,8 +53,7 @@ def _parameter(cls: type, name: str) -> inspect.Parameter:
     base, _, is_list = field_type(cls, name)
     text = escape(help_text(cls, name))
     if meta["argument"]:
-        metavar = name.upper() + ("..." if is_list else "")
-        default: Any = typer.Argument(None, help=text, metavar=metavar, show_default=False)
+        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
         # typer inspects the annotation
         annotation: Any = Optional[list[str]] if is_list else Optional[str]  # noqa: UP045
     elif base is bool:

@@ -36,7 +36,7 @@ def _no_charlm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 # A tiny model trained once per test session, validated on a separate file (--valid), shared by
 # the tests of evaluate, info, plot and sampling.
 TINY_MODEL = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
-              "--batch-size", "32", "--samples", "1", "--seed", "7"]
+              "--batch-size", "32", "--samples", "1", "--seed", "7", "--learning-rate", "0.01"]
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +54,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
     checkpoint = root / "model.pt"
     result = CliRunner().invoke(app, [
         "train", str(train_file), "--valid", str(valid_file), "-o", str(checkpoint),
-        "--epochs", "2", "--print-every", "200", *TINY_MODEL,
+        "--epochs", "3", "--print-every", "200", *TINY_MODEL,
     ])
     assert result.exit_code == 0, result.output
     metrics_file = root / "model.pt.metrics.jsonl"

@@ -124,3 +124,20 @@ def test_bad_input_is_one_line_and_writes_nothing(trained_model: dict, tmp_path:
     not_a_model = runner.invoke(app, ["evaluate", str(trained_model["valid"]),
                                       str(trained_model["valid"])])
     assert not_a_model.exit_code == 1 and "Traceback" not in not_a_model.output
+
+
+def test_train_valid_file_must_exist(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    result = runner.invoke(app, ["train", str(corpus_file), "--valid", str(tmp_path / "no.txt"),
+                                 "-o", str(out)])
+    assert result.exit_code == 1 and "no.txt" in result.stderr
+    assert not out.exists()
+
+
+def test_train_with_valid_trains_on_the_whole_corpus(trained_model: dict) -> None:
+    from charlm.checkpoint import load_checkpoint
+
+    document = load_checkpoint(trained_model["checkpoint"])
+    epochs = document["train_config"]["epochs"]
+    # No sentence was held out: each epoch saw every training sentence.
+    assert document["progress"]["examples"] == epochs * 400
