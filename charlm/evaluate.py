@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import typer
 
 from charlm.batches import IGNORE, make_batch
@@ -91,9 +92,13 @@ def token_surprisals(
     surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
     for indices in _batches(lengths, batch_size, model.config.vocab_size):
         batch = make_batch(sentences, indices)
-        losses = model.token_losses(batch.inputs.to(device), batch.targets.to(device))
-        rows, steps = np.nonzero(batch.targets.numpy() != IGNORE)
-        surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()[rows, steps]
+        logits, _ = model(batch.inputs.to(device))
+        mask = batch.targets != IGNORE
+        # Both masks select row-major: each sentence's predicted positions in order, row by row.
+        losses = F.cross_entropy(logits[mask.to(device)], batch.targets[mask].to(device),
+                                 reduction="none")
+        rows, steps = np.nonzero(mask.numpy())
+        surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()
     return surprisal
 
 

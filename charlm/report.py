@@ -81,23 +81,30 @@ class Reporter:
 
     def start_epoch(self, epoch: int, epochs: int, total: int, done: int) -> None:
         self.stop_progress()
-        if self.live:
-            self._progress = Progress(
-                TextColumn(f"epoch {epoch}/{epochs}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._task = self._progress.add_task("train", total=total, completed=done, status="")
-            self._progress.start()
         self._epoch_label = f"epoch {epoch}/{epochs}"
         self._total = total
+        if self.live:
+            self._start_bar(done)
+
+    def _start_bar(self, done: int) -> None:
+        self._progress = Progress(
+            TextColumn(self._epoch_label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("train", total=self._total, completed=done,
+                                             status="")
+        self._progress.start()
 
     def advance(self, done: int, loss: float, tokens_per_s: float) -> None:
         status = f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s"
+        if self.live and self._progress is None:
+            # A report mid-epoch took the bar down to print below it; it comes back here.
+            self._start_bar(done)
         if self._progress is not None:
             self._progress.update(self._task, completed=done, status=status)
             return

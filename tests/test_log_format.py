@@ -90,3 +90,15 @@ def test_quiet_prints_no_progress_lines() -> None:
     reporter.start_epoch(1, 1, 100, 0)
     reporter.advance(50, 3.0, 1000.0)
     assert console.file.getvalue() == ""
+
+
+def test_progress_bar_returns_after_a_mid_epoch_report() -> None:
+    console = terminal()
+    reporter = Reporter(console)
+    reporter.start_epoch(1, 1, 100, 0)
+    reporter.advance(40, 3.0, 1000.0)
+    reporter.report(METRICS)
+    reporter.advance(60, 3.0, 1000.0)
+    assert reporter._progress is not None  # a bar again, not plain progress lines
+    reporter.stop_progress()
+    assert "sentences 60/100" not in console.file.getvalue()
