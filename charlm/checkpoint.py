@@ -69,6 +69,25 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class _WriteErrors:
+    """A file wrapper that remembers the OSError of a failed write: torch.save reports one only
+    as a RuntimeError of its own, which would hide a full disk."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     """Atomically write `payload` (tensors and plain values) to `path`."""
     path = Path(path)
@@ -77,7 +96,13 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     remove_stale_temporaries(path)
     try:
         with open(staged, "wb") as handle:
-            torch.save(document, handle)
+            writer = _WriteErrors(handle)
+            try:
+                torch.save(document, writer)  # type: ignore[arg-type]
+            except RuntimeError:
+                if writer.error is not None:
+                    raise writer.error from None
+                raise
             handle.flush()
             os.fsync(handle.fileno())
         pause = os.environ.get(PAUSE_BEFORE_RENAME_ENV)
@@ -106,6 +131,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    # charlm always writes PyTorch's zip format; anything else (text, legacy pickles) is not ours.
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            zip_start = handle.read(4) == b"PK\x03\x04"
+        if zip_start:
+            raise CheckpointError(f"{path} is not a charlm checkpoint (it is truncated or damaged: "
+                                  "its end is missing); use an earlier copy or train again")
+        raise CheckpointError(f"{path} is not a charlm checkpoint (not a PyTorch file)")
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -117,7 +150,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} was refused: it holds objects other than tensors and plain values, which "
             "could run code when loaded; only load checkpoints written by charlm"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
         reason = "it is truncated or damaged" if zipfile.is_zipfile(path) else "unreadable"
         raise CheckpointError(
             f"{path} is not a charlm checkpoint ({reason}: {str(error).splitlines()[0][:80]})"

@@ -17,7 +17,7 @@ from charlm.batches import epoch_order, iterate_batches, make_batch, split_valid
 from charlm.checkpoint import is_checkpoint, save_checkpoint
 from charlm.config import TrainConfig, given_fields
 from charlm.corpus import fingerprint
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, CorpusError
 from charlm.generate import detokenize, make_generator, sample_sentences
 from charlm.interrupts import Interrupted, catch_interrupts, signal_name
 from charlm.model import ModelConfig, RNNLanguageModel
@@ -248,8 +248,15 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
         "prepared in": f"{time.monotonic() - started:.1f} s",
     })
 
-    train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
-                                            config.seed)
+    try:
+        train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
+                                                config.seed)
+    except CorpusError as error:
+        if not corpus.tokenizer.dropped_long:
+            raise
+        dropped = corpus.tokenizer.dropped_long
+        raise CorpusError(f"{error}; {dropped:,} sentences longer than --max-sentence-words="
+                          f"{config.max_sentence_words} were dropped") from None
     train_set = corpus.sentences.subset(train_ids)
     valid_set = corpus.sentences.subset(valid_ids)
     reporter.line(f"training on {len(train_set):,} sentences, validating on {len(valid_set):,}")
@@ -349,7 +356,8 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
             loss = loss_sum / count
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
-                    f"the training loss became {float(loss)} at step {progress.steps + 1}; "
+                    f"the training loss became {float(loss.detach())} at step "
+                    f"{progress.steps + 1}; "
                     f"{kept_checkpoint()}; lower --learning-rate (now {config.learning_rate}) "
                     "or set --clip-norm"
                 )
