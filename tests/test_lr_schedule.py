@@ -92,3 +92,30 @@ def test_training_decays_the_learning_rate_and_records_it(tmp_path: Path) -> Non
     assert state["reductions"] == sum(a < b for a, b in zip(after, [start, *after]))
     assert state["best"] == pytest.approx(min(losses))
     assert document["optimizer_state"]["param_groups"][0]["lr"] == pytest.approx(after[-1])
+
+
+def test_resume_continues_the_schedule(tmp_path: Path) -> None:
+    from corpora import write_corpus
+
+    corpus = write_corpus(tmp_path / "train.txt", sentences=200)
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Zebras juggle quantum marmalade. Xylophones yodel.\n", encoding="utf-8")
+    common = ["--valid", str(valid), "--print-every", "100", "--lr-decay", "0.5", "--patience",
+              "1", *TINY_MODEL]
+    runner = CliRunner()
+    whole = tmp_path / "whole.pt"
+    assert runner.invoke(app, ["train", str(corpus), "-o", str(whole), "--epochs", "4",
+                               *common]).exit_code == 0
+    parts = tmp_path / "parts.pt"
+    assert runner.invoke(app, ["train", str(corpus), "-o", str(parts), "--epochs", "2",
+                               *common]).exit_code == 0
+    resumed = runner.invoke(app, ["train", str(corpus), "--resume", str(parts), "--epochs", "4"])
+    assert resumed.exit_code == 0, resumed.output
+
+    def lrs(path: Path) -> list[float]:
+        lines = path.with_name(path.name + ".metrics.jsonl").read_text().splitlines()
+        return [json.loads(line)["lr"] for line in lines]
+
+    assert lrs(parts) == lrs(whole)
+    assert len(set(lrs(whole))) > 1  # the schedule did act, before and after the stop
+    assert load_checkpoint(parts)["lr_schedule"] == load_checkpoint(whole)["lr_schedule"]
