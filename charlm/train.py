@@ -187,13 +187,20 @@ def train(config: TrainConfig, reporter: Reporter) -> Path:
         hidden_dim=config.hidden_dim,
         layers=config.layers,
         cell=config.cell,
+        gate_activation=config.gate_activation,
+        implementation=config.implementation,
+        dropout=config.dropout,
+        tie_weights=config.tie_weights,
+        bptt_truncate=config.bptt_truncate,
     )
     model = RNNLanguageModel(model_config).to(device)
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=config.learning_rate, alpha=config.decay, eps=config.epsilon
     )
-    reporter.line(f"model: {config.cell.upper()} with {model.parameter_count():,} parameters on "
-                  f"{device}")
+    kind = "hand-written" if model_config.hand_written else "fused"
+    gates = "" if config.cell == "rnn" else f", {config.gate_activation} gates"
+    reporter.line(f"model: {config.cell.upper()} ({kind}{gates}) with "
+                  f"{model.parameter_count():,} parameters on {device}")
     progress = Progress()
     metrics_file = metrics_path(out)
     metrics_file.unlink(missing_ok=True)
