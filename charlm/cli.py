@@ -41,7 +41,7 @@ METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 
 
 def fail(error: CharlmError) -> typer.Exit:
-    typer.echo(f"Error: {error}", err=True)
+    typer.echo(f"{error.prefix}: {error}", err=True)
     return typer.Exit(error.exit_code)
 
 
@@ -85,6 +85,9 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
                 run(config)
             except CharlmError as error:
                 raise fail(error) from None
+            except KeyboardInterrupt:
+                typer.echo("Stopped: interrupted", err=True)
+                raise typer.Exit(130) from None
 
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}

@@ -153,16 +153,19 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C
     """Build a config from explicitly given flags (None = not given) and the environment."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    explicit: set[str] = set()
     for f in fields(cls):  # type: ignore[arg-type]
         given = flags.get(f.name)
         if given is not None and given != []:
             values[f.name] = given
             sources[f.name] = flag_name(f.name)
+            explicit.add(f.name)
             continue
         for var in env_names(cls, f.name):
             if env.get(var) is not None:
                 values[f.name] = parse_text(cls, f.name, env[var], var)
                 sources[f.name] = var
+                explicit.add(f.name)
                 break
         else:
             values[f.name] = default_of(cls, f.name)
@@ -170,10 +173,24 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C
     for name, value in values.items():
         check_value(cls, name, value, sources[name])
     config = cls(**values)
+    # Kept beside the fields (not in asdict): a resumed run takes the checkpoint's value for
+    # every setting the user did not give.
+    config._given = frozenset(explicit)  # type: ignore[attr-defined]
+    config._sources = sources  # type: ignore[attr-defined]
     check = getattr(config, "check", None)
     if check is not None:
         check(sources)
     return config
+
+
+def given_fields(config: Any) -> frozenset[str]:
+    """The fields set by a flag or an environment variable, not left at their default."""
+    return getattr(config, "_given", frozenset())
+
+
+def source_of(config: Any, name: str) -> str:
+    """How the user gave a field (its flag or variable), for messages."""
+    return getattr(config, "_sources", {}).get(name, flag_name(name))
 
 
 def help_text(cls: type, name: str) -> str:
@@ -212,6 +229,15 @@ class TrainConfig:
         short="-o",
     )
     force: bool = option(False, "Overwrite an existing file at the checkpoint path.")
+    resume: str | None = option(
+        None,
+        "Continue training from this checkpoint exactly where it stopped (same batch, optimizer "
+        "and random state). Settings not given are taken from it; --out defaults to it.",
+    )
+    keep_best: bool = option(
+        False, "Also keep the checkpoint with the best validation loss so far, as "
+        "<out stem>.best.pt.",
+    )
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
@@ -226,6 +252,13 @@ class TrainConfig:
         tutorial_env="VOCABULARY_SIZE",
         minimum=4,
         maximum=1_000_000,
+    )
+    max_sentence_words: int = option(
+        200,
+        "Drop sentences with more words than this, so text without sentence boundaries cannot "
+        "make giant batches.",
+        minimum=1,
+        maximum=100_000,
     )
     valid_fraction: float = option(
         0.05, "Share of sentences held out for validation.", above=0.0, maximum=0.5
@@ -297,9 +330,15 @@ class TrainConfig:
                          choices=("auto", "cpu", "cuda"))
 
     def check(self, sources: Mapping[str, str]) -> None:
-        if self.corpus is None:
+        # A resumed run may take the corpus path from its checkpoint.
+        if self.corpus is None and self.resume is None:
             raise ConfigError("no corpus given: pass a path (charlm train corpus.txt) or set "
                               "INPUT_DATA_FILE")
+        if self.resume is None:
+            # A resumed model's settings are the checkpoint's; train() checks the merged ones.
+            self._check_model(sources)
+
+    def _check_model(self, sources: Mapping[str, str]) -> None:
         if self.tie_weights and self.embedding_dim != self.hidden_dim:
             raise ConfigError(
                 f"{sources['tie_weights']} needs the embedding and hidden sizes to be equal, but "

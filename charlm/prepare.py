@@ -87,17 +87,19 @@ def prepare_corpus(
     drop_urls: bool = True,
     min_chars: int = 1,
     text_column: str | None = None,
+    max_words: int = 0,
 ) -> PreparedCorpus:
     """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them."""
     sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
     tokenizer = build_tokenizer(
-        sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars
+        sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars, max_words=max_words
     )
     stats = CorpusStats()
     ids, lengths, provisional = _interned(read_paragraphs(path, text_column, stats), tokenizer)
     if not lengths:
         raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
-                          "was filtered out (see --min-chars and --drop-urls)")
+                          "was filtered out (see --min-chars, --drop-urls and "
+                          "--max-sentence-words)")
     words = list(provisional)
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
@@ -108,10 +110,14 @@ def prepare_corpus(
 
 
 def encode_corpus(
-    path: str, tokenizer: Tokenizer, vocabulary: Vocabulary, text_column: str | None = None
+    path: str,
+    tokenizer: Tokenizer,
+    vocabulary: Vocabulary,
+    text_column: str | None = None,
+    stats: CorpusStats | None = None,
 ) -> EncodedSentences:
     """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary)."""
-    ids, lengths, provisional = _interned(read_paragraphs(path, text_column), tokenizer)
+    ids, lengths, provisional = _interned(read_paragraphs(path, text_column, stats), tokenizer)
     if not lengths:
         raise CorpusError(f"{path} holds no sentences")
     remap = np.array(vocabulary.encode(list(provisional)), dtype=vocabulary.id_dtype)

@@ -505,32 +505,32 @@ def clause():
     r = rng.random()
     if r < 0.28:
         b, p = pick(TRANS)
-        out = "%s %s %s" % (s, p, obj_np())
+        out = f"{s} {p} {obj_np()}"
         if chance(0.45):
             out += " " + prep_place()
     elif r < 0.45:
         v, pre = pick(MOTION)
-        out = "%s %s %s %s" % (s, v, pre, place())
+        out = f"{s} {v} {pre} {place()}"
         if chance(0.3):
             out += " " + pick(ADVERBS)
     elif r < 0.58:
-        out = "%s %s %s" % (s, be(s), pick(FEELINGS))
+        out = f"{s} {be(s)} {pick(FEELINGS)}"
         if chance(0.5):
             out += " " + pick(["about", "because of"]) + " " + pick(
                 [obj_np(), "the " + pick(ABSTRACT)])
     elif r < 0.7:
-        out = "%s %s %s %s" % (s, pick(["had", "had already", "had never",
+        out = "{} {} {} {}".format(s, pick(["had", "had already", "had never",
                                         "had not yet"]),
                                pick(PARTICIPLES), obj_np())
     elif r < 0.8:
         b, p = pick(TRANS)
-        out = "%s %s %s %s" % (s, pick(MODAL), b, obj_np())
+        out = f"{s} {pick(MODAL)} {b} {obj_np()}"
     elif r < 0.9:
-        out = "%s %s" % (s, pick(INTRANS))
+        out = f"{s} {pick(INTRANS)}"
         if chance(0.5):
             out += " " + pick(ADVERBS)
     else:
-        out = "%s %s %s" % (s, pick(["kept", "told", "forgot", "heard",
+        out = "{} {} {}".format(s, pick(["kept", "told", "forgot", "heard",
                                      "believed", "doubted", "repeated"]),
                             pick(["the " + pick(ABSTRACT),
                                   article(pick(ABSTRACT))]))
@@ -549,7 +549,7 @@ SUBORD = ["because", "although", "while", "when", "after", "before",
 def s_action():
     s = subject()
     b, p = pick(TRANS)
-    body = "%s %s %s" % (s, p, obj_np())
+    body = f"{s} {p} {obj_np()}"
     if chance(0.25):
         body += " " + relative("her" if chance(0.5) else "him")
     elif chance(0.5):
@@ -572,20 +572,19 @@ def s_action():
 def s_describe():
     r = rng.random()
     if r < 0.2:
-        return "The %s %s was %s and %s." % (
-            clean(pick(OBJECTS)), prep_place(), pick(OBJ_ADJ), pick(OBJ_ADJ))
+        return f"The {clean(pick(OBJECTS))} {prep_place()} was {pick(OBJ_ADJ)} and {pick(OBJ_ADJ)}."
     if r < 0.4:
-        return "%s was %s, %s, and a little %s." % (
-            cap(place()), pick(PLACE_ADJ), pick(PLACE_ADJ), pick(PLACE_ADJ))
+        return (f"{cap(place())} was {pick(PLACE_ADJ)}, {pick(PLACE_ADJ)}, "
+                f"and a little {pick(PLACE_ADJ)}.")
     if r < 0.55:
-        return "There %s %s %s." % (
+        return "There {} {} {}.".format(
             pick(["was", "stood", "lay", "hung"]), obj_np(0.8, "a"),
             prep_place())
     if r < 0.7:
-        return "Along %s grew %s and %s." % (
+        return "Along {} grew {} and {}.".format(
             place(), *[plural(x) for x in rng.sample(PLANTS, 2)])
     if r < 0.85:
-        return "%s was %s with %s." % (
+        return "{} was {} with {}.".format(
             cap(named()), article(pick(PERSON_ADJ) + " " + pick(
                 PROFESSIONS + ["man", "woman"])),
             pick(["hands like " + article(pick(PROFESSIONS)),
@@ -601,7 +600,7 @@ def s_describe():
                   "a " + pick(COLOURS) + " " + pick(["scarf", "coat",
                                                       "bonnet", "waistcoat"])
                   + " that never came off"]))
-    return "%s's %s was %s, and %s %s was %s." % (
+    return "{}'s {} was {}, and {} {} was {}.".format(
         cap(named()), pick(PLACES[:30]).replace("-", " "), pick(PLACE_ADJ),
         pick(["the", "its"]), pick(FIXTURES), pick(OBJ_ADJ))
 
@@ -687,22 +686,22 @@ def s_dialogue():
         tag = pick(SPEECH)
         extra = " " + pick(ADVERBS) if chance(0.35) else ""
         if chance(0.5) and not who[0].islower():
-            return '"%s," %s %s%s.' % (line, tag, who, extra)
-        return '"%s," %s %s%s.' % (line, who, tag, extra)
+            return f'"{line}," {tag} {who}{extra}.'
+        return f'"{line}," {who} {tag}{extra}.'
     if r < 0.58:
         q = fill(pick(QUESTIONS))
         if chance(0.5):
-            return '"%s?" asked %s.' % (q, who)
-        return '%s %s, "%s?"' % (cap(who), pick(["asked", "wondered aloud",
+            return f'"{q}?" asked {who}.'
+        return '{} {}, "{}?"'.format(cap(who), pick(["asked", "wondered aloud",
                                                    "demanded", "inquired"]), q)
     if r < 0.74:
         e = fill(pick(EXCLAIMS))
-        return '"%s!" %s %s.' % (e, pick(["cried", "shouted", "exclaimed",
+        return '"{}!" {} {}.'.format(e, pick(["cried", "shouted", "exclaimed",
                                           "gasped", "laughed"]), who)
     if r < 0.88:
         l1, l2 = fill(pick(LINES)), fill(pick(LINES))
-        return '"%s," %s %s. "%s."' % (l1, pick(SPEECH), who, l2)
-    return '%s %s that %s.' % (cap(who), pick(["said", "told us", "swore",
+        return f'"{l1}," {pick(SPEECH)} {who}. "{l2}."'
+    return '{} {} that {}.'.format(cap(who), pick(["said", "told us", "swore",
                                                "claimed", "wrote",
                                                "let slip"]), clause())
 
@@ -710,17 +709,17 @@ def s_dialogue():
 def s_question():
     r = rng.random()
     if r < 0.3:
-        return "Had anyone seen %s since %s?" % (
+        return "Had anyone seen {} since {}?".format(
             obj_np(), pick(["Tuesday", "the fair", "the storm", "breakfast",
                             "the wedding", "last spring", "the flood"]))
     if r < 0.55:
-        return "Why had %s %s %s?" % (
+        return "Why had {} {} {}?".format(
             person(), pick(["hidden", "sold", "painted", "borrowed",
                             "mended", "burned", "kept", "buried"]), obj_np())
     if r < 0.75:
-        return "What would %s say when %s heard about the %s?" % (
+        return "What would {} say when {} heard about the {}?".format(
             person(), pick(["she", "he", "they"]), pick(ABSTRACT))
-    return "Who could have %s %s %s?" % (
+    return "Who could have {} {} {}?".format(
         pick(["left", "dropped", "forgotten", "buried"]), obj_np(),
         prep_place())
 
@@ -728,40 +727,38 @@ def s_question():
 def s_exclaim():
     r = rng.random()
     if r < 0.35:
-        return "What %s it was!" % article(pick(OBJ_ADJ) + " "
-                                           + clean(pick(OBJECTS)))
+        return "What {} it was!".format(article(pick(OBJ_ADJ) + " "
+                                           + clean(pick(OBJECTS))))
     if r < 0.6:
-        return "How %s %s looked %s!" % (pick(PLACE_ADJ), place(),
+        return "How {} {} looked {}!".format(pick(PLACE_ADJ), place(),
                                          pick(["that morning", "in the rain",
                                                "by lamplight", "in June"]))
-    return "%s!" % pick(["And then the bell rang", "Nobody had expected that",
+    return "{}!".format(pick(["And then the bell rang", "Nobody had expected that",
                          "It was gone", "The whole village came running",
                          "Even the " + pick(ANIMALS) + " was astonished",
                          "There was no sign of " + person(),
                          "It was " + pick(NUMBERS) + " miles to "
-                         + pick(TOWNS), "Such a fuss over " + obj_np()])
+                         + pick(TOWNS), "Such a fuss over " + obj_np()]))
 
 
 def s_numbers():
     r = rng.random()
     if r < 0.3:
-        return "There were %s %s %s, and %s more %s." % (
-            pick(NUMBERS), plural(clean(pick(OBJECTS))), prep_place(),
-            pick(NUMBERS), prep_place())
+        return (f"There were {pick(NUMBERS)} {plural(clean(pick(OBJECTS)))} {prep_place()}, "
+                f"and {pick(NUMBERS)} more {prep_place()}.")
     if r < 0.55:
-        return "%s paid %s for %s and %s for %s." % (
-            cap(person()), pick(MONEY), obj_np(), pick(MONEY), obj_np())
+        return (f"{cap(person())} paid {pick(MONEY)} for {obj_np()} "
+                f"and {pick(MONEY)} for {obj_np()}.")
     if r < 0.75:
-        return "In %s the %s %s was already %s years old." % (
+        return "In {} the {} {} was already {} years old.".format(
             pick(YEARS), pick(FIXTURES), prep_place(),
             pick(["12", "40", "64", "100", "150", "200"]))
-    return "The %s counted %s %s, then %s, then %s." % (
-        pick(PROFESSIONS), pick(DIGITS), plural(clean(pick(OBJECTS))),
-        pick(DIGITS), pick(DIGITS))
+    return (f"The {pick(PROFESSIONS)} counted {pick(DIGITS)} {plural(clean(pick(OBJECTS)))}, "
+            f"then {pick(DIGITS)}, then {pick(DIGITS)}.")
 
 
 def s_weather():
-    s = "%s %s over %s" % (cap(pick(WEATHER)), pick(WEATHER_VERB), place())
+    s = f"{cap(pick(WEATHER))} {pick(WEATHER_VERB)} over {place()}"
     if chance(0.55):
         s += ", and " + pick(["the " + plural(pick(ANIMALS)) + " sheltered "
                               + prep_place(),
@@ -778,14 +775,14 @@ def s_weather():
 
 def s_list():
     items = [pick(FOODS) if chance(0.5) else obj_np(0.3) for _ in range(3)]
-    return "%s %s %s, %s, and %s %s." % (
+    return "{} {} {}, {}, and {} {}.".format(
         cap(subject()), pick(["bought", "carried", "packed", "wanted",
                               "forgot", "found", "ordered"]),
         items[0], items[1], items[2], prep_place())
 
 
 def s_thought():
-    return "%s %s %s, of %s, and of %s %s." % (
+    return "{} {} {}, of {}, and of {} {}.".format(
         cap(person()), pick(["thought of", "dreamed of", "spoke of",
                              "was reminded of"]),
         pick([obj_np(), "the " + pick(ABSTRACT), place()]),
@@ -800,7 +797,7 @@ def s_thought():
 
 def s_animal():
     a = pick(ANIMALS)
-    return "%s %s %s %s." % (
+    return "{} {} {} {}.".format(
         pick(["The", "The", named() + "'s"]) + " "
         + (pick(["old", "young", "fat", "grey", "black", "lame", "sleek"])
            + " " + a if chance(0.5) else a),
@@ -813,7 +810,7 @@ def s_nature():
     n = pick(PLANTS)
     if chance(0.5):
         n = pick(NATURE_ADJ) + " " + n
-    return "%s %s %s%s." % (
+    return "{} {} {}{}.".format(
         "The " + n, pick(["leaned over", "grew beside", "hid",
                                 "shaded", "covered", "marked the way to",
                                 "stood at the edge of"]),
@@ -845,8 +842,7 @@ def main():
         paragraphs.append(textwrap.fill(" ".join(sents), width=WIDTH))
     with open(OUT, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n\n".join(paragraphs) + "\n")
-    print("wrote %s: %d paragraphs, %d sentences" % (OUT, len(paragraphs),
-                                                      total))
+    print(f"wrote {OUT}: {len(paragraphs)} paragraphs, {total} sentences")
 
 
 if __name__ == "__main__":

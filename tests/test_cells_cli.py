@@ -112,3 +112,26 @@ def test_tie_weights_refusal_names_the_environment_variable(
     assert result.exit_code == 2
     assert "CHARLM_TIE_WEIGHTS needs" in result.stderr
     assert "EMBEDDING_DIM=32 and --hidden-dim=128" in result.stderr
+
+
+def test_a_hand_written_model_resumes_with_its_settings(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.pt"
+    runner = CliRunner()
+    first = runner.invoke(app, [
+        "train", str(corpus_file), "-o", str(out), *TINY, "--epochs", "1", "--cell", "cifg-lstm",
+        "--gate-activation", "hard-sigmoid", "--embedding-dim", "16", "--tie-weights",
+    ])
+    assert first.exit_code == 0, first.output
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    document = load_checkpoint(out)
+    assert document["progress"]["epoch"] == 2
+    config = document["model_config"]
+    assert (config["cell"], config["gate_activation"], config["tie_weights"]) == (
+        "cifg-lstm", "hard-sigmoid", True)
+
+    refused = runner.invoke(app, ["train", "--resume", str(out), "--epochs", "3",
+                                  "--gate-activation", "sigmoid"])
+    assert refused.exit_code == 2
+    assert "--gate-activation is 'sigmoid' here but 'hard-sigmoid' in the checkpoint" in (
+        refused.stderr)
