@@ -267,7 +267,24 @@ class TrainConfig:
         None, "Validate on this corpus (encoded with the training vocabulary) instead of holding "
         "out --valid-fraction of the training sentences."
     )
-    cell: str = option("gru", "Recurrent cell.", choices=("gru", "lstm"))
+    cell: str = option(
+        "gru",
+        "Recurrent cell: gru, lstm and rnn (tanh) run on PyTorch's fused layers; peephole-lstm "
+        "and cifg-lstm (coupled input and forget gate) on charlm's hand-written cells.",
+        choices=("gru", "lstm", "rnn", "peephole-lstm", "cifg-lstm"),
+    )
+    gate_activation: str = option(
+        "sigmoid",
+        "Gate activation. hard-sigmoid (Theano's clip(0.2x+0.5, 0, 1)) runs gru and lstm on the "
+        "hand-written cells; gru with hard-sigmoid is the tutorial's Theano GRU.",
+        choices=("sigmoid", "hard-sigmoid"),
+    )
+    implementation: str = option(
+        "auto",
+        "auto: PyTorch's fused layer where one computes the cell, else the hand-written cell; "
+        "hand-written: always the hand-written cell (slower; for study and comparison).",
+        choices=("auto", "fused", "hand-written"),
+    )
     embedding_dim: int = option(
         48, "Word embedding size.", tutorial_env="EMBEDDING_DIM", minimum=1, maximum=65536
     )
@@ -276,6 +293,18 @@ class TrainConfig:
         maximum=65536,
     )
     layers: int = option(2, "Number of recurrent layers.", minimum=1, maximum=64)
+    dropout: float = option(
+        0.0, "Dropout probability between recurrent layers and before the output layer.",
+        minimum=0.0, maximum=0.99,
+    )
+    tie_weights: bool = option(
+        False, "Share the embedding matrix with the output layer (needs --embedding-dim equal to "
+        "--hidden-dim)."
+    )
+    bptt_truncate: int = option(
+        -1, "Backpropagate through at most this many time steps, as the tutorial's "
+        "bptt_truncate; -1: through the whole sentence.", minimum=-1, maximum=1_000_000,
+    )
     learning_rate: float = option(
         0.001, "RMSprop learning rate.", tutorial_env="LEARNING_RATE", above=0.0, maximum=10.0
     )
@@ -322,6 +351,30 @@ class TrainConfig:
         if self.corpus is None and self.resume is None:
             raise ConfigError("no corpus given: pass a path (charlm train corpus.txt) or set "
                               "INPUT_DATA_FILE")
+        if self.resume is None:
+            # A resumed model's settings are the checkpoint's; train() checks the merged ones.
+            self._check_model(sources)
+
+    def _check_model(self, sources: Mapping[str, str]) -> None:
+        if self.tie_weights and self.embedding_dim != self.hidden_dim:
+            raise ConfigError(
+                f"{sources['tie_weights']} needs the embedding and hidden sizes to be equal, but "
+                f"{sources['embedding_dim']}={self.embedding_dim} and "
+                f"{sources['hidden_dim']}={self.hidden_dim}; set both to the same size"
+            )
+        if self.cell == "rnn" and self.gate_activation != "sigmoid":
+            raise ConfigError(f"{sources['gate_activation']}={self.gate_activation} does not "
+                              "apply to --cell rnn, which has no gates; leave it at sigmoid")
+        hand_written_only = (self.cell in ("peephole-lstm", "cifg-lstm")
+                             or self.gate_activation == "hard-sigmoid")
+        if self.implementation == "fused" and hand_written_only:
+            raise ConfigError(
+                f"{sources['implementation']}=fused: PyTorch has no fused layer for "
+                f"{self.cell} with {self.gate_activation} gates; use auto or hand-written"
+            )
+        if self.bptt_truncate == 0:
+            raise ConfigError(f"{sources['bptt_truncate']}=0 would backpropagate nothing; use "
+                              "-1 (whole sentence) or a number of steps of at least 1")
 
     @property
     def default_out(self) -> str:

@@ -24,7 +24,7 @@ from charlm.vocab import Vocabulary, VocabularyStats
 FIXED_SETTINGS = (
     "text_column", "lowercase", "drop_urls", "min_chars", "max_sentence_words",
     "vocabulary_size", "valid_fraction", "valid", "cell", "embedding_dim", "hidden_dim", "layers",
-    "batch_size", "seed",
+    "batch_size", "seed", "gate_activation", "tie_weights",
 )
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume")

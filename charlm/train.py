@@ -17,7 +17,7 @@ from charlm.batches import epoch_order, iterate_batches, make_batch, split_valid
 from charlm.checkpoint import is_checkpoint, save_checkpoint
 from charlm.config import TrainConfig, given_fields
 from charlm.corpus import corpus_files, fingerprint, is_csv
-from charlm.errors import CharlmError, CorpusError
+from charlm.errors import CharlmError, ConfigError, CorpusError
 from charlm.generate import detokenize, make_generator, sample_sentences
 from charlm.interrupts import Interrupted, catch_interrupts, signal_name
 from charlm.model import ModelConfig, RNNLanguageModel
@@ -282,14 +282,24 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
         hidden_dim=config.hidden_dim,
         layers=config.layers,
         cell=config.cell,
+        gate_activation=config.gate_activation,
+        implementation=config.implementation,
+        dropout=config.dropout,
+        tie_weights=config.tie_weights,
+        bptt_truncate=config.bptt_truncate,
     )
+    problem = model_config.problem()
+    if problem:
+        raise ConfigError(f"cannot build this model: {problem}")
     model = RNNLanguageModel(model_config).to(device)
     optimizer = torch.optim.RMSprop(
         model.parameters(), lr=config.learning_rate, alpha=config.decay, eps=config.epsilon
     )
     schedule = PlateauSchedule(optimizer, config.lr_decay, config.patience)
-    reporter.line(f"model: {config.cell.upper()} with {model.parameter_count():,} parameters on "
-                  f"{device}")
+    kind = "hand-written" if model_config.hand_written else "fused"
+    gates = "" if config.cell == "rnn" else f", {config.gate_activation} gates"
+    reporter.line(f"model: {config.cell.upper()} ({kind}{gates}) with "
+                  f"{model.parameter_count():,} parameters on {device}")
     progress = Progress()
     if document is not None:
         progress = _restore(document, model, optimizer, config)
