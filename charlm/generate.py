@@ -160,4 +160,8 @@ def detokenize(words: Sequence[str]) -> str:
     from nltk.tokenize.treebank import TreebankWordDetokenizer
 
     text = TreebankWordDetokenizer().detokenize(list(words))
-    return text[:1].upper() + text[1:]
+    # The first letter, not the first character: a sentence may open with a quotation mark.
+    for i, char in enumerate(text):
+        if char.isalpha():
+            return text[:i] + char.upper() + text[i + 1 :]
+    return text

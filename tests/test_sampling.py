@@ -105,3 +105,12 @@ def test_bad_sampling_settings_are_refused(trained_model: dict, flag: list[str])
     result = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), *flag])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error:") and flag[0] in result.stderr
+
+
+def test_detokenized_text_reads_as_a_sentence() -> None:
+    from charlm.generate import detokenize
+
+    assert detokenize(["``", "it", "is", "late", ",", "''", "she", "said", "."]) == (
+        '"It is late," she said.'
+    )
+    assert detokenize(["he", "did", "n't", "."]) == "He didn't."
