@@ -40,12 +40,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "charlm"
 
 
-def cache_key(path: str | Path, settings: dict[str, Any]) -> str:
-    """The entry name for a corpus and the settings that shape its preparation."""
+def cache_key(path: str | Path, settings: dict[str, Any], digest: str | None = None) -> str:
+    """The entry name for a corpus (`digest`: its fingerprint, if known) and the settings that
+    shape its preparation."""
     import nltk
 
     document = {
-        "corpus": fingerprint(path),
+        "corpus": digest or fingerprint(path),
         "settings": settings,
         "punkt_tab_installed": punkt_tab_installed(),
         "nltk": nltk.__version__,
@@ -63,11 +64,13 @@ def load_entry(directory: Path) -> PreparedCorpus | None:
         offsets = np.load(directory / OFFSETS_FILE, mmap_mode="r", allow_pickle=False)
         if meta.get("prepare_version") != PREPARE_VERSION or int(offsets[-1]) != len(ids):
             return None
+        tokenizer = Tokenizer(TokenizerSettings.from_dict(meta["tokenizer"]))
+        tokenizer.dropped_long = int(meta["dropped_long"])
         return PreparedCorpus(
             EncodedSentences(ids, offsets),
             Vocabulary(meta["vocabulary"]),
             VocabularyStats(**meta["vocabulary_stats"]),
-            Tokenizer(TokenizerSettings.from_dict(meta["tokenizer"])),
+            tokenizer,
             CorpusStats(**meta["corpus_stats"]),
         )
     except (OSError, ValueError, KeyError, TypeError, IndexError):
@@ -87,6 +90,7 @@ def save_entry(directory: Path, corpus: PreparedCorpus) -> None:
             "vocabulary_stats": asdict(corpus.vocabulary_stats),
             "tokenizer": corpus.tokenizer.settings.to_dict(),
             "corpus_stats": asdict(corpus.corpus_stats),
+            "dropped_long": corpus.tokenizer.dropped_long,
         }
         (staged / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
         try:
@@ -107,9 +111,11 @@ def cached_prepare(
     drop_urls: bool = True,
     min_chars: int = 1,
     text_column: str | None = None,
+    max_words: int = 0,
     workers: int = 0,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
+    digest: str | None = None,
 ) -> tuple[PreparedCorpus, bool]:
     """The prepared corpus, from the cache when an entry matches; and whether it came from there.
 
@@ -123,11 +129,12 @@ def cached_prepare(
         "drop_urls": drop_urls,
         "min_chars": min_chars,
         "text_column": text_column,
+        "max_words": max_words,
     }
     if not use_cache:
         return prepare_corpus(path, workers=workers, **settings), False  # type: ignore[arg-type]
     directory = Path(cache_dir) if cache_dir else default_cache_dir()
-    entry = directory / cache_key(path, settings)
+    entry = directory / cache_key(path, settings, digest)
     corpus = load_entry(entry)
     if corpus is not None:
         return corpus, True

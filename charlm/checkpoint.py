@@ -2,14 +2,20 @@
 
 A checkpoint is saved to a hidden temporary file beside its destination, flushed to disk and then
 renamed over the destination, so a crash at any moment leaves either the old file or the new one.
-It is loaded only with `torch.load(weights_only=True)`: a file whose pickle would run code is
-refused, never executed.
+It is loaded only with `torch.load(weights_only=True)` and `map_location="cpu"`, so a checkpoint
+saved on a GPU loads on a CPU-only machine, and a file whose pickle would run code is refused,
+never executed.
+
+Test hook: when the environment variable CHARLM_TEST_PAUSE_BEFORE_RENAME holds a number of
+seconds, each save sleeps that long after the temporary file is complete and before the rename,
+so tests can kill or interrupt a process in the middle of a save.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,11 +26,34 @@ from charlm.errors import CheckpointError
 
 FORMAT = "charlm"
 FORMAT_VERSION = 1
+PAUSE_BEFORE_RENAME_ENV = "CHARLM_TEST_PAUSE_BEFORE_RENAME"
+TEMPORARY_MARK = ".tmp-"
 
 
 def temporary_path(path: Path) -> Path:
     """Where a save is staged: hidden and not ending in .pt, never taken for a checkpoint."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return path.with_name(f".{path.name}{TEMPORARY_MARK}{os.getpid()}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files left beside `path` by saves whose process was killed."""
+    prefix = f".{path.name}{TEMPORARY_MARK}"
+    if not path.parent.is_dir():
+        return
+    for leftover in path.parent.glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -40,22 +69,54 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class _WriteErrors:
+    """A file wrapper that remembers the OSError of a failed write: torch.save reports one only
+    as a RuntimeError of its own, which would hide a full disk."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     """Atomically write `payload` (tensors and plain values) to `path`."""
     path = Path(path)
     staged = temporary_path(path)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    remove_stale_temporaries(path)
     try:
         with open(staged, "wb") as handle:
-            torch.save(document, handle)
+            writer = _WriteErrors(handle)
+            try:
+                torch.save(document, writer)  # type: ignore[arg-type]
+            except RuntimeError:
+                if writer.error is not None:
+                    raise writer.error from None
+                raise
             handle.flush()
             os.fsync(handle.fileno())
+        pause = os.environ.get(PAUSE_BEFORE_RENAME_ENV)
+        if pause:
+            time.sleep(float(pause))
         os.replace(staged, path)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:
+        # torch.save reports a failed write (a full disk) as a RuntimeError of its own.
         staged.unlink(missing_ok=True)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else (
+            str(error).splitlines()[0][:80] if str(error) else type(error).__name__)
         raise CheckpointError(
-            f"could not save the checkpoint {path}: {error.strerror or error}; "
-            "any previous checkpoint there is intact"
+            f"could not save the checkpoint {path}: {reason}; any previous checkpoint there is "
+            "intact; free some disk space or choose another --out"
         ) from None
     except BaseException:
         staged.unlink(missing_ok=True)
@@ -70,17 +131,26 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    # charlm always writes PyTorch's zip format; anything else (text, legacy pickles) is not ours.
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            zip_start = handle.read(4) == b"PK\x03\x04"
+        if zip_start:
+            raise CheckpointError(f"{path} is not a charlm checkpoint (it is truncated or damaged: "
+                                  "its end is missing); use an earlier copy or train again")
+        raise CheckpointError(f"{path} is not a charlm checkpoint (not a PyTorch file)")
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         if not zipfile.is_zipfile(path):
-            raise CheckpointError(f"{path} is not a charlm checkpoint (not a PyTorch file)") \
-                from None
+            raise CheckpointError(
+                f"{path} is not a charlm checkpoint (not a PyTorch file)"
+            ) from None
         raise CheckpointError(
             f"{path} was refused: it holds objects other than tensors and plain values, which "
             "could run code when loaded; only load checkpoints written by charlm"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
         reason = "it is truncated or damaged" if zipfile.is_zipfile(path) else "unreadable"
         raise CheckpointError(
             f"{path} is not a charlm checkpoint ({reason}: {str(error).splitlines()[0][:80]})"

@@ -18,7 +18,10 @@ from rich.markup import escape
 
 from charlm import __version__
 from charlm.config import (
+    EvaluateConfig,
     GenerateConfig,
+    InfoConfig,
+    PlotConfig,
     TrainConfig,
     field_type,
     flag_name,
@@ -41,17 +44,18 @@ METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
 
 
 def fail(error: CharlmError) -> typer.Exit:
-    typer.echo(f"Error: {error}", err=True)
+    typer.echo(f"{error.prefix}: {error}", err=True)
     return typer.Exit(error.exit_code)
 
 
 def _parameter(cls: type, name: str) -> inspect.Parameter:
     meta = next(f for f in fields(cls) if f.name == name).metadata
-    base, _, _ = field_type(cls, name)
+    base, _, is_list = field_type(cls, name)
     text = escape(help_text(cls, name))
     if meta["argument"]:
         default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
-        annotation: Any = Optional[str]  # noqa: UP045 - typer inspects the annotation
+        # typer inspects the annotation
+        annotation: Any = Optional[list[str]] if is_list else Optional[str]  # noqa: UP045
     elif base is bool:
         switch = name.replace("_", "-")
         default = typer.Option(None, f"--{switch}/--no-{switch}", help=text, show_default=False,
@@ -85,6 +89,9 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
                 run(config)
             except CharlmError as error:
                 raise fail(error) from None
+            except KeyboardInterrupt:
+                typer.echo("Stopped: interrupted", err=True)
+                raise typer.Exit(130) from None
 
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}
@@ -99,7 +106,7 @@ def train_command(config: TrainConfig) -> None:
     from charlm.report import Reporter
     from charlm.train import train
 
-    train(config, Reporter())
+    train(config, Reporter(log_format=config.log_format, quiet=config.quiet))
 
 
 @config_command("generate", GenerateConfig, "Generate sentences from a checkpoint.")
@@ -107,6 +114,28 @@ def generate_command(config: GenerateConfig) -> None:
     from charlm.generate_text import generate_text
 
     generate_text(config)
+
+
+@config_command("evaluate", EvaluateConfig,
+                "Measure a checkpoint's loss, perplexity and OOV rate on corpora.")
+def evaluate_command(config: EvaluateConfig) -> None:
+    from charlm.evaluate import evaluate_files
+
+    evaluate_files(config)
+
+
+@config_command("info", InfoConfig, "Describe what a checkpoint holds.")
+def info_command(config: InfoConfig) -> None:
+    from charlm.info import show_info
+
+    show_info(config)
+
+
+@config_command("plot", PlotConfig, "Plot training and validation loss from metrics files.")
+def plot_command(config: PlotConfig) -> None:
+    from charlm.plot import plot_metrics
+
+    plot_metrics(config)
 
 
 def _version(value: bool) -> None:

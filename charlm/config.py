@@ -153,16 +153,19 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C
     """Build a config from explicitly given flags (None = not given) and the environment."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    explicit: set[str] = set()
     for f in fields(cls):  # type: ignore[arg-type]
         given = flags.get(f.name)
         if given is not None and given != []:
             values[f.name] = given
             sources[f.name] = flag_name(f.name)
+            explicit.add(f.name)
             continue
         for var in env_names(cls, f.name):
             if env.get(var) is not None:
                 values[f.name] = parse_text(cls, f.name, env[var], var)
                 sources[f.name] = var
+                explicit.add(f.name)
                 break
         else:
             values[f.name] = default_of(cls, f.name)
@@ -170,10 +173,24 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C
     for name, value in values.items():
         check_value(cls, name, value, sources[name])
     config = cls(**values)
+    # Kept beside the fields (not in asdict): a resumed run takes the checkpoint's value for
+    # every setting the user did not give.
+    config._given = frozenset(explicit)  # type: ignore[attr-defined]
+    config._sources = sources  # type: ignore[attr-defined]
     check = getattr(config, "check", None)
     if check is not None:
         check(sources)
     return config
+
+
+def given_fields(config: Any) -> frozenset[str]:
+    """The fields set by a flag or an environment variable, not left at their default."""
+    return getattr(config, "_given", frozenset())
+
+
+def source_of(config: Any, name: str) -> str:
+    """How the user gave a field (its flag or variable), for messages."""
+    return getattr(config, "_sources", {}).get(name, flag_name(name))
 
 
 def help_text(cls: type, name: str) -> str:
@@ -212,6 +229,15 @@ class TrainConfig:
         short="-o",
     )
     force: bool = option(False, "Overwrite an existing file at the checkpoint path.")
+    resume: str | None = option(
+        None,
+        "Continue training from this checkpoint exactly where it stopped (same batch, optimizer "
+        "and random state). Settings not given are taken from it; --out defaults to it.",
+    )
+    keep_best: bool = option(
+        False, "Also keep the checkpoint with the best validation loss so far, as "
+        "<out stem>.best.pt.",
+    )
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
@@ -227,10 +253,38 @@ class TrainConfig:
         minimum=4,
         maximum=1_000_000,
     )
+    max_sentence_words: int = option(
+        200,
+        "Drop sentences with more words than this, so text without sentence boundaries cannot "
+        "make giant batches.",
+        minimum=1,
+        maximum=100_000,
+    )
     valid_fraction: float = option(
         0.05, "Share of sentences held out for validation.", above=0.0, maximum=0.5
     )
-    cell: str = option("gru", "Recurrent cell.", choices=("gru", "lstm"))
+    valid: str | None = option(
+        None, "Validate on this corpus (encoded with the training vocabulary) instead of holding "
+        "out --valid-fraction of the training sentences."
+    )
+    cell: str = option(
+        "gru",
+        "Recurrent cell: gru, lstm and rnn (tanh) run on PyTorch's fused layers; peephole-lstm "
+        "and cifg-lstm (coupled input and forget gate) on charlm's hand-written cells.",
+        choices=("gru", "lstm", "rnn", "peephole-lstm", "cifg-lstm"),
+    )
+    gate_activation: str = option(
+        "sigmoid",
+        "Gate activation. hard-sigmoid (Theano's clip(0.2x+0.5, 0, 1)) runs gru and lstm on the "
+        "hand-written cells; gru with hard-sigmoid is the tutorial's Theano GRU.",
+        choices=("sigmoid", "hard-sigmoid"),
+    )
+    implementation: str = option(
+        "auto",
+        "auto: PyTorch's fused layer where one computes the cell, else the hand-written cell; "
+        "hand-written: always the hand-written cell (slower; for study and comparison).",
+        choices=("auto", "fused", "hand-written"),
+    )
     embedding_dim: int = option(
         48, "Word embedding size.", tutorial_env="EMBEDDING_DIM", minimum=1, maximum=65536
     )
@@ -239,12 +293,32 @@ class TrainConfig:
         maximum=65536,
     )
     layers: int = option(2, "Number of recurrent layers.", minimum=1, maximum=64)
+    dropout: float = option(
+        0.0, "Dropout probability between recurrent layers and before the output layer.",
+        minimum=0.0, maximum=0.99,
+    )
+    tie_weights: bool = option(
+        False, "Share the embedding matrix with the output layer (needs --embedding-dim equal to "
+        "--hidden-dim)."
+    )
+    bptt_truncate: int = option(
+        -1, "Backpropagate through at most this many time steps, as the tutorial's "
+        "bptt_truncate; -1: through the whole sentence.", minimum=-1, maximum=1_000_000,
+    )
     learning_rate: float = option(
         0.001, "RMSprop learning rate.", tutorial_env="LEARNING_RATE", above=0.0, maximum=10.0
     )
     decay: float = option(0.9, "RMSprop decay of the squared-gradient average.", minimum=0.0,
                           maximum=0.9999)
     epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0)
+    lr_decay: float = option(
+        1.0, "Multiply the learning rate by this factor when the validation loss has not improved "
+        "for --patience reports (1: never).", above=0.0, maximum=1.0
+    )
+    patience: int = option(
+        2, "Reports without a better validation loss before the learning rate is decayed.",
+        minimum=1,
+    )
     clip_norm: float = option(
         0.0, "Clip the gradient norm of each step to this value (0: no clipping).", minimum=0.0
     )
@@ -262,6 +336,11 @@ class TrainConfig:
         minimum=1,
     )
     samples: int = option(10, "Sentences to generate at each report.", minimum=0, maximum=1000)
+    log_format: str = option(
+        "text", "Training output: text (a progress bar and panels at a terminal, plain lines "
+        "elsewhere) or json (one JSON object per line, no progress bar).", choices=("text", "json")
+    )
+    quiet: bool = option(False, "Plain lines only: no progress bar, panels or progress lines.")
     seed: int = option(1234, "Random seed: the same seed repeats a CPU run exactly.", minimum=0,
                        maximum=2**32 - 1)
     device: str = option("auto", "Where to train: auto picks CUDA when available.",
@@ -285,9 +364,34 @@ class TrainConfig:
     )
 
     def check(self, sources: Mapping[str, str]) -> None:
-        if self.corpus is None:
+        # A resumed run may take the corpus path from its checkpoint.
+        if self.corpus is None and self.resume is None:
             raise ConfigError("no corpus given: pass a path (charlm train corpus.txt) or set "
                               "INPUT_DATA_FILE")
+        if self.resume is None:
+            # A resumed model's settings are the checkpoint's; train() checks the merged ones.
+            self._check_model(sources)
+
+    def _check_model(self, sources: Mapping[str, str]) -> None:
+        if self.tie_weights and self.embedding_dim != self.hidden_dim:
+            raise ConfigError(
+                f"{sources['tie_weights']} needs the embedding and hidden sizes to be equal, but "
+                f"{sources['embedding_dim']}={self.embedding_dim} and "
+                f"{sources['hidden_dim']}={self.hidden_dim}; set both to the same size"
+            )
+        if self.cell == "rnn" and self.gate_activation != "sigmoid":
+            raise ConfigError(f"{sources['gate_activation']}={self.gate_activation} does not "
+                              "apply to --cell rnn, which has no gates; leave it at sigmoid")
+        hand_written_only = (self.cell in ("peephole-lstm", "cifg-lstm")
+                             or self.gate_activation == "hard-sigmoid")
+        if self.implementation == "fused" and hand_written_only:
+            raise ConfigError(
+                f"{sources['implementation']}=fused: PyTorch has no fused layer for "
+                f"{self.cell} with {self.gate_activation} gates; use auto or hand-written"
+            )
+        if self.bptt_truncate == 0:
+            raise ConfigError(f"{sources['bptt_truncate']}=0 would backpropagate nothing; use "
+                              "-1 (whole sentence) or a number of steps of at least 1")
 
     @property
     def default_out(self) -> str:
@@ -316,6 +420,15 @@ class GenerateConfig:
     greedy: bool = option(
         False, "Always take the most likely next word (deterministic; ignores --temperature)."
     )
+    top_k: int = option(0, "Sample only from the k most likely words (0: all).", minimum=0)
+    top_p: float = option(
+        1.0, "Nucleus sampling: sample only from the most likely words whose probabilities add up "
+        "to this share (1: all).", above=0.0, maximum=1.0
+    )
+    json: bool = option(
+        False, "Print one JSON object per line: the sentence, its tokens and its natural "
+        "log-probability under the model."
+    )
     tokens: bool = option(False, "Print raw tokens instead of detokenized text.")
     seed: int | None = option(None, "Random seed: the same seed gives the same sentences.",
                               minimum=0, maximum=2**32 - 1)
@@ -329,3 +442,59 @@ class GenerateConfig:
                 f"{sources['min_words']}={self.min_words} is above "
                 f"{sources['max_words']}={self.max_words}: no sentence could qualify"
             )
+
+
+@dataclass
+class EvaluateConfig:
+    """Settings of `charlm evaluate`."""
+
+    model: str | None = option(None, "Checkpoint to evaluate.", argument=True)
+    files: list[str] = option(
+        [], "Corpora to evaluate on, in any format train reads.", argument=True
+    )
+    json: bool = option(False, "Print one JSON object instead of the table.")
+    per_token: str | None = option(
+        None, "Write one row per predicted token (sentence, position, token, oov, surprisal in "
+        "bits) to this TSV file."
+    )
+    text_column: str | None = option(
+        None, "CSV column holding the text. Default: body, else text, else the first column."
+    )
+    batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
+    device: str = option("cpu", "Where to run the model.", choices=("auto", "cpu", "cuda"))
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm evaluate MODEL.pt FILE...")
+        if not self.files:
+            raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
+
+
+@dataclass
+class InfoConfig:
+    """Settings of `charlm info`."""
+
+    model: str | None = option(None, "Checkpoint to describe.", argument=True)
+    json: bool = option(False, "Print one JSON object instead of the table.")
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm info MODEL.pt")
+
+
+@dataclass
+class PlotConfig:
+    """Settings of `charlm plot`."""
+
+    metrics: list[str] = option(
+        [], "Metrics files written by train (<checkpoint>.metrics.jsonl); one line per run.",
+        argument=True,
+    )
+    out: str = option("loss.png", "Image file to write (PNG, or any format matplotlib knows).",
+                      short="-o")
+    width: int = option(1000, "Image width in pixels.", minimum=100, maximum=20000)
+    height: int = option(600, "Image height in pixels.", minimum=100, maximum=20000)
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if not self.metrics:
+            raise ConfigError("no metrics file given: charlm plot RUN.pt.metrics.jsonl -o loss.png")

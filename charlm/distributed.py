@@ -157,6 +157,7 @@ def share_corpus(ranks: Ranks, prepare: Callable[[], PreparedCorpus]) -> Prepare
             "tokenizer": corpus.tokenizer.settings.to_dict(),
             "corpus_stats": asdict(corpus.corpus_stats),
             "ids_dtype": str(corpus.sentences.ids.dtype),
+            "dropped_long": corpus.tokenizer.dropped_long,
         }
         _broadcast_bytes(json.dumps(header).encode(), ranks)
         _broadcast_bytes(_array_bytes(corpus.sentences.ids), ranks)
@@ -167,11 +168,13 @@ def share_corpus(ranks: Ranks, prepare: Callable[[], PreparedCorpus]) -> Prepare
         raise CharlmError(header["error"])
     ids = np.frombuffer(_broadcast_bytes(None, ranks), dtype=np.dtype(header["ids_dtype"]))
     offsets = np.frombuffer(_broadcast_bytes(None, ranks), dtype=np.int64)
+    tokenizer = Tokenizer(TokenizerSettings.from_dict(header["tokenizer"]))
+    tokenizer.dropped_long = header["dropped_long"]
     return PreparedCorpus(
         EncodedSentences(ids, offsets),
         Vocabulary(header["vocabulary"]),
         VocabularyStats(**header["vocabulary_stats"]),
-        Tokenizer(TokenizerSettings.from_dict(header["tokenizer"])),
+        tokenizer,
         CorpusStats(**header["corpus_stats"]),
     )
 
@@ -240,6 +243,15 @@ def all_reduce_sum(value: torch.Tensor, ranks: Ranks) -> torch.Tensor:
         value = value.clone()
         dist.all_reduce(value)
     return value
+
+
+def any_rank(flag: bool, ranks: Ranks) -> bool:
+    """Whether `flag` is set on any rank (a collective call: every rank must make it)."""
+    if not ranks.active:
+        return flag
+    value = torch.tensor([1 if flag else 0], dtype=torch.int32)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX, group=_object_group)
+    return bool(value.item())
 
 
 def silence_warnings(ranks: Ranks) -> None:

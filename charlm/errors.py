@@ -5,6 +5,7 @@ class CharlmError(Exception):
     """A problem the user can fix; the message says what is wrong and what to do."""
 
     exit_code = 1
+    prefix = "Error"  # how the CLI introduces the message
 
 
 class ConfigError(CharlmError):

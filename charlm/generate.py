@@ -29,7 +29,9 @@ ATTEMPTS_PER_SENTENCE = 20
 @dataclass
 class Sample:
     ids: list[int]  # words only: no SENTENCE_START, no SENTENCE_END
-    log_prob: float  # natural log-probability of the sampled words and SENTENCE_END
+    # Natural log-probability of the sampled words and SENTENCE_END under the model itself
+    # (not under the temperature/top-k/top-p distribution they were drawn from).
+    log_prob: float
 
 
 @dataclass
@@ -43,6 +45,28 @@ def make_generator(seed: int | None) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(4), "little"))
     return generator
+
+
+def sampling_probabilities(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+) -> torch.Tensor:
+    """The distribution to sample the next word from, (rows, vocab), unnormalised.
+
+    Temperature scales the logits first; top-k then keeps the k most likely words, and top-p
+    (nucleus) the smallest set of the most likely remaining words whose probability reaches p.
+    The most likely word always stays, so no row is ever left empty.
+    """
+    scaled = logits.float() / temperature
+    if 0 < top_k < scaled.shape[-1]:
+        kept_values, kept_ids = scaled.topk(top_k, dim=-1)
+        scaled = torch.full_like(scaled, -math.inf).scatter(-1, kept_ids, kept_values)
+    probs = torch.softmax(scaled, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
+        sorted_probs = torch.where(mass_before < top_p, sorted_probs, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return probs
 
 
 def _select_rows(state: State, keep: torch.Tensor) -> State:
@@ -61,6 +85,8 @@ def _sample_round(
     greedy: bool,
     generator: torch.Generator,
     allow_unknown: bool = True,
+    top_k: int = 0,
+    top_p: float = 1.0,
 ) -> tuple[list[list[int] | None], list[float]]:
     """One batch of sentences; None where a sentence did not end within max_words, or (unless
     allow_unknown) sampled UNKNOWN_TOKEN.
@@ -81,7 +107,7 @@ def _sample_round(
         if greedy:
             chosen = logits.argmax(dim=-1)
         else:
-            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu()
+            probs = sampling_probabilities(logits, temperature, top_k, top_p).cpu()
             chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
         chosen_log = torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None])
         chosen_cpu = chosen.cpu()
@@ -119,6 +145,8 @@ def sample_sentences(
     allow_unknown: bool = False,
     greedy: bool = False,
     generator: torch.Generator | None = None,
+    top_k: int = 0,
+    top_p: float = 1.0,
 ) -> SampleResult:
     """Up to `count` sentences; rejected ones (unknown word, too short or long) are retried a
     bounded number of times, and the result says how many were rejected."""
@@ -138,7 +166,8 @@ def sample_sentences(
             rows = min(max(wanted, MIN_ROUND), MAX_ROUND, max_attempts - attempts)
             attempts += rows
             round_words, round_log_probs = _sample_round(
-                model, rows, prompt_ids, max_words, temperature, greedy, generator, allow_unknown
+                model, rows, prompt_ids, max_words, temperature, greedy, generator, allow_unknown,
+                top_k, top_p,
             )
             for ids, log_prob in zip(round_words, round_log_probs):
                 if len(samples) == count:
@@ -161,4 +190,8 @@ def detokenize(words: Sequence[str]) -> str:
     from nltk.tokenize.treebank import TreebankWordDetokenizer
 
     text = TreebankWordDetokenizer().detokenize(list(words))
-    return text[:1].upper() + text[1:]
+    # The first letter, not the first character: a sentence may open with a quotation mark.
+    for i, char in enumerate(text):
+        if char.isalpha():
+            return text[:i] + char.upper() + text[i + 1 :]
+    return text

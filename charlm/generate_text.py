@@ -1,6 +1,8 @@
-"""`charlm generate`: sentences from a checkpoint, printed as text or tokens."""
+"""`charlm generate`: sentences from a checkpoint, printed as text, tokens or JSON lines."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 
@@ -36,11 +38,18 @@ def generate_text(config: GenerateConfig) -> list[str]:
         allow_unknown=config.allow_unknown,
         greedy=config.greedy,
         generator=make_generator(config.seed),
+        top_k=config.top_k,
+        top_p=config.top_p,
     )
     lines = []
     for sample in result.samples:
         words = prompt_words + trained.vocabulary.decode(sample.ids[len(prompt_ids):])
-        lines.append(" ".join(words) if config.tokens else detokenize(words))
+        text = " ".join(words) if config.tokens else detokenize(words)
+        if config.json:
+            # One object per line (JSON lines): streams, and each line parses on its own.
+            text = json.dumps({"text": text, "tokens": words, "log_prob": sample.log_prob},
+                              ensure_ascii=False)
+        lines.append(text)
     for line in lines:
         typer.echo(line)
     if result.rejected:

@@ -1,4 +1,4 @@
-"""The network: embedding → stacked GRU or LSTM → linear layer → softmax over the vocabulary.
+"""The network: embedding → stacked recurrent layers → linear layer → softmax over the vocabulary.
 
 It knows nothing of files, text or vocabularies: it maps token ids to next-token logits.
 """
@@ -12,8 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from charlm.cells import GATE_ACTIVATIONS, HAND_WRITTEN_CELLS, HandWrittenRNN
+
 IGNORE_INDEX = -100
-CELLS = ("gru", "lstm")
+CELLS = ("gru", "lstm", "rnn", "peephole-lstm", "cifg-lstm")
+# PyTorch's fused layers (cuDNN on GPU); the other cells exist only hand-written (charlm/cells.py).
+FUSED_LAYERS: dict[str, type[nn.Module]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+IMPLEMENTATIONS = ("auto", "fused", "hand-written")
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -27,6 +32,12 @@ class ModelConfig:
     hidden_dim: int = 128
     layers: int = 2
     cell: str = "gru"
+    # Fields below came after the first checkpoint format: their defaults are the model it had.
+    gate_activation: str = "sigmoid"
+    implementation: str = "auto"  # auto: the fused layer where one computes this cell
+    dropout: float = 0.0
+    tie_weights: bool = False
+    bptt_truncate: int = -1  # backpropagate at most this many steps; -1: the whole sequence
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,35 +46,111 @@ class ModelConfig:
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         return cls(**values)
 
+    @property
+    def hand_written(self) -> bool:
+        """Whether the cell runs on charlm/cells.py rather than a fused PyTorch layer."""
+        return (self.implementation == "hand-written" or self.cell not in FUSED_LAYERS
+                or self.gate_activation == "hard-sigmoid")
+
+    def problem(self) -> str | None:
+        """Why this configuration cannot be built, or None."""
+        if self.cell not in CELLS:
+            return f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}"
+        if self.gate_activation not in GATE_ACTIVATIONS:
+            return f"unknown gate activation {self.gate_activation!r}"
+        if self.implementation not in IMPLEMENTATIONS:
+            return f"unknown implementation {self.implementation!r}"
+        if self.cell == "rnn" and self.gate_activation != "sigmoid":
+            return "the rnn cell has no gates, so a gate activation does not apply to it"
+        if self.implementation == "fused" and self.hand_written:
+            return (f"PyTorch has no fused layer for {self.cell} with {self.gate_activation} "
+                    "gates")
+        if self.tie_weights and self.embedding_dim != self.hidden_dim:
+            return (f"tied weights need the embedding size ({self.embedding_dim}) to equal the "
+                    f"hidden size ({self.hidden_dim})")
+        if not 0.0 <= self.dropout < 1.0:
+            return f"dropout {self.dropout} is outside [0, 1)"
+        if self.bptt_truncate == 0 or self.bptt_truncate < -1:
+            return f"bptt_truncate {self.bptt_truncate} must be -1 (no limit) or at least 1"
+        return None
+
+
+def detach_state(state: State) -> State:
+    if isinstance(state, tuple):
+        return (state[0].detach(), state[1].detach())
+    return state.detach()
+
+
+def recurrent_layers(config: ModelConfig) -> nn.Module:
+    """The stacked recurrent layers, called as nn.GRU / nn.LSTM with batch_first."""
+    # PyTorch applies dropout between layers only; it warns when asked for it with one layer.
+    between = config.dropout if config.layers > 1 else 0.0
+    if not config.hand_written:
+        return FUSED_LAYERS[config.cell](config.embedding_dim, config.hidden_dim, config.layers,
+                                         batch_first=True, dropout=between)
+    assert config.cell in HAND_WRITTEN_CELLS
+    return HandWrittenRNN(
+        config.cell,
+        config.embedding_dim,
+        config.hidden_dim,
+        config.layers,
+        dropout=between,
+        gate_activation=config.gate_activation,
+        # The tutorial's Theano GRU (hard-sigmoid gates) resets the state before the recurrent
+        # product, as Cho et al. 2014; with sigmoid gates the hand-written GRU is cuDNN's.
+        reset_before=config.cell == "gru" and config.gate_activation == "hard-sigmoid",
+    )
+
 
 class RNNLanguageModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if config.cell not in CELLS:
-            raise ValueError(f"unknown cell {config.cell!r}")
+        problem = config.problem()
+        if problem:
+            raise ValueError(problem)
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-        rnn_class = nn.GRU if config.cell == "gru" else nn.LSTM
-        self.rnn = rnn_class(
-            config.embedding_dim, config.hidden_dim, config.layers, batch_first=True
-        )
+        self.rnn = recurrent_layers(config)
+        self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.hidden_dim, config.vocab_size)
+        if config.tie_weights:
+            self.output.weight = self.embedding.weight
+
+    def recurrent(self, embedded: torch.Tensor, state: State | None = None
+                  ) -> tuple[torch.Tensor, State]:
+        """Hidden states of the last layer (before dropout), and the final state.
+
+        With bptt_truncate = K, while gradients are being recorded, the sequence runs in chunks of
+        K steps and the state is detached between them, so no gradient flows back more than K
+        steps (the forward computation is unchanged).
+        """
+        steps = self.config.bptt_truncate
+        if steps < 1 or embedded.size(1) <= steps or not torch.is_grad_enabled():
+            return self.rnn(embedded, state)
+        chunks = []
+        for start in range(0, embedded.size(1), steps):
+            if state is not None:
+                state = detach_state(state)
+            hidden, state = self.rnn(embedded[:, start : start + steps], state)
+            chunks.append(hidden)
+        assert state is not None
+        return torch.cat(chunks, dim=1), state
 
     def forward(
         self, tokens: torch.Tensor, state: State | None = None
     ) -> tuple[torch.Tensor, State]:
         """Logits (batch, time, vocab) for ids (batch, time), and the state after the last step."""
-        hidden, state = self.rnn(self.embedding(tokens), state)
-        return self.output(hidden), state
+        hidden, state = self.recurrent(self.embedding(tokens), state)
+        return self.output(self.dropout(hidden)), state
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over non-ignored targets, and how many there were.
 
         The output layer, the costliest step, runs only on positions that have a target.
         """
-        hidden, _ = self.rnn(self.embedding(inputs))
+        hidden, _ = self.recurrent(self.embedding(inputs))
         mask = targets != IGNORE_INDEX
-        logits = self.output(hidden[mask])
+        logits = self.output(self.dropout(hidden[mask]))
         kept = targets[mask]
         return F.cross_entropy(logits, kept, reduction="sum"), int(kept.numel())
 
@@ -76,4 +163,5 @@ class RNNLanguageModel(nn.Module):
         return losses
 
     def parameter_count(self) -> int:
+        """Distinct parameters (tied weights count once)."""
         return sum(p.numel() for p in self.parameters())

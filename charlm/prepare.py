@@ -75,9 +75,10 @@ class PreparedCorpus:
     corpus_stats: CorpusStats = field(default_factory=CorpusStats)
 
 
-# A chunk's words in order of first appearance, its ids into that list (int32 bytes) and its
-# sentence lengths (int64 bytes): compact to send back from a worker process.
-ChunkResult = tuple[list[str], bytes, bytes]
+# A chunk's words in order of first appearance, its ids into that list (int32 bytes), its
+# sentence lengths (int64 bytes) and how many over-long sentences it dropped: compact to send back
+# from a worker process.
+ChunkResult = tuple[list[str], bytes, bytes, int]
 
 _worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
 
@@ -93,6 +94,7 @@ def _tokenizer_for(settings: dict[str, Any]) -> Tokenizer:
 def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResult:
     """Tokenize paragraphs, interning words to chunk-local ids."""
     tokenizer = _tokenizer_for(settings)
+    dropped_before = tokenizer.dropped_long
     local: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
@@ -100,7 +102,7 @@ def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResu
         for words in tokenizer.tokenize(paragraph):
             ids.extend([local.setdefault(w, len(local)) for w in words])
             lengths.append(len(words))
-    return list(local), ids.tobytes(), lengths.tobytes()
+    return list(local), ids.tobytes(), lengths.tobytes(), tokenizer.dropped_long - dropped_before
 
 
 class _Interner:
@@ -110,9 +112,11 @@ class _Interner:
         self.provisional: dict[str, int] = {}
         self.ids = array("i")
         self.lengths = array("q")
+        self.dropped_long = 0
 
     def add(self, result: ChunkResult) -> None:
-        words, ids, lengths = result
+        words, ids, lengths, dropped_long = result
+        self.dropped_long += dropped_long
         provisional = self.provisional
         remap = np.fromiter(
             (provisional.setdefault(w, len(provisional)) for w in words), dtype=np.int32,
@@ -154,6 +158,7 @@ def _interned(
     if workers <= 1:
         for chunk in chunks:
             interner.add(tokenize_chunk(settings, chunk))
+        tokenizer.dropped_long += interner.dropped_long
         return interner.ids, interner.lengths, interner.provisional
     # Spawned, not forked: forking a process that may already run torch or gloo threads is unsafe.
     context = multiprocessing.get_context("spawn")
@@ -165,6 +170,7 @@ def _interned(
                 interner.add(pending.popleft().get())
         while pending:
             interner.add(pending.popleft().get())
+    tokenizer.dropped_long += interner.dropped_long
     return interner.ids, interner.lengths, interner.provisional
 
 
@@ -182,6 +188,7 @@ def prepare_corpus(
     drop_urls: bool = True,
     min_chars: int = 1,
     text_column: str | None = None,
+    max_words: int = 0,
     workers: int = 1,
 ) -> PreparedCorpus:
     """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them.
@@ -191,7 +198,7 @@ def prepare_corpus(
     workers = choose_workers(workers, path)
     sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
     tokenizer = build_tokenizer(
-        sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars
+        sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars, max_words=max_words
     )
     stats = CorpusStats()
     ids, lengths, provisional = _interned(
@@ -199,7 +206,8 @@ def prepare_corpus(
     )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
-                          "was filtered out (see --min-chars and --drop-urls)")
+                          "was filtered out (see --min-chars, --drop-urls and "
+                          "--max-sentence-words)")
     words = list(provisional)
     del provisional
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
@@ -212,10 +220,17 @@ def prepare_corpus(
 
 
 def encode_corpus(
-    path: str, tokenizer: Tokenizer, vocabulary: Vocabulary, text_column: str | None = None
+    path: str,
+    tokenizer: Tokenizer,
+    vocabulary: Vocabulary,
+    text_column: str | None = None,
+    stats: CorpusStats | None = None,
+    workers: int = 1,
 ) -> EncodedSentences:
     """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary)."""
-    ids, lengths, provisional = _interned(read_paragraphs(path, text_column), tokenizer)
+    ids, lengths, provisional = _interned(
+        read_paragraphs(path, text_column, stats), tokenizer, choose_workers(workers, path)
+    )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences")
     remap = np.array(vocabulary.encode(list(provisional)), dtype=vocabulary.id_dtype)

@@ -80,6 +80,7 @@ class TokenizerSettings:
     lowercase: bool = True
     drop_urls: bool = True
     min_chars: int = 1
+    max_words: int = 0  # longer sentences are dropped; 0 (checkpoints before the limit): none
     splitter: str = PUNKT_TAB_ENGLISH
     punkt: dict[str, Any] | None = None
 
@@ -105,6 +106,7 @@ class Tokenizer:
         else:
             raise ValueError(f"unknown sentence splitter {settings.splitter!r}")
         self._words = NLTKWordTokenizer()
+        self.dropped_long = 0  # sentences dropped for having more than max_words words
 
     def sentences(self, paragraph: str) -> list[str]:
         """The paragraph's sentences that pass the filters."""
@@ -134,9 +136,18 @@ class Tokenizer:
 
     def tokenize(self, paragraph: str) -> list[list[str]]:
         """The paragraph as a list of sentences, each a list of words."""
+        limit = self.settings.max_words
         tokenized = []
         for sentence in self.sentences(paragraph):
+            # Every whitespace-separated piece is at least one word, so an over-long sentence is
+            # dropped before the (slow) word tokenizer ever sees it.
+            if limit and len(sentence.split()) > limit:
+                self.dropped_long += 1
+                continue
             words = self.words(sentence)
+            if limit and len(words) > limit:
+                self.dropped_long += 1
+                continue
             if words:
                 tokenized.append(words)
         return tokenized
@@ -149,10 +160,16 @@ class Tokenizer:
 
 
 def build_tokenizer(
-    sample_paragraphs: Iterable[str], *, lowercase: bool, drop_urls: bool, min_chars: int
+    sample_paragraphs: Iterable[str],
+    *,
+    lowercase: bool,
+    drop_urls: bool,
+    min_chars: int,
+    max_words: int = 0,
 ) -> Tokenizer:
     """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample."""
-    settings = TokenizerSettings(lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars)
+    settings = TokenizerSettings(lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars,
+                                 max_words=max_words)
     if not punkt_tab_installed():
         texts = (p.lower() for p in sample_paragraphs) if lowercase else sample_paragraphs
         settings.splitter = PUNKT_TRAINED

@@ -14,6 +14,7 @@ from charlm.cli import app
 from charlm.prepare import PreparedCorpus, prepare_corpus
 
 SETTINGS = {"vocabulary_size": 40, "lowercase": True, "drop_urls": True, "min_chars": 1,
+            "max_words": 0,
             "text_column": None}
 
 
@@ -24,6 +25,7 @@ def assert_same(a: PreparedCorpus, b: PreparedCorpus) -> None:
     assert a.vocabulary.words == b.vocabulary.words
     assert a.vocabulary_stats == b.vocabulary_stats
     assert a.tokenizer.settings == b.tokenizer.settings
+    assert a.tokenizer.dropped_long == b.tokenizer.dropped_long
     assert (a.corpus_stats.paragraphs, a.corpus_stats.characters) == (
         b.corpus_stats.paragraphs, b.corpus_stats.characters)
 
@@ -55,6 +57,7 @@ def test_cache_hit_gives_identical_arrays(corpus_file: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("change", [
     {"vocabulary_size": 41}, {"lowercase": False}, {"drop_urls": False}, {"min_chars": 30},
+    {"max_words": 8},
 ])
 def test_a_changed_setting_never_reuses_the_cache(
     corpus_file: Path, tmp_path: Path, change: dict

@@ -55,3 +55,4 @@ def test_epoch_order_covers_every_sentence_once_with_little_padding() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(batches, again))
     other = epoch_order(lengths, batch_size=64, seed=1, epoch=1)
     assert not all(np.array_equal(a, b) for a, b in zip(batches, other))
+

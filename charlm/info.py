@@ -1,0 +1,127 @@
+"""`charlm info`: what a checkpoint holds, for a person (a table) or a script (--json).
+
+The JSON's "config" is the training configuration exactly as stored, so
+`TrainConfig(**info["config"])` rebuilds it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import typer
+
+from charlm.config import InfoConfig
+from charlm.trained import load_trained
+from charlm.vocab import SPECIAL_TOKENS
+
+EXAMPLE_WORDS = 10
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def describe(path: str) -> dict[str, Any]:
+    """The checkpoint's contents as plain JSON-ready values."""
+    trained = load_trained(path)
+    document = trained.document
+    settings = trained.tokenizer.settings
+    progress = document.get("progress", {})
+    config = document.get("train_config", {})
+    best_loss = _finite(progress.get("best_val_loss"))
+    metrics = progress.get("metrics") or []
+    words = trained.vocabulary.words
+    tokenizer = {k: v for k, v in settings.to_dict().items() if k != "punkt"}
+    if settings.punkt is not None:
+        # Hundreds of learnt entries say little to a reader; their counts say what was learnt.
+        tokenizer["punkt"] = {name: len(values) for name, values in settings.punkt.items()}
+    return {
+        "file": path,
+        "format": document.get("format"),
+        "format_version": document.get("format_version"),
+        "charlm_version": document.get("charlm_version"),
+        "model": trained.model.config.to_dict() | {
+            "parameters": trained.model.parameter_count()
+        },
+        "vocabulary": {
+            "size": len(words),
+            "special_tokens": list(SPECIAL_TOKENS),
+            "examples": words[len(SPECIAL_TOKENS) : len(SPECIAL_TOKENS) + EXAMPLE_WORDS],
+        },
+        "tokenizer": tokenizer,
+        "progress": {
+            "epochs_completed": progress.get("epoch"),
+            "epochs": config.get("epochs"),
+            "sentences": progress.get("examples"),
+            "tokens": progress.get("tokens"),
+            "steps": progress.get("steps"),
+            "training_seconds": progress.get("elapsed_s"),
+            "reports": progress.get("reports"),
+        },
+        "best_val_loss": best_loss,
+        "best_val_ppl": math.exp(best_loss) if best_loss is not None else None,
+        "last_report": metrics[-1] if metrics else None,
+        "learning_rate": _current_lr(document),
+        "lr_schedule": document.get("lr_schedule"),
+        "config": config,
+    }
+
+
+def _current_lr(document: dict[str, Any]) -> float | None:
+    """The rate the next training step would use (after any decay), from the optimizer state."""
+    try:
+        return float(document["optimizer_state"]["param_groups"][0]["lr"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def show_info(config: InfoConfig) -> dict[str, Any]:
+    """Run `charlm info`: print the description as a table or as one JSON object."""
+    info = describe(str(config.model))
+    if config.json:
+        typer.echo(json.dumps(info, ensure_ascii=False))
+        return info
+    model, vocab, tok, prog = info["model"], info["vocabulary"], info["tokenizer"], info["progress"]
+    shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in ("parameters",
+                                                                          "vocab_size"))
+    tokenizer_text = (f"{tok['splitter']}, lowercase {'yes' if tok['lowercase'] else 'no'}, "
+                      f"drop URLs {'yes' if tok['drop_urls'] else 'no'}, min chars "
+                      f"{tok['min_chars']}")
+    if "punkt" in tok:
+        tokenizer_text += " (punkt: " + ", ".join(f"{n} {k}" for k, n in tok["punkt"].items()) + ")"
+    best = info["best_val_loss"]
+    schedule = info["lr_schedule"]
+    rows = [
+        ("file", info["file"]),
+        ("format", f"{info['format']} version {info['format_version']} (charlm "
+                   f"{info['charlm_version']})"),
+        ("model", shape),
+        ("parameters", _count(model["parameters"])),
+        ("vocabulary", f"{vocab['size']:,} words, e.g. {' '.join(vocab['examples'])}"),
+        ("tokenizer", tokenizer_text),
+        ("progress", f"{prog['epochs_completed']} of {prog['epochs']} epochs, "
+                     f"{_count(prog['sentences'])} sentences, {_count(prog['tokens'])} tokens, "
+                     f"{_count(prog['steps'])} steps, {_duration(prog['training_seconds'])}"),
+        ("best val loss", f"{best:.4f} (perplexity {info['best_val_ppl']:.2f})"
+         if best is not None else "none yet"),
+    ]
+    if info["learning_rate"] is not None:
+        rows.append(("learning rate", f"{info['learning_rate']:.3g}"
+                     + (f" (decayed {schedule['reductions']} time(s))" if schedule else "")))
+    for name, value in rows:
+        typer.echo(f"{name:<15}{value}")
+    return info

@@ -1,0 +1,73 @@
+"""Ctrl-C and SIGTERM during training: finish the step, save, and say how to resume.
+
+While training steps run, the first SIGINT or SIGTERM only records the request; the training loop
+sees it after the current step, saves a checkpoint and stops. Any other signal of the two (a second
+Ctrl-C, or one before training has started) stops at once by raising `Interrupted`, which unwinds
+through an atomic save without leaving a half-written file.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from charlm.errors import CharlmError
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(CharlmError):
+    """Training stopped on a signal; exits 128 + the signal number (130, 143) as shells expect."""
+
+    prefix = "Stopped"
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+class InterruptGuard:
+    """Records SIGINT/SIGTERM while `deferring`; otherwise stops at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.deferring = False
+        self.immediate_message = "interrupted before training started; nothing was saved"
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.deferring and self.signum is None:
+            self.signum = signum
+            return
+        self.deferring = False
+        raise Interrupted(signum, f"{signal_name(signum)}: {self.immediate_message}")
+
+
+@contextmanager
+def catch_interrupts() -> Iterator[InterruptGuard]:
+    """Install the guard's handlers for the block, restoring the previous ones after."""
+    guard = InterruptGuard()
+    # Signal handlers can only be set from the main thread; elsewhere signals keep their defaults.
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in HANDLED_SIGNALS}
+    for sig in HANDLED_SIGNALS:
+        signal.signal(sig, guard.handle)
+    try:
+        yield guard
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,154 @@
+"""Resuming a run continues it exactly, and refuses what cannot continue."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+from training import config_of, quiet_reporter, tiny_flags
+from typer.testing import CliRunner
+
+from charlm.checkpoint import load_checkpoint
+from charlm.cli import app
+from charlm.errors import CharlmError, ConfigError
+from charlm.interrupts import Interrupted
+from charlm.report import Reporter
+from charlm.train import train
+
+
+def assert_same_state(a: Path, b: Path) -> None:
+    first, second = load_checkpoint(a), load_checkpoint(b)
+    assert first["model_state"].keys() == second["model_state"].keys()
+    for name, tensor in first["model_state"].items():
+        assert torch.equal(tensor, second["model_state"][name]), name
+    opt_a, opt_b = first["optimizer_state"], second["optimizer_state"]
+    assert opt_a["param_groups"] == opt_b["param_groups"]
+    for key, state in opt_a["state"].items():
+        for name, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][key][name]))
+    assert torch.equal(first["torch_rng_state"], second["torch_rng_state"])
+    assert first["progress"]["steps"] == second["progress"]["steps"]
+
+
+def metric_lines(checkpoint: Path) -> list[dict[str, float]]:
+    lines = checkpoint.with_name(checkpoint.name + ".metrics.jsonl").read_text().splitlines()
+    keep = ("epoch", "examples", "tokens", "train_loss", "val_loss", "lr")
+    return [{k: json.loads(line)[k] for k in keep} for line in lines]
+
+
+# 380 training sentences an epoch: a report every 95 falls on each epoch's end too, so a run of one
+# epoch reports where a run of two does.
+@pytest.fixture
+def uninterrupted(corpus_file: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "whole.pt"
+    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
+                                 print_every=95)), quiet_reporter())
+    return out
+
+
+def test_resume_after_an_epoch_matches_an_uninterrupted_run(
+    corpus_file: Path, tmp_path: Path, uninterrupted: Path
+) -> None:
+    out = tmp_path / "parts.pt"
+    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
+                                 print_every=95)), quiet_reporter())
+    assert load_checkpoint(out)["progress"]["epoch"] == 1
+    # Only the new length is given: every other setting comes from the checkpoint.
+    train(config_of(corpus=str(corpus_file), resume=str(out), epochs=2), quiet_reporter())
+    assert_same_state(uninterrupted, out)
+    assert metric_lines(out) == metric_lines(uninterrupted)
+
+
+class SignalAfter(Reporter):
+    """Sends this process a real SIGINT once training has seen `sentences` sentences."""
+
+    def __init__(self, sentences: int) -> None:
+        super().__init__(quiet_reporter().console)
+        self.sentences = sentences
+        self.sent = False
+
+    def advance(self, done: int, loss: float, tokens_per_s: float) -> None:
+        if done >= self.sentences and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_resume_mid_epoch_after_an_interrupt_matches_an_uninterrupted_run(
+    corpus_file: Path, tmp_path: Path, uninterrupted: Path
+) -> None:
+    out = tmp_path / "stopped.pt"
+    flags = tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2, print_every=95)
+    # 150 sentences into the second epoch: between two reports, in the middle of the epoch.
+    with pytest.raises(Interrupted) as stopped:
+        train(config_of(**flags), SignalAfter(150))
+    assert stopped.value.exit_code == 130
+    assert f"--resume {out}" in str(stopped.value)
+    progress = load_checkpoint(out)["progress"]
+    assert progress["epoch"] == 0 and progress["batch_in_epoch"] > 0
+    train(config_of(corpus=str(corpus_file), resume=str(out)), quiet_reporter())
+    assert_same_state(uninterrupted, out)
+    assert metric_lines(out) == metric_lines(uninterrupted)
+
+
+@pytest.fixture
+def one_epoch(corpus_file: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "one.pt"
+    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
+                                 print_every=1000)), quiet_reporter())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "named"),
+    [
+        ("hidden_dim", 32, "--hidden-dim is 32 here but 16"),
+        ("vocabulary_size", 40, "--vocabulary-size is 40 here but 50"),
+        ("cell", "lstm", "--cell is 'lstm' here but 'gru'"),
+        ("seed", 9, "--seed is 9 here but 1234"),
+        ("batch_size", 8, "--batch-size is 8 here but 16"),
+        ("lowercase", False, "--lowercase is False here but True"),
+    ],
+)
+def test_resume_refuses_settings_that_cannot_continue(
+    one_epoch: Path, corpus_file: Path, flag: str, value: object, named: str
+) -> None:
+    before = one_epoch.read_bytes()
+    with pytest.raises(ConfigError, match=named):
+        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                        **{flag: value}), quiet_reporter())
+    assert one_epoch.read_bytes() == before
+
+
+def test_resume_refuses_another_corpus(one_epoch: Path, tmp_path: Path) -> None:
+    from corpora import write_corpus
+
+    other = write_corpus(tmp_path / "other.txt", seed=5)
+    with pytest.raises(CharlmError, match="not the corpus it was trained on"):
+        train(config_of(corpus=str(other), resume=str(one_epoch), epochs=2), quiet_reporter())
+
+
+def test_resume_allows_changing_epochs_reports_and_learning_rate(
+    one_epoch: Path, corpus_file: Path
+) -> None:
+    # The settings that do not decide the data or the model may change, given again or not.
+    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2, print_every=50,
+                    learning_rate=0.002, hidden_dim=16), quiet_reporter())
+    document = load_checkpoint(one_epoch)
+    assert document["progress"]["epoch"] == 2
+    assert document["optimizer_state"]["param_groups"][0]["lr"] == 0.002
+    assert len(metric_lines(one_epoch)) == len(document["progress"]["metrics"]) > 2
+
+
+def test_resume_takes_the_corpus_path_from_the_checkpoint(one_epoch: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "--resume", str(one_epoch), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
+
+
+def test_resume_of_a_finished_run_says_to_raise_epochs(one_epoch: Path, corpus_file: Path) -> None:
+    with pytest.raises(ConfigError, match="larger --epochs"):
+        train(config_of(corpus=str(corpus_file), resume=str(one_epoch)), quiet_reporter())
