@@ -14,13 +14,16 @@ import os
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from charlm.corpus import CorpusStats, file_size, read_paragraphs
-from charlm.errors import CorpusError
+from charlm.errors import CharlmError, CorpusError
 from charlm.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.vocab import Vocabulary, VocabularyStats, build_vocabulary
 
@@ -33,9 +36,9 @@ CHUNK_CHARS = 1 << 20
 # Below this corpus size, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2 << 20
 AUTO_WORKERS = 2
-# Tasks queued per worker: enough to keep workers busy, few enough that reading never runs far
+# Chunks in flight: enough to keep the workers busy, few enough that reading never runs far
 # ahead and holds much of the corpus in memory.
-TASKS_PER_WORKER = 2
+MAX_PENDING_CHUNKS = 8
 
 
 @dataclass
@@ -83,9 +86,11 @@ ChunkResult = tuple[list[str], bytes, bytes, int]
 _worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
 
 
-def _tokenizer_for(settings: dict[str, Any]) -> Tokenizer:
-    """The worker's tokenizer, built once per distinct settings."""
+def _tokenizer_for(settings: dict[str, Any] | None) -> Tokenizer | None:
+    """The worker's tokenizer, built once per distinct settings (None: only warm up)."""
     global _worker_tokenizer
+    if settings is None:
+        return None
     if _worker_tokenizer is None or _worker_tokenizer[0] != settings:
         _worker_tokenizer = (settings, Tokenizer(TokenizerSettings.from_dict(settings)))
     return _worker_tokenizer[1]
@@ -94,6 +99,7 @@ def _tokenizer_for(settings: dict[str, Any]) -> Tokenizer:
 def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResult:
     """Tokenize paragraphs, interning words to chunk-local ids."""
     tokenizer = _tokenizer_for(settings)
+    assert tokenizer is not None
     dropped_before = tokenizer.dropped_long
     local: dict[str, int] = {}
     ids = array("i")
@@ -148,28 +154,45 @@ def choose_workers(workers: int, path: str) -> int:
     return max(1, min(AUTO_WORKERS, os.cpu_count() or 1))
 
 
+@contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """Tokenizer worker processes (None for one: tokenize in this process).
+
+    The workers are started at once, so their start-up overlaps the Punkt training that comes
+    before tokenizing. Spawned, not forked: forking a process that may already run torch or gloo
+    threads is unsafe. An executor, not a Pool: a worker that dies makes it fail, not hang.
+    """
+    if workers <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for _ in range(workers):
+            pool.submit(_tokenizer_for, None)
+        yield pool
+
+
 def _interned(
-    paragraphs: Iterable[str], tokenizer: Tokenizer, workers: int = 1
+    paragraphs: Iterable[str], tokenizer: Tokenizer, pool: ProcessPoolExecutor | None
 ) -> tuple[array, array, dict[str, int]]:
     """Tokenize, mapping each distinct word to a provisional id in order of first appearance."""
     interner = _Interner()
     settings = tokenizer.settings.to_dict()
     chunks = _chunks(paragraphs, CHUNK_CHARS)
-    if workers <= 1:
+    if pool is None:
         for chunk in chunks:
             interner.add(tokenize_chunk(settings, chunk))
-        tokenizer.dropped_long += interner.dropped_long
-        return interner.ids, interner.lengths, interner.provisional
-    # Spawned, not forked: forking a process that may already run torch or gloo threads is unsafe.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers) as pool:
-        pending: deque[Any] = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(tokenize_chunk, (settings, chunk)))
-            while len(pending) >= workers * TASKS_PER_WORKER:
-                interner.add(pending.popleft().get())
-        while pending:
-            interner.add(pending.popleft().get())
+    else:
+        try:
+            pending: deque[Any] = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(tokenize_chunk, settings, chunk))
+                while len(pending) >= MAX_PENDING_CHUNKS:
+                    interner.add(pending.popleft().result())
+            while pending:
+                interner.add(pending.popleft().result())
+        except BrokenProcessPool:
+            raise CharlmError("a tokenizer worker process stopped unexpectedly; run again with "
+                              "--workers 1 to tokenize in this process") from None
     tokenizer.dropped_long += interner.dropped_long
     return interner.ids, interner.lengths, interner.provisional
 
@@ -195,15 +218,14 @@ def prepare_corpus(
 
     `workers` processes tokenize (0: choose automatically); the result is the same for any count.
     """
-    workers = choose_workers(workers, path)
-    sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
-    tokenizer = build_tokenizer(
-        sample, lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars, max_words=max_words
-    )
     stats = CorpusStats()
-    ids, lengths, provisional = _interned(
-        read_paragraphs(path, text_column, stats), tokenizer, workers
-    )
+    with worker_pool(choose_workers(workers, path)) as pool:
+        sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
+        tokenizer = build_tokenizer(sample, lowercase=lowercase, drop_urls=drop_urls,
+                                    min_chars=min_chars, max_words=max_words)
+        ids, lengths, provisional = _interned(
+            read_paragraphs(path, text_column, stats), tokenizer, pool
+        )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
                           "was filtered out (see --min-chars, --drop-urls and "
@@ -228,9 +250,10 @@ def encode_corpus(
     workers: int = 1,
 ) -> EncodedSentences:
     """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary)."""
-    ids, lengths, provisional = _interned(
-        read_paragraphs(path, text_column, stats), tokenizer, choose_workers(workers, path)
-    )
+    with worker_pool(choose_workers(workers, path)) as pool:
+        ids, lengths, provisional = _interned(
+            read_paragraphs(path, text_column, stats), tokenizer, pool
+        )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences")
     remap = np.array(vocabulary.encode(list(provisional)), dtype=vocabulary.id_dtype)
