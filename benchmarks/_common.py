@@ -90,7 +90,9 @@ def baseline_step(model: RNNLanguageModel, optimizer: torch.optim.Optimizer, dat
     words = torch.from_numpy(data.train.sentence(index).astype(np.int64))
     inputs = torch.cat([torch.tensor([START_ID]), words])[None]
     targets = torch.cat([words, torch.tensor([END_ID])])[None]
-    logits, _ = model(inputs)
+    # The tutorial's network written plainly: PyTorch's own layers, without charlm's CPU GRU path.
+    hidden, _ = model.rnn(model.embedding(inputs))
+    logits = model.output(hidden)
     loss = torch.nn.functional.cross_entropy(logits[0], targets[0])
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from nltk.tokenize import NLTKWordTokenizer
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
+
+from charlm.word_tokenizer import FastWordTokenizer
 
 PUNKT_TAB_ENGLISH = "punkt_tab/english"
 PUNKT_TRAINED = "punkt/trained-on-corpus"
@@ -105,7 +106,7 @@ class Tokenizer:
             self._splitter = PunktSentenceTokenizer(punkt_from_dict(settings.punkt))
         else:
             raise ValueError(f"unknown sentence splitter {settings.splitter!r}")
-        self._words = NLTKWordTokenizer()
+        self._words = FastWordTokenizer()
         self.dropped_long = 0  # sentences dropped for having more than max_words words
 
     def sentences(self, paragraph: str) -> list[str]:
