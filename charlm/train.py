@@ -192,6 +192,49 @@ def checkpoint_payload(
     }
 
 
+def report_corpus(reporter: Reporter, corpus: PreparedCorpus, max_sentence_words: int,
+                  seconds: float, cache_hit: bool) -> None:
+    """What preparing the corpus found: the tutorial's figures and more."""
+    stats, vocab_stats = corpus.corpus_stats, corpus.vocabulary_stats
+    if stats.replaced_characters:
+        reporter.warning(f"{stats.replaced_characters:,} invalid UTF-8 byte sequences were "
+                         "replaced by U+FFFD")
+    if corpus.tokenizer.dropped_long:
+        reporter.warning(f"{corpus.tokenizer.dropped_long:,} sentences longer than "
+                         f"--max-sentence-words={max_sentence_words} words were dropped")
+    reporter.settings("corpus", {
+        "sentences parsed": f"{len(corpus.sentences):,}",
+        "tokens": f"{vocab_stats.tokens:,}",
+        "unique words": f"{vocab_stats.unique_words:,}",
+        "vocabulary size": f"{vocab_stats.size:,}",
+        "least frequent kept word": f"{vocab_stats.least_frequent_word!r} "
+                                    f"({vocab_stats.least_frequent_count:,} times)",
+        "vocabulary covers": f"{vocab_stats.coverage:.1%} of tokens",
+        "sentence splitter": corpus.tokenizer.settings.splitter,
+        "prepared in": f"{seconds:.1f} s" + (" (cached)" if cache_hit else ""),
+    })
+
+
+def training_and_validation(
+    config: TrainConfig, corpus: PreparedCorpus
+) -> tuple[EncodedSentences, EncodedSentences, str]:
+    """The sentences to train on and to validate on (a held-out share, or --valid's file)."""
+    if config.valid is not None:
+        valid_column = config.text_column if is_csv(Path(config.valid)) else None
+        valid_set = encode_corpus(config.valid, corpus.tokenizer, corpus.vocabulary, valid_column)
+        return corpus.sentences, valid_set, f" from {config.valid}"
+    try:
+        train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
+                                                config.seed)
+    except CorpusError as error:
+        dropped = corpus.tokenizer.dropped_long
+        if not dropped:
+            raise
+        raise CorpusError(f"{error}; {dropped:,} sentences longer than --max-sentence-words="
+                          f"{config.max_sentence_words} were dropped") from None
+    return corpus.sentences.subset(train_ids), corpus.sentences.subset(valid_ids), ""
+
+
 def train(config: TrainConfig, reporter: Reporter) -> Path:
     """Run `charlm train`; returns the checkpoint path."""
     with catch_interrupts() as guard:
@@ -256,44 +299,9 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
 
     corpus = distributed.share_corpus(ranks, prepare)
     corpus_record = corpus_info(str(config.corpus), corpus, digest)
-    stats, vocab_stats = corpus.corpus_stats, corpus.vocabulary_stats
-    if stats.replaced_characters:
-        reporter.warning(f"{stats.replaced_characters:,} invalid UTF-8 byte sequences were "
-                         "replaced by U+FFFD")
-    if corpus.tokenizer.dropped_long:
-        reporter.warning(f"{corpus.tokenizer.dropped_long:,} sentences longer than "
-                         f"--max-sentence-words={config.max_sentence_words} words were dropped")
-    reporter.settings("corpus", {
-        "sentences parsed": f"{len(corpus.sentences):,}",
-        "tokens": f"{vocab_stats.tokens:,}",
-        "unique words": f"{vocab_stats.unique_words:,}",
-        "vocabulary size": f"{vocab_stats.size:,}",
-        "least frequent kept word": f"{vocab_stats.least_frequent_word!r} "
-                                    f"({vocab_stats.least_frequent_count:,} times)",
-        "vocabulary covers": f"{vocab_stats.coverage:.1%} of tokens",
-        "sentence splitter": corpus.tokenizer.settings.splitter,
-        "prepared in": f"{time.monotonic() - started:.1f} s" + (" (cached)" if cache_hit else ""),
-    })
-
-    if config.valid is not None:
-        train_set = corpus.sentences
-        valid_column = config.text_column if is_csv(Path(config.valid)) else None
-        valid_set = encode_corpus(config.valid, corpus.tokenizer, corpus.vocabulary, valid_column)
-        valid_source = f" from {config.valid}"
-    else:
-        try:
-            train_ids, valid_ids = split_validation(len(corpus.sentences),
-                                                    config.valid_fraction, config.seed)
-        except CorpusError as error:
-            if not corpus.tokenizer.dropped_long:
-                raise
-            dropped = corpus.tokenizer.dropped_long
-            raise CorpusError(f"{error}; {dropped:,} sentences longer than "
-                              f"--max-sentence-words={config.max_sentence_words} were "
-                              "dropped") from None
-        train_set = corpus.sentences.subset(train_ids)
-        valid_set = corpus.sentences.subset(valid_ids)
-        valid_source = ""
+    report_corpus(reporter, corpus, config.max_sentence_words,
+                  time.monotonic() - started, cache_hit)
+    train_set, valid_set, valid_source = training_and_validation(config, corpus)
     reporter.line(f"training on {len(train_set):,} sentences, validating on "
                   f"{len(valid_set):,}{valid_source}")
 
