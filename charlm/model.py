@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charlm import cpu_gru
 from charlm.cells import GATE_ACTIVATIONS, HAND_WRITTEN_CELLS, HandWrittenRNN
 
 IGNORE_INDEX = -100
@@ -126,17 +125,13 @@ class RNNLanguageModel(nn.Module):
         steps (the forward computation is unchanged).
         """
         steps = self.config.bptt_truncate
-        run = self.rnn
-        if cpu_gru.can_use(self.rnn, embedded):
-            def run(chunk: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-                return cpu_gru.gru_forward(self.rnn, chunk, state)  # type: ignore[arg-type]
         if steps < 1 or embedded.size(1) <= steps or not torch.is_grad_enabled():
-            return run(embedded, state)
+            return self.rnn(embedded, state)
         chunks = []
         for start in range(0, embedded.size(1), steps):
             if state is not None:
                 state = detach_state(state)
-            hidden, state = run(embedded[:, start : start + steps], state)
+            hidden, state = self.rnn(embedded[:, start : start + steps], state)
             chunks.append(hidden)
         assert state is not None
         return torch.cat(chunks, dim=1), state

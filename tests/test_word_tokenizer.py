@@ -8,7 +8,8 @@ from charlm.word_tokenizer import FastWordTokenizer
 
 TRICKY = [
     "I cannot go, d'ye see? Gimme that; 'tis late and 'Twas CANNOT wanna gonna gotta lemme more'n.",
-    "“Curly” «guillemets» ‘single’ „low” -- a—b–c (round) [square] {curly} <angle> it's ''x'' ``y``",
+    "“Curly” «guillemets» ‘single’ „low” -- a—b–c (round) [square] {curly} <angle>",
+    "it's ''x'' ``y``",
     "Wait... what?! *stars* @user #tag $3.88 50% A&B Mr. X's dog's bone.",
     '"Hello," he said. "Bye." She said \'no\' twice.',
     "Tabs\tand\nnewlines  and   spaces end here .",
