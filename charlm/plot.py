@@ -7,7 +7,6 @@ a plot is drawn, with the Agg backend so no display is needed.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -120,4 +119,5 @@ def _exp(values: Any) -> Any:
 def _log(values: Any) -> Any:
     import numpy as np
 
-    return np.log(np.maximum(values, math.ulp(0.0)))
+    # The smallest normal float: a subnormal floor can flush to zero and log(0) warns.
+    return np.log(np.maximum(values, np.finfo(np.float64).tiny))
