@@ -62,6 +62,11 @@ def epoch_order(
     return [batches[i] for i in order]
 
 
+def batch_tokens(lengths: np.ndarray, indices: np.ndarray) -> int:
+    """Predicted positions of a batch: each sentence's words plus its SENTENCE_END."""
+    return int(lengths[indices].sum()) + len(indices)
+
+
 def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
     """Inputs and targets for the given sentences, padded to the longest."""
     indices = np.asarray(indices, dtype=np.int64)

@@ -192,11 +192,6 @@ def step_groups(batches: Sequence[np.ndarray], ranks: Ranks) -> list[Sequence[np
     return [batches[start : start + size] for start in range(0, usable, size)]
 
 
-def batch_tokens(lengths: np.ndarray, indices: np.ndarray) -> int:
-    """Predicted positions of a batch: each sentence's words plus SENTENCE_END."""
-    return int(lengths[indices].sum()) + len(indices)
-
-
 class LossModule(nn.Module):
     """The model's summed training loss as a forward pass, the form DistributedDataParallel
     synchronises, optionally under bf16 autocast."""

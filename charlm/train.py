@@ -14,7 +14,7 @@ import torch
 from rich.console import Console
 
 from charlm import __version__, distributed
-from charlm.batches import epoch_order, iterate_batches, make_batch, split_validation
+from charlm.batches import batch_tokens, epoch_order, iterate_batches, make_batch, split_validation
 from charlm.cache import cached_prepare
 from charlm.checkpoint import is_checkpoint, save_checkpoint
 from charlm.config import TrainConfig, given_fields
@@ -339,11 +339,9 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
         reporter.line(f"resuming {config.resume} at epoch {progress.epoch + 1}, step "
                       f"{progress.steps}, {progress.examples:,} sentences seen")
     metrics_file = metrics_path(out)
-    if not ranks.is_main:
-        pass
-    elif document is None:
+    if ranks.is_main and document is None:
         metrics_file.unlink(missing_ok=True)
-    else:
+    elif ranks.is_main:
         # The checkpoint's record is the run's history: the file continues from it.
         metrics_file.write_text("".join(json.dumps(m) + "\n" for m in progress.metrics),
                                 encoding="utf-8")
@@ -397,8 +395,6 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
         improved = val_loss < progress.best_val_loss
         progress.reports += 1
         progress.best_val_loss = min(progress.best_val_loss, val_loss)
-        # batch_in_epoch is 0 right after an epoch ended: the next epoch has had no report.
-        progress.reported_in_epoch = progress.batch_in_epoch > 0
         metrics = {
             "elapsed_s": round(progress.elapsed_s, 3),
             "epoch": progress.epoch + (1 if progress.batch_in_epoch else 0),
@@ -451,7 +447,7 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
             progress.steps += 1
             progress.batch_in_epoch += len(group)
             progress.examples += step_sentences
-            progress.tokens += sum(distributed.batch_tokens(train_lengths, i) for i in group)
+            progress.tokens += sum(batch_tokens(train_lengths, i) for i in group)
             done_in_epoch += step_sentences
             detached = loss_sum.detach()
             unsynced_loss = detached if unsynced_loss is None else unsynced_loss + detached
@@ -475,10 +471,11 @@ def _train(config: TrainConfig, reporter: Reporter, guard: Any) -> Path:
                 reporter.advance(done_in_epoch, since.train_loss(progress),
                                  since.tokens_per_s(progress))
             if report_due:
+                # Before report() saves it. batch_in_epoch is 0 right after an epoch ended: the
+                # next epoch has had no report yet.
+                progress.reported_in_epoch = progress.batch_in_epoch > 0
                 if ranks.is_main:
                     report()
-                else:
-                    progress.reported_in_epoch = progress.batch_in_epoch > 0
                 tick = time.monotonic()
             if epoch_ended:
                 progress.reported_in_epoch = False
