@@ -15,13 +15,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from charlm import distributed  # noqa: E402
-from charlm.batches import epoch_order, iterate_batches, make_batch, split_validation  # noqa: E402
-from charlm.cache import cached_prepare  # noqa: E402
-from charlm.config import TrainConfig  # noqa: E402
-from charlm.model import ModelConfig, RNNLanguageModel  # noqa: E402, F401
-from charlm.prepare import EncodedSentences  # noqa: E402
-from charlm.vocab import END_ID, START_ID  # noqa: E402
+from charlm.training import ranks as distributed  # noqa: E402
+from charlm.data.batches import epoch_order, iterate_batches, make_batch, split_validation  # noqa: E402
+from charlm.data.cache import cached_prepare  # noqa: E402
+from charlm.options import TrainConfig  # noqa: E402
+from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
+from charlm.data.prepare import EncodedSentences  # noqa: E402
+from charlm.data.vocab import END_ID, START_ID  # noqa: E402
 
 DEFAULTS = TrainConfig(corpus="-")
 

@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from charlm import cells
-from charlm.batches import epoch_order, make_batch
-from charlm.model import FUSED_LAYERS, ModelConfig, RNNLanguageModel
-from charlm.prepare import EncodedSentences, prepare_corpus
+from charlm.model import cells
+from charlm.data.batches import epoch_order, make_batch
+from charlm.model.network import FUSED_LAYERS, ModelConfig, RNNLanguageModel
+from charlm.data.prepare import EncodedSentences, prepare_corpus
 
 
 def tokens_per_second(

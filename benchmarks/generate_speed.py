@@ -16,12 +16,12 @@ from pathlib import Path
 
 from _common import configure
 
-from charlm.checkpoint import is_checkpoint
-from charlm.config import GenerateConfig, TrainConfig
-from charlm.generate import detokenize, make_generator, sample_sentences
-from charlm.report import Reporter
-from charlm.train import train
-from charlm.trained import load_trained
+from charlm.checkpoint.files import is_checkpoint
+from charlm.options import GenerateConfig, TrainConfig
+from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.training.console import Reporter
+from charlm.training.loop import train
+from charlm.checkpoint.trained import load_trained
 
 
 def main() -> None:

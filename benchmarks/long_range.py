@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from charlm.batches import IGNORE, epoch_order, iterate_batches, make_batch, split_validation
-from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.prepare import EncodedSentences, prepare_corpus
+from charlm.data.batches import IGNORE, epoch_order, iterate_batches, make_batch, split_validation
+from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.data.prepare import EncodedSentences, prepare_corpus
 
 GAP_BUCKETS = ((5, 14), (15, 24), (25, 40))
 

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from charlm.config import TrainConfig, parse_text, resolve
-from charlm.report import Reporter
-from charlm.train import train
+from charlm.options import TrainConfig, parse_text, resolve
+from charlm.training.console import Reporter
+from charlm.training.loop import train
 
 
 def peak_rss_mib() -> float:

@@ -25,7 +25,7 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 started = time.perf_counter()
-from charlm.cache import cached_prepare
+from charlm.data.cache import cached_prepare
 corpus, hit = cached_prepare({corpus!r}, vocabulary_size=2000, workers={workers},
                              cache_dir={cache!r})
 prepared = time.perf_counter() - started
@@ -33,8 +33,8 @@ result = {{"seconds": prepared, "cached": hit, "sentences": len(corpus.sentences
           "tokens": int(corpus.sentences.offsets[-1])}}
 if {train_steps}:
     import torch
-    from charlm.batches import epoch_order, make_batch, split_validation
-    from charlm.model import ModelConfig, RNNLanguageModel
+    from charlm.data.batches import epoch_order, make_batch, split_validation
+    from charlm.model.network import ModelConfig, RNNLanguageModel
     train_ids, valid_ids = split_validation(len(corpus.sentences), 0.05, 1234)
     train = corpus.sentences.subset(train_ids)
     valid = corpus.sentences.subset(valid_ids)

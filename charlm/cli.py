@@ -17,25 +17,19 @@ import typer
 from rich.markup import escape
 
 from charlm import __version__
-from charlm.config import (
-    EvaluateConfig,
-    GenerateConfig,
-    InfoConfig,
-    PlotConfig,
-    TrainConfig,
-    field_type,
-    flag_name,
-    help_text,
-    parse_text,
-    resolve,
-)
+from charlm.commands.evaluate import EvaluateConfig
+from charlm.commands.generate import GenerateConfig
+from charlm.commands.info import InfoConfig
+from charlm.commands.plot import PlotConfig
 from charlm.errors import CharlmError
+from charlm.options import field_type, flag_name, help_text, metadata, parse_text, resolve
+from charlm.training.config import TrainConfig
 
 app = typer.Typer(
     name="charlm",
     help="Train word-level GRU/LSTM language models on your own text, and generate from them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -49,24 +43,25 @@ def fail(error: CharlmError) -> typer.Exit:
 
 
 def _parameter(cls: type, name: str) -> inspect.Parameter:
-    meta = next(f for f in fields(cls) if f.name == name).metadata
+    meta = metadata(cls, name)
     base, _, is_list = field_type(cls, name)
     text = escape(help_text(cls, name))
     if meta["argument"]:
-        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
+        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False,
+                                      rich_help_panel=meta["panel"])
         # typer inspects the annotation
         annotation: Any = Optional[list[str]] if is_list else Optional[str]  # noqa: UP045
     elif base is bool:
         switch = name.replace("_", "-")
         default = typer.Option(None, f"--{switch}/--no-{switch}", help=text, show_default=False,
-                               metavar="")
+                               rich_help_panel=meta["panel"])
         annotation = Optional[bool]  # noqa: UP045
     else:
         names = [flag_name(name)] + ([meta["short"]] if meta["short"] else [])
         # Values arrive as text and are parsed here, so a bad value gets the same one-line
         # error whether it came from a flag or an environment variable.
         default = typer.Option(None, *names, help=text, metavar=METAVARS.get(base, "TEXT"),
-                               show_default=False)
+                               show_default=False, rich_help_panel=meta["panel"])
         annotation = Optional[str]  # noqa: UP045
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation)
@@ -103,15 +98,14 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
 
 @config_command("train", TrainConfig, "Train a language model on a corpus.")
 def train_command(config: TrainConfig) -> None:
-    from charlm.report import Reporter
-    from charlm.train import train
+    from charlm.commands.train import train_command
 
-    train(config, Reporter(log_format=config.log_format, quiet=config.quiet))
+    train_command(config)
 
 
 @config_command("generate", GenerateConfig, "Generate sentences from a checkpoint.")
 def generate_command(config: GenerateConfig) -> None:
-    from charlm.generate_text import generate_text
+    from charlm.commands.generate import generate_text
 
     generate_text(config)
 
@@ -119,21 +113,21 @@ def generate_command(config: GenerateConfig) -> None:
 @config_command("evaluate", EvaluateConfig,
                 "Measure a checkpoint's loss, perplexity and OOV rate on corpora.")
 def evaluate_command(config: EvaluateConfig) -> None:
-    from charlm.evaluate import evaluate_files
+    from charlm.commands.evaluate import evaluate_files
 
     evaluate_files(config)
 
 
 @config_command("info", InfoConfig, "Describe what a checkpoint holds.")
 def info_command(config: InfoConfig) -> None:
-    from charlm.info import show_info
+    from charlm.commands.info import show_info
 
     show_info(config)
 
 
 @config_command("plot", PlotConfig, "Plot training and validation loss from metrics files.")
 def plot_command(config: PlotConfig) -> None:
-    from charlm.plot import plot_metrics
+    from charlm.commands.plot import plot_metrics
 
     plot_metrics(config)
 

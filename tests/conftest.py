@@ -24,7 +24,7 @@ def _no_charlm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests see no charlm or tutorial variables from the shell that runs them."""
     import os
 
-    from charlm.config import ENV_PREFIX
+    from charlm.options import ENV_PREFIX
 
     tutorial = {"LEARNING_RATE", "VOCABULARY_SIZE", "EMBEDDING_DIM", "HIDDEN_DIM", "NEPOCH",
                 "MODEL_OUTPUT_FILE", "INPUT_DATA_FILE", "PRINT_EVERY"}

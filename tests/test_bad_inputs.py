@@ -15,9 +15,9 @@ from corpora import write_corpus
 from training import TINY, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
-from charlm.checkpoint import save_checkpoint
+from charlm.checkpoint.files import save_checkpoint
 from charlm.cli import app
-from charlm.train import train
+from charlm.training.loop import train
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:

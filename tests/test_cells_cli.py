@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint.files import load_checkpoint
+from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
-from charlm.trained import load_trained
 
 TINY = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50", "--epochs", "2",
         "--samples", "0", "--learning-rate", "0.01"]

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import torch
 
-from charlm.checkpoint import FORMAT_VERSION, save_checkpoint
-from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.trained import load_trained
-from charlm.vocab import SPECIAL_TOKENS
+from charlm.checkpoint.files import FORMAT_VERSION, save_checkpoint
+from charlm.checkpoint.trained import load_trained
+from charlm.data.vocab import SPECIAL_TOKENS
+from charlm.model.network import ModelConfig, RNNLanguageModel
 
 
 def test_save_load_gives_bit_identical_logits_and_loads_weights_only(tmp_path: Path) -> None:

@@ -17,11 +17,12 @@ from test_interrupts import WAIT_S, one_epoch, slow_save_process, temporaries, w
 from training import config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
-from charlm import train as train_module
-from charlm.checkpoint import FORMAT_VERSION, is_checkpoint, load_checkpoint, save_checkpoint
+from charlm.checkpoint.files import FORMAT_VERSION, is_checkpoint, load_checkpoint, save_checkpoint
 from charlm.cli import app
-from charlm.model import RNNLanguageModel
-from charlm.train import TrainingDiverged, best_path, train
+from charlm.model.network import RNNLanguageModel
+from charlm.training import loop as train_module
+from charlm.training.checkpointer import best_path
+from charlm.training.loop import TrainingDiverged, train
 
 __all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
 
@@ -78,7 +79,7 @@ def test_disk_full_during_a_save_keeps_the_previous_checkpoint(
     one_epoch: Path, corpus_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = one_epoch.read_bytes()
-    monkeypatch.setattr("charlm.checkpoint.open",
+    monkeypatch.setattr("charlm.checkpoint.files.open",
                         lambda path, mode: FullDisk(builtins.open(path, mode), 2000),
                         raising=False)
     result = CliRunner().invoke(app, ["train", str(corpus_file), "--resume", str(one_epoch),
@@ -206,6 +207,6 @@ def test_checkpoints_load_onto_the_cpu() -> None:
     # A checkpoint saved on a GPU holds CUDA tensors; loading maps every tensor to the CPU.
     import inspect
 
-    from charlm import checkpoint
+    from charlm.checkpoint import files as checkpoint
 
     assert 'map_location="cpu"' in inspect.getsource(checkpoint.load_checkpoint)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from charlm.corpus import read_paragraphs
+from charlm.data.corpus import read_paragraphs
 from charlm.errors import CorpusError
 
 
@@ -58,7 +58,7 @@ def test_csv_text_column_choice(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
-    from charlm.corpus import CorpusStats
+    from charlm.data.corpus import CorpusStats
 
     path = tmp_path / "latin1.txt"
     path.write_bytes("caf\xe9 au lait.".encode("latin-1"))

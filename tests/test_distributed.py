@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from typer.testing import CliRunner
 
-from charlm import distributed
+from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
-from charlm.distributed import Ranks
-from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.trained import load_trained
+from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.training.ranks import Ranks
+from charlm.training.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--epochs", "4", "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
@@ -36,12 +36,12 @@ def val_losses(checkpoint: Path) -> list[float]:
 
 def test_each_rank_takes_a_disjoint_equal_share_of_the_batches() -> None:
     batches = [np.array([i]) for i in range(11)]
-    groups = [distributed.step_groups(batches, Ranks(rank=r, world_size=3)) for r in range(3)]
+    groups = [Ranks(rank=r, world_size=3).step_groups(batches) for r in range(3)]
     assert groups[0] == groups[1] == groups[2]  # every rank computes the same plan
     taken = [int(group[r][0]) for r in range(3) for group in groups[r]]
     assert sorted(taken) == list(range(9))  # disjoint; 11 % 3 left for another epoch's order
-    assert distributed.usable_batches(11, Ranks(rank=0, world_size=3)) == 9
-    assert distributed.step_groups(batches, Ranks()) == [[b] for b in batches]
+    assert Ranks(rank=0, world_size=3).usable_batches(11) == 9
+    assert Ranks().step_groups(batches) == [[b] for b in batches]
 
 
 def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path) -> None:
@@ -63,10 +63,10 @@ def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path)
     assert done.stdout.count("saved checkpoint") == 4
 
     trained = load_trained(ranked)
-    assert trained.document["progress"]["epoch"] == 4
+    assert trained.checkpoint.progress["epoch"] == 4
     # Every training sentence is seen once per epoch, across the two ranks together.
-    assert trained.document["progress"]["examples"] == load_trained(single).document[
-        "progress"]["examples"]
+    assert trained.checkpoint.progress["examples"] == (
+        load_trained(single).checkpoint.progress["examples"])
 
     # Each step of two ranks averages two batches, so 4 epochs take the steps of 2 epochs alone:
     # the loss must fall as the single process's does over the same number of steps.
@@ -93,12 +93,12 @@ def test_bf16_loss_is_close_to_float32() -> None:
     targets[0, 5:] = -100
     device = torch.device("cpu")
     with torch.no_grad():
-        full = distributed.loss_module(model, Ranks(), device, amp=False)(inputs, targets)
-        half = distributed.loss_module(model, Ranks(), device, amp=True)(inputs, targets)
+        full = Runtime(device, 1, amp=False).loss_module(model)(inputs, targets)
+        half = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
     assert half.dtype == torch.float32
     assert abs(float(half) - float(full)) < 0.02 * float(full)
 
 
 def test_cpu_batches_stay_where_they_are() -> None:
     batch = torch.arange(6).reshape(2, 3)
-    assert distributed.to_device(batch, torch.device("cpu")) is batch
+    assert Runtime(torch.device("cpu"), 1, amp=False).to_device(batch) is batch

@@ -135,7 +135,7 @@ def test_train_valid_file_must_exist(corpus_file: Path, tmp_path: Path) -> None:
 
 
 def test_train_with_valid_trains_on_the_whole_corpus(trained_model: dict) -> None:
-    from charlm.checkpoint import load_checkpoint
+    from charlm.checkpoint.files import load_checkpoint
 
     document = load_checkpoint(trained_model["checkpoint"])
     epochs = document["train_config"]["epochs"]

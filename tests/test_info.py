@@ -10,9 +10,10 @@ from pathlib import Path
 import torch
 from typer.testing import CliRunner
 
-from charlm.checkpoint import FORMAT_VERSION, load_checkpoint
+from charlm.checkpoint.files import FORMAT_VERSION, load_checkpoint
 from charlm.cli import app
-from charlm.config import TrainConfig, resolve
+from charlm.options import resolve
+from charlm.training.config import TrainConfig
 
 runner = CliRunner()
 

@@ -13,9 +13,9 @@ import pytest
 from training import TINY, charlm_process, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
-from charlm.train import train
+from charlm.training.loop import train
 
 WAIT_S = 120.0
 

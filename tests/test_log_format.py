@@ -11,9 +11,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from charlm.cli import app
-from charlm.config import TrainConfig, resolve
-from charlm.report import Reporter
-from charlm.train import train
+from charlm.options import resolve
+from charlm.training.config import TrainConfig
+from charlm.training.console import Reporter
+from charlm.training.loop import train
 
 METRICS = {"epoch": 1, "examples": 10, "tokens": 100, "train_loss": 3.0, "val_loss": 2.5,
            "val_ppl": 12.18, "tokens_per_s": 1000.0, "lr": 0.001}

@@ -10,9 +10,9 @@ import torch
 from conftest import TINY_MODEL
 from typer.testing import CliRunner
 
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
-from charlm.schedule import PlateauSchedule
+from charlm.training.schedule import PlateauSchedule
 
 
 def optimizer(lr: float = 1.0) -> torch.optim.Optimizer:

@@ -2,7 +2,7 @@
 
 import torch
 
-from charlm.model import ModelConfig, RNNLanguageModel
+from charlm.model.network import ModelConfig, RNNLanguageModel
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """Preparing a corpus: parallel tokenization and the prepared-corpus cache."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,15 +8,15 @@ import pytest
 from corpora import write_corpus
 from typer.testing import CliRunner
 
-import charlm.prepare
-from charlm import cache
-from charlm.cache import cache_key, cached_prepare, load_entry
+import charlm.data.prepare
 from charlm.cli import app
-from charlm.prepare import PreparedCorpus, prepare_corpus
+from charlm.data import cache
+from charlm.data.cache import cache_key, cached_prepare, load_entry
+from charlm.data.prepare import PreparedCorpus, prepare_corpus
+from charlm.data.settings import PrepareSettings
 
-SETTINGS = {"vocabulary_size": 40, "lowercase": True, "drop_urls": True, "min_chars": 1,
-            "max_words": 0,
-            "text_column": None}
+SETTINGS = PrepareSettings(vocabulary_size=40, lowercase=True, drop_urls=True, min_chars=1,
+                           max_words=0, text_column=None)
 
 
 def assert_same(a: PreparedCorpus, b: PreparedCorpus) -> None:
@@ -34,22 +35,22 @@ def test_worker_processes_give_the_same_result_as_one(
     corpus_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small chunks, so the corpus is spread over many tasks and both workers.
-    monkeypatch.setattr(charlm.prepare, "CHUNK_CHARS", 1500)
-    alone = prepare_corpus(str(corpus_file), workers=1, **SETTINGS)
-    parallel = prepare_corpus(str(corpus_file), workers=2, **SETTINGS)
+    monkeypatch.setattr(charlm.data.prepare, "CHUNK_CHARS", 1500)
+    alone = prepare_corpus(str(corpus_file), SETTINGS, workers=1)
+    parallel = prepare_corpus(str(corpus_file), SETTINGS, workers=2)
     assert len(alone.sentences) == 400
     assert_same(alone, parallel)
 
 
 def test_automatic_workers_stay_in_process_for_a_small_corpus(corpus_file: Path) -> None:
-    assert charlm.prepare.choose_workers(0, str(corpus_file)) == 1
-    assert charlm.prepare.choose_workers(3, str(corpus_file)) == 3
+    assert charlm.data.prepare.choose_workers(0, str(corpus_file)) == 1
+    assert charlm.data.prepare.choose_workers(3, str(corpus_file)) == 3
 
 
 def test_cache_hit_gives_identical_arrays(corpus_file: Path, tmp_path: Path) -> None:
-    first, hit = cached_prepare(str(corpus_file), cache_dir=tmp_path / "c", **SETTINGS)
+    first, hit = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
     assert not hit
-    second, hit = cached_prepare(str(corpus_file), cache_dir=tmp_path / "c", **SETTINGS)
+    second, hit = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
     assert hit
     assert_same(first, second)
     assert second.sentences.ids.dtype == np.uint16
@@ -62,37 +63,37 @@ def test_cache_hit_gives_identical_arrays(corpus_file: Path, tmp_path: Path) -> 
 def test_a_changed_setting_never_reuses_the_cache(
     corpus_file: Path, tmp_path: Path, change: dict
 ) -> None:
-    cached_prepare(str(corpus_file), cache_dir=tmp_path, **SETTINGS)
-    changed, hit = cached_prepare(str(corpus_file), cache_dir=tmp_path, **(SETTINGS | change))
+    cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path)
+    changed, hit = cached_prepare(str(corpus_file), replace(SETTINGS, **change), cache_dir=tmp_path)
     assert not hit
-    assert_same(changed, prepare_corpus(str(corpus_file), **(SETTINGS | change)))
+    assert_same(changed, prepare_corpus(str(corpus_file), replace(SETTINGS, **change)))
 
 
 def test_a_changed_file_never_reuses_the_cache(tmp_path: Path) -> None:
     path = write_corpus(tmp_path / "corpus.txt", sentences=200, seed=1)
-    cached_prepare(str(path), cache_dir=tmp_path / "c", **SETTINGS)
+    cached_prepare(str(path), SETTINGS, cache_dir=tmp_path / "c")
     write_corpus(path, sentences=200, seed=2)  # same size class, other content
-    changed, hit = cached_prepare(str(path), cache_dir=tmp_path / "c", **SETTINGS)
+    changed, hit = cached_prepare(str(path), SETTINGS, cache_dir=tmp_path / "c")
     assert not hit
-    assert_same(changed, prepare_corpus(str(path), **SETTINGS))
+    assert_same(changed, prepare_corpus(str(path), SETTINGS))
 
 
 def test_key_covers_the_csv_column_and_the_sentence_splitter(
     corpus_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = cache_key(corpus_file, SETTINGS)
-    assert cache_key(corpus_file, SETTINGS | {"text_column": "body"}) != base
+    assert cache_key(corpus_file, replace(SETTINGS, text_column="body")) != base
     monkeypatch.setattr(cache, "punkt_tab_installed", lambda: True)
     assert cache_key(corpus_file, SETTINGS) != base
 
 
 def test_a_damaged_or_pickled_entry_is_prepared_again(corpus_file: Path, tmp_path: Path) -> None:
-    first, _ = cached_prepare(str(corpus_file), cache_dir=tmp_path / "c", **SETTINGS)
+    first, _ = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
     (entry,) = [p for p in (tmp_path / "c").iterdir() if not p.name.startswith(".")]
     # An object array needs pickle to load: it must be refused, never unpickled.
     np.save(entry / cache.IDS_FILE, np.array([{"x": 1}], dtype=object), allow_pickle=True)
     assert load_entry(entry) is None
-    again, hit = cached_prepare(str(corpus_file), cache_dir=tmp_path / "c", **SETTINGS)
+    again, hit = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
     assert not hit
     assert_same(first, again)
 
@@ -121,9 +122,9 @@ def test_train_reuses_the_prepared_corpus_unless_told_not_to(
 def test_sampling_drops_rows_early_yet_honours_every_rule() -> None:
     import torch
 
-    from charlm.generate import sample_sentences
-    from charlm.model import ModelConfig, RNNLanguageModel
-    from charlm.vocab import UNKNOWN_ID
+    from charlm.data.vocab import UNKNOWN_ID
+    from charlm.model.network import ModelConfig, RNNLanguageModel
+    from charlm.model.sampling import sample_sentences
 
     torch.manual_seed(0)
     for cell in ("gru", "lstm"):

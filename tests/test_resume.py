@@ -12,12 +12,12 @@ import torch
 from training import config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.errors import CharlmError, ConfigError
-from charlm.interrupts import Interrupted
-from charlm.report import Reporter
-from charlm.train import train
+from charlm.training.console import Reporter
+from charlm.training.loop import train
+from charlm.training.signals import Interrupted
 
 
 def assert_same_state(a: Path, b: Path) -> None:

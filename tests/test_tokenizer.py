@@ -2,7 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from charlm.tokenizer import (
+from charlm.data.settings import PrepareSettings
+from charlm.data.tokenizer import (
     PUNKT_TRAINED,
     Tokenizer,
     TokenizerSettings,
@@ -33,8 +34,8 @@ def test_fresh_environment_tokenizes_without_punkt_tab(tmp_path: Path, corpus_fi
     script = f"""
 import nltk
 nltk.data.path[:] = [{str(tmp_path)!r}]
-from charlm.tokenizer import punkt_tab_installed
-from charlm.prepare import prepare_corpus
+from charlm.data.tokenizer import punkt_tab_installed
+from charlm.data.prepare import prepare_corpus
 assert not punkt_tab_installed()
 try:
     nltk.word_tokenize("This needs punkt_tab.")
@@ -42,7 +43,8 @@ except LookupError:
     pass
 else:
     raise SystemExit("punkt_tab was found")
-corpus = prepare_corpus({str(corpus_file)!r}, vocabulary_size=100)
+from charlm.data.settings import PrepareSettings
+corpus = prepare_corpus({str(corpus_file)!r}, PrepareSettings(vocabulary_size=100))
 print(corpus.tokenizer.settings.splitter, len(corpus.sentences))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -87,7 +89,7 @@ def test_settings_round_trip_tokenizes_identically() -> None:
 
 
 def test_build_tokenizer_trains_punkt_when_punkt_tab_is_missing(monkeypatch) -> None:
-    monkeypatch.setattr("charlm.tokenizer.punkt_tab_installed", lambda: False)
-    tokenizer = build_tokenizer([ABBREVIATION_TEXT], lowercase=True, drop_urls=True, min_chars=1)
+    monkeypatch.setattr("charlm.data.tokenizer.punkt_tab_installed", lambda: False)
+    tokenizer = build_tokenizer([ABBREVIATION_TEXT], PrepareSettings())
     assert tokenizer.settings.splitter == PUNKT_TRAINED
     assert "mr" in tokenizer.settings.punkt["abbrev_types"]

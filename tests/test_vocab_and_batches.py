@@ -3,10 +3,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from charlm.batches import IGNORE, epoch_order, make_batch, split_validation
+from charlm.data.batches import IGNORE, epoch_order, make_batch, split_validation
+from charlm.data.prepare import EncodedSentences
+from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID, build_vocabulary
 from charlm.errors import CorpusError
-from charlm.prepare import EncodedSentences
-from charlm.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID, build_vocabulary
 
 
 def test_vocabulary_keeps_most_frequent_with_deterministic_ties() -> None:

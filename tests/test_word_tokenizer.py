@@ -4,7 +4,7 @@ import random
 
 from nltk.tokenize import NLTKWordTokenizer
 
-from charlm.word_tokenizer import FastWordTokenizer
+from charlm.data.word_tokenizer import FastWordTokenizer
 
 TRICKY = [
     "I cannot go, d'ye see? Gimme that; 'tis late and 'Twas CANNOT wanna gonna gotta lemme more'n.",

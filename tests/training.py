@@ -12,8 +12,9 @@ from typing import Any
 
 from rich.console import Console
 
-from charlm.config import TrainConfig, resolve
-from charlm.report import Reporter
+from charlm.options import resolve
+from charlm.training.config import TrainConfig
+from charlm.training.console import Reporter
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",

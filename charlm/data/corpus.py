@@ -14,9 +14,9 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from charlm.errors import CorpusError
 
@@ -34,11 +34,13 @@ BINARY_PROBE_BYTES = 8192
 class CorpusStats:
     """What reading found, for the report and the error messages."""
 
-    files: int = 0
     paragraphs: int = 0
     characters: int = 0
     replaced_characters: int = 0
-    file_names: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CorpusStats:
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
 def corpus_files(path: str | Path) -> list[Path]:
@@ -182,8 +184,6 @@ def read_paragraphs(
         raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
     for file in files:
         _check_not_binary(file)
-        stats.files += 1
-        stats.file_names.append(str(file))
         reader = _csv_paragraphs(file, text_column) if is_csv(file) else _text_paragraphs(file)
         try:
             for paragraph in reader:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,21 +21,50 @@ import torch
 import torch.nn.functional as F
 import typer
 
-from charlm.batches import IGNORE, make_batch
-from charlm.config import EvaluateConfig
-from charlm.corpus import is_csv, read_paragraphs
-from charlm.errors import CharlmError, CorpusError
-from charlm.model import RNNLanguageModel
-from charlm.prepare import EncodedSentences, encode_corpus
-from charlm.tokenizer import Tokenizer
-from charlm.train import pick_device
-from charlm.trained import load_trained
-from charlm.vocab import SENTENCE_END, UNKNOWN_ID
+from charlm.checkpoint.trained import load_trained
+from charlm.data.batches import IGNORE, make_batch
+from charlm.data.corpus import is_csv, read_paragraphs
+from charlm.data.prepare import EncodedSentences, encode_corpus
+from charlm.data.tokenizer import Tokenizer
+from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
+from charlm.devices import DEVICE_CHOICES, pick_device
+from charlm.errors import CharlmError, ConfigError, CorpusError
+from charlm.model.network import RNNLanguageModel
+from charlm.options import option
 
 # Bound on the logits one evaluation batch materialises (sentences × steps × vocabulary), so a
 # large vocabulary or long sentences never exhaust memory.
 LOGIT_BUDGET = 16_000_000
 LN2 = math.log(2.0)
+
+
+@dataclass
+class EvaluateConfig:
+    """Settings of `charlm evaluate`."""
+
+    COMMAND = "evaluate"
+
+    model: str | None = option(None, "Checkpoint to evaluate.", argument=True)
+    files: list[str] = option(
+        [], "Corpora to evaluate on, in any format train reads.", argument=True
+    )
+    json: bool = option(False, "Print one JSON object instead of the table.")
+    per_token: str | None = option(
+        None,
+        "Write one row per predicted token (sentence, position, token, oov, surprisal in "
+        "bits) to this TSV file.",
+    )
+    text_column: str | None = option(
+        None, "CSV column holding the text. Default: body, else text, else the first column."
+    )
+    batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
+    device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm evaluate MODEL.pt FILE...")
+        if not self.files:
+            raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
 
 
 @dataclass
@@ -95,16 +124,15 @@ def token_surprisals(
         logits, _ = model(batch.inputs.to(device))
         mask = batch.targets != IGNORE
         # Both masks select row-major: each sentence's predicted positions in order, row by row.
-        losses = F.cross_entropy(logits[mask.to(device)], batch.targets[mask].to(device),
-                                 reduction="none")
+        losses = F.cross_entropy(
+            logits[mask.to(device)], batch.targets[mask].to(device), reduction="none"
+        )
         rows, steps = np.nonzero(mask.numpy())
         surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()
     return surprisal
 
 
-def summarise(
-    files: list[str], sentences: EncodedSentences, surprisal: np.ndarray
-) -> Evaluation:
+def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray) -> Evaluation:
     words = len(sentences.ids)
     oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
     loss = float(surprisal.mean())
@@ -153,16 +181,20 @@ def write_per_token(
                     for words in tokenizer.tokenize(paragraph):
                         first = int(offsets[index])
                         if len(words) != offsets[index + 1] - first:
-                            raise CharlmError(f"{file} read differently the second time; was it "
-                                              "changed during evaluation?")
+                            raise CharlmError(
+                                f"{file} read differently the second time; was it "
+                                "changed during evaluation?"
+                            )
                         base = first + index
                         rows = [
                             f"{index + 1}\t{j + 1}\t{word}\t"
                             f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
                             for j, word in enumerate(words)
                         ]
-                        rows.append(f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
-                                    f"{bits[base + len(words)]:.6f}\n")
+                        rows.append(
+                            f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
+                            f"{bits[base + len(words)]:.6f}\n"
+                        )
                         out.writelines(rows)
                         index += 1
         os.replace(staged, path)
@@ -189,8 +221,9 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     sentences = concatenate(parts)
     surprisal = token_surprisals(trained.model, sentences, config.batch_size, device)
     if per_token is not None:
-        write_per_token(per_token, files, config.text_column, trained.tokenizer, sentences,
-                        surprisal)
+        write_per_token(
+            per_token, files, config.text_column, trained.tokenizer, sentences, surprisal
+        )
     return summarise(files, sentences, surprisal)
 
 
@@ -198,8 +231,9 @@ def evaluate_files(config: EvaluateConfig) -> Evaluation:
     """Run `charlm evaluate`: evaluate, then print a table or one JSON object."""
     result = evaluate(config)
     if config.json:
-        typer.echo(json.dumps(asdict(result) | {"model": config.model,
-                                                "per_token": config.per_token}))
+        typer.echo(
+            json.dumps(asdict(result) | {"model": config.model, "per_token": config.per_token})
+        )
         return result
     rows = [
         ("files", ", ".join(result.files)),
@@ -215,4 +249,3 @@ def evaluate_files(config: EvaluateConfig) -> Evaluation:
     if config.per_token:
         typer.echo(f"{'per token':<14}{config.per_token}")
     return result
-

@@ -15,7 +15,8 @@ from typing import Any
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
-from charlm.word_tokenizer import FastWordTokenizer
+from charlm.data.settings import PrepareSettings
+from charlm.data.word_tokenizer import FastWordTokenizer
 
 PUNKT_TAB_ENGLISH = "punkt_tab/english"
 PUNKT_TRAINED = "punkt/trained-on-corpus"
@@ -160,19 +161,15 @@ class Tokenizer:
         return self.words(text)
 
 
-def build_tokenizer(
-    sample_paragraphs: Iterable[str],
-    *,
-    lowercase: bool,
-    drop_urls: bool,
-    min_chars: int,
-    max_words: int = 0,
-) -> Tokenizer:
+def build_tokenizer(sample_paragraphs: Iterable[str], settings: PrepareSettings) -> Tokenizer:
     """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample."""
-    settings = TokenizerSettings(lowercase=lowercase, drop_urls=drop_urls, min_chars=min_chars,
-                                 max_words=max_words)
+    tokenizer_settings = TokenizerSettings(lowercase=settings.lowercase,
+                                           drop_urls=settings.drop_urls,
+                                           min_chars=settings.min_chars,
+                                           max_words=settings.max_words)
     if not punkt_tab_installed():
-        texts = (p.lower() for p in sample_paragraphs) if lowercase else sample_paragraphs
-        settings.splitter = PUNKT_TRAINED
-        settings.punkt = punkt_to_dict(train_punkt(texts))
-    return Tokenizer(settings)
+        texts = (p.lower() for p in sample_paragraphs) if settings.lowercase else (
+            sample_paragraphs)
+        tokenizer_settings.splitter = PUNKT_TRAINED
+        tokenizer_settings.punkt = punkt_to_dict(train_punkt(texts))
+    return Tokenizer(tokenizer_settings)

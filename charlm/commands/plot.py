@@ -8,15 +8,39 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charlm.config import PlotConfig
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, ConfigError
+from charlm.options import option
 
 DPI = 100
 INSTALL_HINT = "plotting needs matplotlib: pip install 'charlm[plot]' (or pip install matplotlib)"
 METRICS_SUFFIX = ".metrics.jsonl"
+
+
+@dataclass
+class PlotConfig:
+    """Settings of `charlm plot`."""
+
+    COMMAND = "plot"
+
+    metrics: list[str] = option(
+        [],
+        "Metrics files written by train (<checkpoint>.metrics.jsonl); one line per run.",
+        argument=True,
+    )
+    out: str = option(
+        "loss.png", "Image file to write (PNG, or any format matplotlib knows).", short="-o"
+    )
+    width: int = option(1000, "Image width in pixels.", minimum=100, maximum=20000)
+    height: int = option(600, "Image height in pixels.", minimum=100, maximum=20000)
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if not self.metrics:
+            raise ConfigError("no metrics file given: charlm plot RUN.pt.metrics.jsonl -o loss.png")
 
 
 def read_metrics(path: str) -> list[dict[str, Any]]:
@@ -32,13 +56,17 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                raise CharlmError(f"{path} line {number} is not JSON: give a "
-                                  f"<checkpoint>{METRICS_SUFFIX} file written by train") from None
+                raise CharlmError(
+                    f"{path} line {number} is not JSON: give a "
+                    f"<checkpoint>{METRICS_SUFFIX} file written by train"
+                ) from None
             if not isinstance(record, dict) or not {"tokens", "train_loss", "val_loss"} <= set(
                 record
             ):
-                raise CharlmError(f"{path} line {number} is not a charlm report (it needs tokens, "
-                                  "train_loss and val_loss)")
+                raise CharlmError(
+                    f"{path} line {number} is not a charlm report (it needs tokens, "
+                    "train_loss and val_loss)"
+                )
             records.append(record)
     if not records:
         raise CharlmError(f"{path} holds no reports yet")
@@ -47,6 +75,7 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
 
 def run_label(path: str, paths: list[str]) -> str:
     """A run's name: the file name without .metrics.jsonl, the full path where names clash."""
+
     def short(p: str) -> str:
         name = Path(p).name
         return name[: -len(METRICS_SUFFIX)] if name.endswith(METRICS_SUFFIX) else name
@@ -81,17 +110,27 @@ def plot_metrics(config: PlotConfig) -> Path:
     for number, (label, records) in enumerate(runs):
         colour = colours[number % len(colours)]
         tokens = [r["tokens"] for r in records]
-        axis.plot(tokens, [r["train_loss"] for r in records], color=colour, linestyle="--",
-                  marker=".", label=f"{label} train")
-        axis.plot(tokens, [r["val_loss"] for r in records], color=colour, marker="o",
-                  markersize=3, label=f"{label} validation")
+        axis.plot(
+            tokens,
+            [r["train_loss"] for r in records],
+            color=colour,
+            linestyle="--",
+            marker=".",
+            label=f"{label} train",
+        )
+        axis.plot(
+            tokens,
+            [r["val_loss"] for r in records],
+            color=colour,
+            marker="o",
+            markersize=3,
+            label=f"{label} validation",
+        )
     axis.set_xlabel("training tokens seen")
     axis.set_ylabel("loss (nats per token)")
     axis.grid(True, alpha=0.3)
     # Perplexity is exp(loss): a second scale on the same lines, not another set of lines.
-    perplexity = axis.secondary_yaxis(
-        "right", functions=(_exp, _log)
-    )
+    perplexity = axis.secondary_yaxis("right", functions=(_exp, _log))
     perplexity.set_ylabel("perplexity")
     axis.legend(fontsize="small")
     axis.set_title("training and validation loss")

@@ -26,31 +26,22 @@ c the LSTM cell state; every W·x term also carries a bias):
 and i, f, g, o for the LSTM, names weight_ih_l0 …), so a fused layer's state dict loads into the
 hand-written one and the two can be checked against each other.
 
-Speed. Each layer's time loop can run as plain Python ("eager") or as TorchScript ("script").
-Measured on this project's shared 2-core CPU (indicative; benchmarks/cell_speed.py --backends
-eager,script re-measures), eager was the faster: 49 vs 57 ms per training step for a GRU, 63 vs
-78 ms for an LSTM (batch 64, hidden 128), the matrix products dominating and TorchScript's executor
-adding overhead. torch.compile was worse still: compiling the whole loop unrolls it, costing minutes
-for every distinct sentence length; compiling one step leaves a guard check per step that made an
-LSTM slower than eager (166 vs 112 ms). So eager is the default and TorchScript is one argument
-away, falling back to eager where scripting fails.
+Speed. The time loops run as plain Python ("eager"): measured on a 2-core CPU, TorchScript and
+torch.compile were both slower for these cells (benchmarks/cell_speed.py measures the cells).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-HAND_WRITTEN_CELLS = ("rnn", "gru", "lstm", "peephole-lstm", "cifg-lstm")
-LSTM_FAMILY = ("lstm", "peephole-lstm", "cifg-lstm")
 GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
-# Rows of weight_ih / weight_hh per hidden unit.
-GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4, "peephole-lstm": 4, "cifg-lstm": 3}
+# A layer's outputs (batch, time, hidden), its last h, and its last c (None without a cell state).
+LayerResult = tuple[Tensor, Tensor, "Tensor | None"]
 
 
 def gate(x: Tensor, hard: bool) -> Tensor:
@@ -65,17 +56,17 @@ def gate(x: Tensor, hard: bool) -> Tensor:
 # wait for the previous step.
 
 
-def rnn_layer(xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor) -> tuple[Tensor, Tensor]:
+def rnn_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+              peephole: Tensor | None, hard: bool, reset_before: bool) -> LayerResult:
     outputs: list[Tensor] = []
     for t in range(xw.size(1)):
         h = torch.tanh(xw[:, t] + h.matmul(w_hh.t()) + b_hh)
         outputs.append(h)
-    return torch.stack(outputs, 1), h
+    return torch.stack(outputs, 1), h, None
 
 
-def gru_layer(
-    xw: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor, hard: bool, reset_before: bool
-) -> tuple[Tensor, Tensor]:
+def gru_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+              peephole: Tensor | None, hard: bool, reset_before: bool) -> LayerResult:
     outputs: list[Tensor] = []
     hidden = h.size(1)
     w_hn, b_hn = w_hh[2 * hidden :], b_hh[2 * hidden :]
@@ -92,12 +83,12 @@ def gru_layer(
         z = gate(x_z + h_z, hard)
         h = (1.0 - z) * n + z * h
         outputs.append(h)
-    return torch.stack(outputs, 1), h
+    return torch.stack(outputs, 1), h, None
 
 
-def lstm_layer(
-    xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor, hard: bool
-) -> tuple[Tensor, Tensor, Tensor]:
+def lstm_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+               peephole: Tensor | None, hard: bool, reset_before: bool) -> LayerResult:
+    assert c is not None
     outputs: list[Tensor] = []
     for t in range(xw.size(1)):
         pre_i, pre_f, pre_g, pre_o = (xw[:, t] + h.matmul(w_hh.t()) + b_hh).chunk(4, 1)
@@ -111,9 +102,9 @@ def lstm_layer(
     return torch.stack(outputs, 1), h, c
 
 
-def peephole_lstm_layer(
-    xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor, peephole: Tensor, hard: bool
-) -> tuple[Tensor, Tensor, Tensor]:
+def peephole_lstm_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+                        peephole: Tensor | None, hard: bool, reset_before: bool) -> LayerResult:
+    assert c is not None and peephole is not None
     p_i, p_f, p_o = peephole[0], peephole[1], peephole[2]
     outputs: list[Tensor] = []
     for t in range(xw.size(1)):
@@ -128,9 +119,9 @@ def peephole_lstm_layer(
     return torch.stack(outputs, 1), h, c
 
 
-def cifg_lstm_layer(
-    xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor, hard: bool
-) -> tuple[Tensor, Tensor, Tensor]:
+def cifg_lstm_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+                    peephole: Tensor | None, hard: bool, reset_before: bool) -> LayerResult:
+    assert c is not None
     outputs: list[Tensor] = []
     for t in range(xw.size(1)):
         pre_f, pre_g, pre_o = (xw[:, t] + h.matmul(w_hh.t()) + b_hh).chunk(3, 1)
@@ -144,34 +135,32 @@ def cifg_lstm_layer(
     return torch.stack(outputs, 1), h, c
 
 
-EAGER_LAYERS: dict[str, Callable[..., Any]] = {
-    "rnn": rnn_layer,
-    "gru": gru_layer,
-    "lstm": lstm_layer,
-    "peephole-lstm": peephole_lstm_layer,
-    "cifg-lstm": cifg_lstm_layer,
+@dataclass(frozen=True)
+class Cell:
+    """One recurrent cell: its time loop, its weights' shape, and PyTorch's fused equivalent."""
+
+    layer: Callable[..., LayerResult]
+    """The hand-written time loop (the equations above)."""
+    gate_rows: int
+    """Rows of weight_ih / weight_hh per hidden unit."""
+    fused: type[nn.Module] | None = None
+    """PyTorch's fused layer computing the same cell with sigmoid gates (cuDNN on a GPU)."""
+    has_cell_state: bool = False
+    """The state is (h, c), as an LSTM's, rather than h alone."""
+    gated: bool = True
+    """Whether a gate activation applies."""
+    peephole_rows: int = 0
+    """Rows of per-unit peephole weights (weight_peephole_l<k>), if any."""
+
+
+# The one list of cells: adding a cell is one entry here plus its time loop above.
+CELLS: dict[str, Cell] = {
+    "gru": Cell(gru_layer, 3, fused=nn.GRU),
+    "lstm": Cell(lstm_layer, 4, fused=nn.LSTM, has_cell_state=True),
+    "rnn": Cell(rnn_layer, 1, fused=nn.RNN, gated=False),
+    "peephole-lstm": Cell(peephole_lstm_layer, 4, has_cell_state=True, peephole_rows=3),
+    "cifg-lstm": Cell(cifg_lstm_layer, 3, has_cell_state=True),
 }
-BACKENDS = ("eager", "script")
-DEFAULT_BACKEND = "eager"
-_scripted: dict[str, Callable[..., Any]] = {}
-
-
-def layer_function(cell: str, backend: str = DEFAULT_BACKEND) -> Callable[..., Any]:
-    """The time loop of `cell`: the Python function, or its TorchScript (eager if that fails)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    layer = EAGER_LAYERS[cell]
-    if backend == "eager":
-        return layer
-    if cell not in _scripted:
-        try:
-            with warnings.catch_warnings():
-                # torch.jit.script is deprecated upstream; a torch without it runs eagerly.
-                warnings.simplefilter("ignore")
-                _scripted[cell] = torch.jit.script(layer)
-        except Exception:  # any failure to script means: run it eagerly
-            _scripted[cell] = layer
-    return _scripted[cell]
 
 
 class HandWrittenRNN(nn.Module):
@@ -190,22 +179,21 @@ class HandWrittenRNN(nn.Module):
         dropout: float = 0.0,
         gate_activation: str = "sigmoid",
         reset_before: bool = False,
-        backend: str = DEFAULT_BACKEND,
     ) -> None:
         super().__init__()
-        if cell not in HAND_WRITTEN_CELLS:
-            raise ValueError(f"unknown cell {cell!r}; choose one of {HAND_WRITTEN_CELLS}")
+        if cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
         if gate_activation not in GATE_ACTIVATIONS:
             raise ValueError(f"unknown gate activation {gate_activation!r}")
         self.cell = cell
+        self.spec = CELLS[cell]
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.hard = gate_activation == "hard-sigmoid"
         self.reset_before = reset_before
         self.inter_layer_dropout = nn.Dropout(dropout)
-        self.layer_function = layer_function(cell, backend)
-        rows = GATE_ROWS[cell] * hidden_size
+        rows = self.spec.gate_rows * hidden_size
         for k in range(num_layers):
             inputs = input_size if k == 0 else hidden_size
             self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(rows, inputs)))
@@ -213,9 +201,10 @@ class HandWrittenRNN(nn.Module):
                                     nn.Parameter(torch.empty(rows, hidden_size)))
             self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(rows)))
             self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(rows)))
-            if cell == "peephole-lstm":
-                self.register_parameter(f"weight_peephole_l{k}",
-                                        nn.Parameter(torch.empty(3, hidden_size)))
+            if self.spec.peephole_rows:
+                self.register_parameter(
+                    f"weight_peephole_l{k}",
+                    nn.Parameter(torch.empty(self.spec.peephole_rows, hidden_size)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -223,10 +212,6 @@ class HandWrittenRNN(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
-
-    @property
-    def is_lstm(self) -> bool:
-        return self.cell in LSTM_FAMILY
 
     def layer_weights(self, k: int) -> list[Tensor]:
         return [getattr(self, f"{name}_l{k}")
@@ -250,20 +235,13 @@ class HandWrittenRNN(nn.Module):
                 x = self.inter_layer_dropout(x)
             w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
             xw = torch.nn.functional.linear(x, w_ih, b_ih)
-            run = self.layer_function
-            if self.cell == "rnn":
-                x, h = run(xw, h0[k], w_hh, b_hh)
-            elif self.cell == "gru":
-                x, h = run(xw, h0[k], w_hh, b_hh, self.hard, self.reset_before)
-            elif self.cell == "peephole-lstm":
-                peephole = getattr(self, f"weight_peephole_l{k}")
-                x, h, c = run(xw, h0[k], c0[k], w_hh, b_hh, peephole, self.hard)
-                final_c.append(c)
-            else:
-                x, h, c = run(xw, h0[k], c0[k], w_hh, b_hh, self.hard)
+            peephole = getattr(self, f"weight_peephole_l{k}", None)
+            x, h, c = self.spec.layer(xw, h0[k], c0[k], w_hh, b_hh, peephole, self.hard,
+                                      self.reset_before)
+            if c is not None:
                 final_c.append(c)
             final_h.append(h)
         h_n = torch.stack(final_h)
-        if self.is_lstm:
+        if self.spec.has_cell_state:
             return x, (h_n, torch.stack(final_c))
         return x, h_n

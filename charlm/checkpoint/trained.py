@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from charlm.checkpoint import load_checkpoint
+from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.tokenizer import Tokenizer, TokenizerSettings
+from charlm.data.vocab import Vocabulary
 from charlm.errors import CheckpointError
-from charlm.model import ModelConfig, RNNLanguageModel
-from charlm.tokenizer import Tokenizer, TokenizerSettings
-from charlm.vocab import Vocabulary
+from charlm.model.network import ModelConfig, RNNLanguageModel
 
 
 @dataclass
@@ -20,21 +19,21 @@ class TrainedModel:
     model: RNNLanguageModel
     vocabulary: Vocabulary
     tokenizer: Tokenizer
-    document: dict[str, Any]
+    checkpoint: Checkpoint
 
 
 def load_trained(path: str | Path, device: torch.device | str = "cpu") -> TrainedModel:
     """Load a checkpoint into a ready model in eval mode."""
-    document = load_checkpoint(path)
+    checkpoint = read_checkpoint(path)
     try:
-        model = RNNLanguageModel(ModelConfig.from_dict(document["model_config"]))
-        model.load_state_dict(document["model_state"])
-        vocabulary = Vocabulary(document["vocabulary"])
-        tokenizer = Tokenizer(TokenizerSettings.from_dict(document["tokenizer"]))
+        model = RNNLanguageModel(ModelConfig.from_dict(checkpoint.model_config))
+        model.load_state_dict(checkpoint.model_state)
+        vocabulary = Vocabulary(checkpoint.vocabulary)
+        tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(
             f"{path} is a charlm checkpoint with missing or inconsistent parts "
             f"({type(error).__name__}: {str(error).splitlines()[0][:80]})"
         ) from None
     model.to(device).eval()
-    return TrainedModel(model, vocabulary, tokenizer, document)
+    return TrainedModel(model, vocabulary, tokenizer, checkpoint)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from charlm.data.prepare import EncodedSentences
+from charlm.data.vocab import END_ID, START_ID
 from charlm.errors import CorpusError
-from charlm.prepare import EncodedSentences
-from charlm.vocab import END_ID, START_ID
 
 IGNORE = -100
 # Batches are formed within pools of this many batches' worth of shuffled sentences: sorting a pool

@@ -8,15 +8,33 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import typer
 
-from charlm.config import InfoConfig
-from charlm.trained import load_trained
-from charlm.vocab import SPECIAL_TOKENS
+from charlm.checkpoint.files import FORMAT, FORMAT_VERSION
+from charlm.checkpoint.trained import load_trained
+from charlm.data.vocab import SPECIAL_TOKENS
+from charlm.errors import ConfigError
+from charlm.options import option
 
 EXAMPLE_WORDS = 10
+
+
+@dataclass
+class InfoConfig:
+    """Settings of `charlm info`."""
+
+    COMMAND = "info"
+
+    model: str | None = option(None, "Checkpoint to describe.", argument=True)
+    json: bool = option(False, "Print one JSON object instead of the table.")
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm info MODEL.pt")
 
 
 def _finite(value: float | None) -> float | None:
@@ -26,10 +44,10 @@ def _finite(value: float | None) -> float | None:
 def describe(path: str) -> dict[str, Any]:
     """The checkpoint's contents as plain JSON-ready values."""
     trained = load_trained(path)
-    document = trained.document
+    checkpoint = trained.checkpoint
     settings = trained.tokenizer.settings
-    progress = document.get("progress", {})
-    config = document.get("train_config", {})
+    progress = checkpoint.progress or {}
+    config = checkpoint.train_config or {}
     best_loss = _finite(progress.get("best_val_loss"))
     metrics = progress.get("metrics") or []
     words = trained.vocabulary.words
@@ -39,12 +57,10 @@ def describe(path: str) -> dict[str, Any]:
         tokenizer["punkt"] = {name: len(values) for name, values in settings.punkt.items()}
     return {
         "file": path,
-        "format": document.get("format"),
-        "format_version": document.get("format_version"),
-        "charlm_version": document.get("charlm_version"),
-        "model": trained.model.config.to_dict() | {
-            "parameters": trained.model.parameter_count()
-        },
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "charlm_version": checkpoint.charlm_version,
+        "model": trained.model.config.to_dict() | {"parameters": trained.model.parameter_count()},
         "vocabulary": {
             "size": len(words),
             "special_tokens": list(SPECIAL_TOKENS),
@@ -63,16 +79,16 @@ def describe(path: str) -> dict[str, Any]:
         "best_val_loss": best_loss,
         "best_val_ppl": math.exp(best_loss) if best_loss is not None else None,
         "last_report": metrics[-1] if metrics else None,
-        "learning_rate": _current_lr(document),
-        "lr_schedule": document.get("lr_schedule"),
+        "learning_rate": _current_lr(checkpoint.optimizer_state),
+        "lr_schedule": checkpoint.lr_schedule,
         "config": config,
     }
 
 
-def _current_lr(document: dict[str, Any]) -> float | None:
+def _current_lr(optimizer_state: dict[str, Any] | None) -> float | None:
     """The rate the next training step would use (after any decay), from the optimizer state."""
     try:
-        return float(document["optimizer_state"]["param_groups"][0]["lr"])
+        return float(optimizer_state["param_groups"][0]["lr"])  # type: ignore[index]
     except (KeyError, IndexError, TypeError, ValueError):
         return None
 
@@ -96,32 +112,47 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
         typer.echo(json.dumps(info, ensure_ascii=False))
         return info
     model, vocab, tok, prog = info["model"], info["vocabulary"], info["tokenizer"], info["progress"]
-    shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in ("parameters",
-                                                                          "vocab_size"))
-    tokenizer_text = (f"{tok['splitter']}, lowercase {'yes' if tok['lowercase'] else 'no'}, "
-                      f"drop URLs {'yes' if tok['drop_urls'] else 'no'}, min chars "
-                      f"{tok['min_chars']}")
+    shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in ("parameters", "vocab_size"))
+    tokenizer_text = (
+        f"{tok['splitter']}, lowercase {'yes' if tok['lowercase'] else 'no'}, "
+        f"drop URLs {'yes' if tok['drop_urls'] else 'no'}, min chars "
+        f"{tok['min_chars']}"
+    )
     if "punkt" in tok:
         tokenizer_text += " (punkt: " + ", ".join(f"{n} {k}" for k, n in tok["punkt"].items()) + ")"
     best = info["best_val_loss"]
     schedule = info["lr_schedule"]
     rows = [
         ("file", info["file"]),
-        ("format", f"{info['format']} version {info['format_version']} (charlm "
-                   f"{info['charlm_version']})"),
+        (
+            "format",
+            f"{info['format']} version {info['format_version']} (charlm {info['charlm_version']})",
+        ),
         ("model", shape),
         ("parameters", _count(model["parameters"])),
         ("vocabulary", f"{vocab['size']:,} words, e.g. {' '.join(vocab['examples'])}"),
         ("tokenizer", tokenizer_text),
-        ("progress", f"{prog['epochs_completed']} of {prog['epochs']} epochs, "
-                     f"{_count(prog['sentences'])} sentences, {_count(prog['tokens'])} tokens, "
-                     f"{_count(prog['steps'])} steps, {_duration(prog['training_seconds'])}"),
-        ("best val loss", f"{best:.4f} (perplexity {info['best_val_ppl']:.2f})"
-         if best is not None else "none yet"),
+        (
+            "progress",
+            f"{prog['epochs_completed']} of {prog['epochs']} epochs, "
+            f"{_count(prog['sentences'])} sentences, {_count(prog['tokens'])} tokens, "
+            f"{_count(prog['steps'])} steps, {_duration(prog['training_seconds'])}",
+        ),
+        (
+            "best val loss",
+            f"{best:.4f} (perplexity {info['best_val_ppl']:.2f})"
+            if best is not None
+            else "none yet",
+        ),
     ]
     if info["learning_rate"] is not None:
-        rows.append(("learning rate", f"{info['learning_rate']:.3g}"
-                     + (f" (decayed {schedule['reductions']} time(s))" if schedule else "")))
+        rows.append(
+            (
+                "learning rate",
+                f"{info['learning_rate']:.3g}"
+                + (f" (decayed {schedule['reductions']} time(s))" if schedule else ""),
+            )
+        )
     for name, value in rows:
         typer.echo(f"{name:<15}{value}")
     return info

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -41,7 +41,9 @@ class InterruptGuard:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.deferring = False
-        self.immediate_message = "interrupted before training started; nothing was saved"
+        # What stopping at once leaves behind; the training loop gives its checkpointer's word.
+        self.describe_stop: Callable[[], str] = lambda: (
+            "interrupted before training started; nothing was saved")
 
     @property
     def requested(self) -> bool:
@@ -52,7 +54,7 @@ class InterruptGuard:
             self.signum = signum
             return
         self.deferring = False
-        raise Interrupted(signum, f"{signal_name(signum)}: {self.immediate_message}")
+        raise Interrupted(signum, f"{signal_name(signum)}: {self.describe_stop()}")
 
 
 @contextmanager

@@ -17,15 +17,16 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from charlm.corpus import CorpusStats, file_size, read_paragraphs
+from charlm.data.corpus import CorpusStats, file_size, read_paragraphs
+from charlm.data.settings import PrepareSettings
+from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
+from charlm.data.vocab import Vocabulary, VocabularyStats, build_vocabulary
 from charlm.errors import CharlmError, CorpusError
-from charlm.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
-from charlm.vocab import Vocabulary, VocabularyStats, build_vocabulary
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
 # Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
@@ -76,6 +77,29 @@ class PreparedCorpus:
     vocabulary_stats: VocabularyStats
     tokenizer: Tokenizer
     corpus_stats: CorpusStats = field(default_factory=CorpusStats)
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the id arrays, as JSON values: what the cache stores beside its arrays
+        and what rank 0 sends the other ranks."""
+        return {
+            "prepare_version": PREPARE_VERSION,
+            "vocabulary": self.vocabulary.words,
+            "vocabulary_stats": asdict(self.vocabulary_stats),
+            "tokenizer": self.tokenizer.settings.to_dict(),
+            "corpus_stats": asdict(self.corpus_stats),
+            "dropped_long": self.tokenizer.dropped_long,
+            "ids_dtype": str(self.sentences.ids.dtype),
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any], sentences: EncodedSentences
+                      ) -> PreparedCorpus:
+        """The inverse of `metadata`; raises KeyError, TypeError or ValueError on a bad one."""
+        tokenizer = Tokenizer(TokenizerSettings.from_dict(metadata["tokenizer"]))
+        tokenizer.dropped_long = int(metadata.get("dropped_long", 0))
+        return cls(sentences, Vocabulary(metadata["vocabulary"]),
+                   VocabularyStats(**metadata["vocabulary_stats"]), tokenizer,
+                   CorpusStats.from_dict(metadata.get("corpus_stats", {})))
 
 
 # A chunk's words in order of first appearance, its ids into that list (int32 bytes), its
@@ -203,28 +227,18 @@ def _offsets(lengths: array) -> np.ndarray:
     return offsets
 
 
-def prepare_corpus(
-    path: str,
-    *,
-    vocabulary_size: int,
-    lowercase: bool = True,
-    drop_urls: bool = True,
-    min_chars: int = 1,
-    text_column: str | None = None,
-    max_words: int = 0,
-    workers: int = 1,
-) -> PreparedCorpus:
+def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> PreparedCorpus:
     """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them.
 
     `workers` processes tokenize (0: choose automatically); the result is the same for any count.
     """
     stats = CorpusStats()
     with worker_pool(choose_workers(workers, path)) as pool:
-        sample = itertools.islice(read_paragraphs(path, text_column), PUNKT_SAMPLE_PARAGRAPHS)
-        tokenizer = build_tokenizer(sample, lowercase=lowercase, drop_urls=drop_urls,
-                                    min_chars=min_chars, max_words=max_words)
+        sample = itertools.islice(read_paragraphs(path, settings.text_column),
+                                  PUNKT_SAMPLE_PARAGRAPHS)
+        tokenizer = build_tokenizer(sample, settings)
         ids, lengths, provisional = _interned(
-            read_paragraphs(path, text_column, stats), tokenizer, pool
+            read_paragraphs(path, settings.text_column, stats), tokenizer, pool
         )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
@@ -234,7 +248,7 @@ def prepare_corpus(
     del provisional
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
-    vocabulary, vocabulary_stats = build_vocabulary(counts, vocabulary_size)
+    vocabulary, vocabulary_stats = build_vocabulary(counts, settings.vocabulary_size)
     del counts
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
     encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))

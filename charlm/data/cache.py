@@ -15,16 +15,14 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from charlm.corpus import CorpusStats, fingerprint
-from charlm.prepare import PREPARE_VERSION, EncodedSentences, PreparedCorpus
-from charlm.tokenizer import Tokenizer, TokenizerSettings, punkt_tab_installed
-from charlm.vocab import Vocabulary, VocabularyStats
+from charlm.data.corpus import fingerprint
+from charlm.data.prepare import PREPARE_VERSION, EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.data.settings import PrepareSettings
+from charlm.data.tokenizer import punkt_tab_installed
 
 CACHE_ENV = "CHARLM_CACHE_DIR"
 META_FILE = "meta.json"
@@ -40,14 +38,14 @@ def default_cache_dir() -> Path:
     return Path(base) / "charlm"
 
 
-def cache_key(path: str | Path, settings: dict[str, Any], digest: str | None = None) -> str:
+def cache_key(path: str | Path, settings: PrepareSettings, digest: str | None = None) -> str:
     """The entry name for a corpus (`digest`: its fingerprint, if known) and the settings that
     shape its preparation."""
     import nltk
 
     document = {
         "corpus": digest or fingerprint(path),
-        "settings": settings,
+        "settings": settings.to_dict(),
         "punkt_tab_installed": punkt_tab_installed(),
         "nltk": nltk.__version__,
         "prepare_version": PREPARE_VERSION,
@@ -64,15 +62,7 @@ def load_entry(directory: Path) -> PreparedCorpus | None:
         offsets = np.load(directory / OFFSETS_FILE, mmap_mode="r", allow_pickle=False)
         if meta.get("prepare_version") != PREPARE_VERSION or int(offsets[-1]) != len(ids):
             return None
-        tokenizer = Tokenizer(TokenizerSettings.from_dict(meta["tokenizer"]))
-        tokenizer.dropped_long = int(meta["dropped_long"])
-        return PreparedCorpus(
-            EncodedSentences(ids, offsets),
-            Vocabulary(meta["vocabulary"]),
-            VocabularyStats(**meta["vocabulary_stats"]),
-            tokenizer,
-            CorpusStats(**meta["corpus_stats"]),
-        )
+        return PreparedCorpus.from_metadata(meta, EncodedSentences(ids, offsets))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 
@@ -84,15 +74,7 @@ def save_entry(directory: Path, corpus: PreparedCorpus) -> None:
     try:
         np.save(staged / IDS_FILE, np.ascontiguousarray(corpus.sentences.ids))
         np.save(staged / OFFSETS_FILE, np.ascontiguousarray(corpus.sentences.offsets))
-        meta = {
-            "prepare_version": PREPARE_VERSION,
-            "vocabulary": corpus.vocabulary.words,
-            "vocabulary_stats": asdict(corpus.vocabulary_stats),
-            "tokenizer": corpus.tokenizer.settings.to_dict(),
-            "corpus_stats": asdict(corpus.corpus_stats),
-            "dropped_long": corpus.tokenizer.dropped_long,
-        }
-        (staged / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        (staged / META_FILE).write_text(json.dumps(corpus.metadata()), encoding="utf-8")
         try:
             os.rename(staged, directory)
         except OSError:
@@ -105,13 +87,8 @@ def save_entry(directory: Path, corpus: PreparedCorpus) -> None:
 
 def cached_prepare(
     path: str,
+    settings: PrepareSettings,
     *,
-    vocabulary_size: int,
-    lowercase: bool = True,
-    drop_urls: bool = True,
-    min_chars: int = 1,
-    text_column: str | None = None,
-    max_words: int = 0,
     workers: int = 0,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
@@ -121,24 +98,14 @@ def cached_prepare(
 
     A cache that cannot be written (read-only disk, full disk) only costs the next run time.
     """
-    from charlm.prepare import prepare_corpus
-
-    settings = {
-        "vocabulary_size": vocabulary_size,
-        "lowercase": lowercase,
-        "drop_urls": drop_urls,
-        "min_chars": min_chars,
-        "text_column": text_column,
-        "max_words": max_words,
-    }
     if not use_cache:
-        return prepare_corpus(path, workers=workers, **settings), False  # type: ignore[arg-type]
+        return prepare_corpus(path, settings, workers), False
     directory = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = directory / cache_key(path, settings, digest)
     corpus = load_entry(entry)
     if corpus is not None:
         return corpus, True
-    corpus = prepare_corpus(path, workers=workers, **settings)  # type: ignore[arg-type]
+    corpus = prepare_corpus(path, settings, workers)
     try:
         save_entry(entry, corpus)
     except OSError:

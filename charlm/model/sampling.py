@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from charlm.model import RNNLanguageModel, State
-from charlm.vocab import END_ID, START_ID, UNKNOWN_ID
+from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
+from charlm.model.network import RNNLanguageModel, State
 
 # Oversample each round: some sentences are rejected (unknown word, too short, too long).
 OVERSAMPLE = 2

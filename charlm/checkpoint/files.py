@@ -92,7 +92,7 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     """Atomically write `payload` (tensors and plain values) to `path`."""
     path = Path(path)
     staged = temporary_path(path)
-    document = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    document = {"format": FORMAT, "format_version": FORMAT_VERSION} | payload
     remove_stale_temporaries(path)
     try:
         with open(staged, "wb") as handle:

@@ -25,6 +25,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from charlm.training.outputs import Output
+
 PLAIN_PROGRESS_SECONDS = 30.0
 
 
@@ -35,7 +37,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-class Reporter:
+class Reporter(Output):
     """Prints training output; rich widgets only when the console is a terminal and neither
     quiet nor JSON output was asked for."""
 

@@ -5,6 +5,7 @@ It knows nothing of files, text or vocabularies: it maps token ids to next-token
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,12 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charlm.cells import GATE_ACTIVATIONS, HAND_WRITTEN_CELLS, HandWrittenRNN
+from charlm.model.cells import CELLS, GATE_ACTIVATIONS, HandWrittenRNN
 
 IGNORE_INDEX = -100
-CELLS = ("gru", "lstm", "rnn", "peephole-lstm", "cifg-lstm")
-# PyTorch's fused layers (cuDNN on GPU); the other cells exist only hand-written (charlm/cells.py).
-FUSED_LAYERS: dict[str, type[nn.Module]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
 IMPLEMENTATIONS = ("auto", "fused", "hand-written")
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -48,30 +46,37 @@ class ModelConfig:
 
     @property
     def hand_written(self) -> bool:
-        """Whether the cell runs on charlm/cells.py rather than a fused PyTorch layer."""
-        return (self.implementation == "hand-written" or self.cell not in FUSED_LAYERS
+        """Whether the cell runs on charlm/model/cells.py rather than a fused PyTorch layer."""
+        return (self.implementation == "hand-written" or CELLS[self.cell].fused is None
                 or self.gate_activation == "hard-sigmoid")
 
-    def problem(self) -> str | None:
-        """Why this configuration cannot be built, or None."""
+    def problem(self, names: Mapping[str, str] | None = None) -> str | None:
+        """Why this configuration cannot be built, or None. `names` says how to call each field
+        in the message (its flag or variable, for a command line)."""
+        def name(field: str) -> str:
+            return (names or {}).get(field, field)
+
         if self.cell not in CELLS:
             return f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}"
         if self.gate_activation not in GATE_ACTIVATIONS:
             return f"unknown gate activation {self.gate_activation!r}"
         if self.implementation not in IMPLEMENTATIONS:
             return f"unknown implementation {self.implementation!r}"
-        if self.cell == "rnn" and self.gate_activation != "sigmoid":
-            return "the rnn cell has no gates, so a gate activation does not apply to it"
+        if not CELLS[self.cell].gated and self.gate_activation != "sigmoid":
+            return (f"{name('gate_activation')}={self.gate_activation} does not apply to --cell "
+                    f"{self.cell}, which has no gates; leave it at sigmoid")
         if self.implementation == "fused" and self.hand_written:
-            return (f"PyTorch has no fused layer for {self.cell} with {self.gate_activation} "
-                    "gates")
+            return (f"{name('implementation')}=fused: PyTorch has no fused layer for {self.cell} "
+                    f"with {self.gate_activation} gates; use auto or hand-written")
         if self.tie_weights and self.embedding_dim != self.hidden_dim:
-            return (f"tied weights need the embedding size ({self.embedding_dim}) to equal the "
-                    f"hidden size ({self.hidden_dim})")
+            return (f"{name('tie_weights')} needs the embedding and hidden sizes to be equal, but "
+                    f"{name('embedding_dim')}={self.embedding_dim} and "
+                    f"{name('hidden_dim')}={self.hidden_dim}; set both to the same size")
         if not 0.0 <= self.dropout < 1.0:
             return f"dropout {self.dropout} is outside [0, 1)"
         if self.bptt_truncate == 0 or self.bptt_truncate < -1:
-            return f"bptt_truncate {self.bptt_truncate} must be -1 (no limit) or at least 1"
+            return (f"{name('bptt_truncate')}={self.bptt_truncate} would backpropagate nothing; "
+                    "use -1 (whole sentence) or a number of steps of at least 1")
         return None
 
 
@@ -86,9 +91,10 @@ def recurrent_layers(config: ModelConfig) -> nn.Module:
     # PyTorch applies dropout between layers only; it warns when asked for it with one layer.
     between = config.dropout if config.layers > 1 else 0.0
     if not config.hand_written:
-        return FUSED_LAYERS[config.cell](config.embedding_dim, config.hidden_dim, config.layers,
+        fused = CELLS[config.cell].fused
+        assert fused is not None
+        return fused(config.embedding_dim, config.hidden_dim, config.layers,
                                          batch_first=True, dropout=between)
-    assert config.cell in HAND_WRITTEN_CELLS
     return HandWrittenRNN(
         config.cell,
         config.embedding_dim,
@@ -153,14 +159,6 @@ class RNNLanguageModel(nn.Module):
         logits = self.output(self.dropout(hidden[mask]))
         kept = targets[mask]
         return F.cross_entropy(logits, kept, reduction="sum"), int(kept.numel())
-
-    def token_losses(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of every position (batch, time); 0 where the target is ignored."""
-        logits, _ = self(inputs)
-        losses = F.cross_entropy(
-            logits.transpose(1, 2), targets, reduction="none", ignore_index=IGNORE_INDEX
-        )
-        return losses
 
     def parameter_count(self) -> int:
         """Distinct parameters (tied weights count once)."""

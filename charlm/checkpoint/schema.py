@@ -1,0 +1,78 @@
+"""What a checkpoint file holds: one typed definition that every reader and writer uses.
+
+A checkpoint is a dictionary of tensors and plain values (see files.py for how it is written and
+read). A model-only checkpoint holds the first five fields; one written by `charlm train` also
+holds the training state that `--resume` needs. Format version 1 is the layout since the first
+release; fields added later are optional, so older checkpoints still load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from charlm import __version__
+from charlm.checkpoint.files import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from charlm.errors import CheckpointError
+
+# What `--resume` needs beyond the model.
+RESUME_FIELDS = ("train_config", "progress", "optimizer_state", "corpus")
+MODEL_FIELDS = ("model_config", "model_state", "vocabulary", "tokenizer")
+
+
+@dataclass
+class Checkpoint:
+    """The contents of a checkpoint file."""
+
+    model_config: dict[str, Any]
+    """The model's shape (ModelConfig.to_dict())."""
+    model_state: dict[str, torch.Tensor]
+    """The weights, on the CPU."""
+    vocabulary: list[str]
+    """The words, in id order; the special tokens first."""
+    tokenizer: dict[str, Any]
+    """How text becomes sentences of words (TokenizerSettings.to_dict())."""
+    charlm_version: str = __version__
+    """The charlm that wrote it."""
+    train_config: dict[str, Any] | None = None
+    """The training settings (TrainConfig as a dict)."""
+    setting_origins: dict[str, str] | None = None
+    """Where each training setting came from: a flag, a variable, "checkpoint" or "default"."""
+    progress: dict[str, Any] | None = None
+    """Where training stands (Progress) and the running figures since the last report."""
+    optimizer_state: dict[str, Any] | None = None
+    """RMSprop's state."""
+    lr_schedule: dict[str, Any] | None = None
+    """The learning-rate schedule's state."""
+    torch_rng_state: torch.Tensor | None = None
+    """The CPU random state at the save, so dropout continues as it would have."""
+    corpus: dict[str, Any] | None = None
+    """The corpus it was trained on: path, fingerprint, sentences, vocabulary_stats."""
+
+    def to_document(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {"format": FORMAT, "format_version": FORMAT_VERSION,
+                **{name: value for name, value in values.items() if value is not None}}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any], path: str | Path) -> Checkpoint:
+        missing = [name for name in MODEL_FIELDS if name not in document]
+        if missing:
+            raise CheckpointError(f"{path} is a charlm checkpoint with missing parts (no "
+                                  f"{', '.join(missing)})")
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in document.items() if name in known})
+
+    def missing_for_resume(self) -> list[str]:
+        return [name for name in RESUME_FIELDS if getattr(self, name) is None]
+
+    def save(self, path: str | Path) -> None:
+        save_checkpoint(self.to_document(), path)
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Load and check a checkpoint file."""
+    return Checkpoint.from_document(load_checkpoint(path), path)

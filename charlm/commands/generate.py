@@ -1,0 +1,130 @@
+"""`charlm generate`: sentences from a checkpoint, printed as text, tokens or JSON lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import typer
+
+from charlm.checkpoint.trained import load_trained
+from charlm.data.vocab import UNKNOWN_ID
+from charlm.devices import DEVICE_CHOICES, pick_device
+from charlm.errors import CharlmError, ConfigError
+from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.options import option
+
+
+@dataclass
+class GenerateConfig:
+    """Settings of `charlm generate`."""
+
+    COMMAND = "generate"
+
+    model: str | None = option(None, "Checkpoint to generate from.", argument=True)
+    count: int = option(10, "Sentences to print.", minimum=1, maximum=1_000_000, short="-n")
+    temperature: float = option(
+        1.0,
+        "Sampling temperature: below 1 is more conservative, above 1 more adventurous.",
+        above=0.0,
+        maximum=100.0,
+    )
+    min_words: int = option(
+        3, "Reject sentences shorter than this many words, as the tutorial.", minimum=0
+    )
+    max_words: int = option(100, "Reject sentences longer than this many words.", minimum=1)
+    prompt: str | None = option(None, "Continue sentences from these words.")
+    allow_unknown: bool = option(False, "Keep sentences that contain UNKNOWN_TOKEN.")
+    greedy: bool = option(
+        False, "Always take the most likely next word (deterministic; ignores --temperature)."
+    )
+    top_k: int = option(0, "Sample only from the k most likely words (0: all).", minimum=0)
+    top_p: float = option(
+        1.0,
+        "Nucleus sampling: sample only from the most likely words whose probabilities add up "
+        "to this share (1: all).",
+        above=0.0,
+        maximum=1.0,
+    )
+    json: bool = option(
+        False,
+        "Print one JSON object per line: the sentence, its tokens and its natural "
+        "log-probability under the model.",
+    )
+    tokens: bool = option(False, "Print raw tokens instead of detokenized text.")
+    seed: int | None = option(
+        None, "Random seed: the same seed gives the same sentences.", minimum=0, maximum=2**32 - 1
+    )
+    device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        if self.model is None:
+            raise ConfigError("no checkpoint given: charlm generate MODEL.pt")
+        if self.min_words > self.max_words:
+            raise ConfigError(
+                f"{sources['min_words']}={self.min_words} is above "
+                f"{sources['max_words']}={self.max_words}: no sentence could qualify"
+            )
+
+
+def generate_text(config: GenerateConfig) -> list[str]:
+    """Print `config.count` sentences (as the tutorial: no unknown words unless allowed)."""
+    trained = load_trained(str(config.model), pick_device(config.device))
+    prompt_words: list[str] = []
+    prompt_ids: list[int] = []
+    if config.prompt:
+        prompt_words = trained.tokenizer.prompt_words(config.prompt)
+        prompt_ids = trained.vocabulary.encode(prompt_words)
+        if prompt_ids and all(i == UNKNOWN_ID for i in prompt_ids):
+            typer.echo(
+                f"Warning: none of the prompt's words are in the vocabulary; they are "
+                f"read as {trained.vocabulary.words[UNKNOWN_ID]}",
+                err=True,
+            )
+    if len(prompt_ids) >= config.max_words:
+        raise CharlmError(
+            f"the prompt has {len(prompt_ids)} words, not fewer than --max-words="
+            f"{config.max_words}; raise --max-words or shorten the prompt"
+        )
+    result = sample_sentences(
+        trained.model,
+        config.count,
+        temperature=config.temperature,
+        min_words=config.min_words,
+        max_words=config.max_words,
+        prompt_ids=prompt_ids,
+        allow_unknown=config.allow_unknown,
+        greedy=config.greedy,
+        generator=make_generator(config.seed),
+        top_k=config.top_k,
+        top_p=config.top_p,
+    )
+    lines = []
+    for sample in result.samples:
+        words = prompt_words + trained.vocabulary.decode(sample.ids[len(prompt_ids) :])
+        text = " ".join(words) if config.tokens else detokenize(words)
+        if config.json:
+            # One object per line (JSON lines): streams, and each line parses on its own.
+            text = json.dumps(
+                {"text": text, "tokens": words, "log_prob": sample.log_prob}, ensure_ascii=False
+            )
+        lines.append(text)
+    for line in lines:
+        typer.echo(line)
+    if result.rejected:
+        typer.echo(
+            f"rejected {result.rejected} of {result.attempts} sampled sentences (unknown "
+            f"word, fewer than {config.min_words} or more than {config.max_words} words)",
+            err=True,
+        )
+    if len(lines) < config.count:
+        message = (
+            f"only {len(lines)} of {config.count} sentences qualified after "
+            f"{result.attempts} attempts; try --allow-unknown, a lower --min-words or a "
+            "higher --max-words"
+        )
+        if not lines:
+            raise CharlmError(message)
+        typer.echo(f"Warning: {message}", err=True)
+    return lines

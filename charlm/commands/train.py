@@ -1,0 +1,13 @@
+"""`charlm train`: the console the user sees, then the training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from charlm.training.config import TrainConfig
+from charlm.training.console import Reporter
+from charlm.training.loop import train
+
+
+def train_command(config: TrainConfig) -> Path:
+    return train(config, Reporter(log_format=config.log_format, quiet=config.quiet))

@@ -1,0 +1,28 @@
+"""The settings that decide how a corpus becomes training sentences, passed whole from the
+command to the cache, the preparation and the tokenizer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PrepareSettings:
+    """Every setting that changes a prepared corpus; the cache key includes all of them."""
+
+    vocabulary_size: int = 2000
+    """Words kept, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END."""
+    lowercase: bool = True
+    """Lowercase the text before splitting it."""
+    drop_urls: bool = True
+    """Drop sentences that contain a URL."""
+    min_chars: int = 1
+    """Drop sentences shorter than this many characters."""
+    text_column: str | None = None
+    """The CSV column holding the text (None: body, else text, else the first)."""
+    max_words: int = 0
+    """Drop sentences with more words than this (0: no limit)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,21 @@
+"""Which device runs a model: the one choice every command makes, training or not."""
+
+from __future__ import annotations
+
+import torch
+
+from charlm.errors import CharlmError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device for `--device`; under torchrun each GPU rank takes its own GPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CharlmError("--device cuda was asked for but no CUDA GPU is available; use "
+                          "--device cpu or auto")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    index = local_rank % torch.cuda.device_count()
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)

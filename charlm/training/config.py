@@ -1,0 +1,331 @@
+"""The settings of `charlm train`: one field per flag, with its help, bounds and variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from charlm.data.settings import PrepareSettings
+from charlm.errors import ConfigError
+from charlm.model.cells import CELLS
+from charlm.model.network import ModelConfig
+from charlm.options import option
+
+
+@dataclass
+class TrainConfig:
+    """Settings of `charlm train`."""
+
+    corpus: str | None = option(
+        None,
+        "Corpus to train on: a UTF-8 text file, a .gz file, a directory of .txt files, or a CSV "
+        "file with a header row.",
+        tutorial_env="INPUT_DATA_FILE",
+        argument=True,
+        panel="Data",
+    )
+    out: str | None = option(
+        None,
+        "Checkpoint file to write. Default: <CELL>-<timestamp>-<vocab>-<emb>-<hidden>.pt in the "
+        "current directory, as the tutorial named its files.",
+        tutorial_env="MODEL_OUTPUT_FILE",
+        short="-o",
+        panel="Output",
+    )
+    force: bool = option(
+        False, "Overwrite an existing file at the checkpoint path.", panel="Output"
+    )
+    resume: str | None = option(
+        None,
+        "Continue training from this checkpoint exactly where it stopped (same batch, optimizer "
+        "and random state). Settings not given are taken from it; --out defaults to it.",
+        panel="Run",
+    )
+    keep_best: bool = option(
+        False,
+        "Also keep the checkpoint with the best validation loss so far, as <out stem>.best.pt.",
+        panel="Output",
+    )
+    text_column: str | None = option(
+        None,
+        "CSV column holding the text. Default: body, else text, else the first column.",
+        panel="Data",
+        fixed=True,
+    )
+    lowercase: bool = option(
+        True, "Lowercase the text before splitting it, as the tutorial.", panel="Data", fixed=True
+    )
+    drop_urls: bool = option(
+        True, "Drop sentences that contain a URL, as the tutorial.", panel="Data", fixed=True
+    )
+    min_chars: int = option(
+        1,
+        "Drop sentences shorter than this many characters, as the tutorial.",
+        minimum=0,
+        panel="Data",
+        fixed=True,
+    )
+    vocabulary_size: int = option(
+        2000,
+        "Vocabulary size, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END.",
+        tutorial_env="VOCABULARY_SIZE",
+        minimum=4,
+        maximum=1_000_000,
+        panel="Data",
+        fixed=True,
+    )
+    max_sentence_words: int = option(
+        200,
+        "Drop sentences with more words than this, so text without sentence boundaries cannot "
+        "make giant batches.",
+        minimum=1,
+        maximum=100_000,
+        panel="Data",
+        fixed=True,
+    )
+    valid_fraction: float = option(
+        0.05,
+        "Share of sentences held out for validation.",
+        above=0.0,
+        maximum=0.5,
+        panel="Data",
+        fixed=True,
+    )
+    valid: str | None = option(
+        None,
+        "Validate on this corpus (encoded with the training vocabulary) instead of holding "
+        "out --valid-fraction of the training sentences.",
+        panel="Data",
+        fixed=True,
+    )
+    cell: str = option(
+        "gru",
+        "Recurrent cell: gru, lstm and rnn (tanh) run on PyTorch's fused layers; peephole-lstm "
+        "and cifg-lstm (coupled input and forget gate) on charlm's hand-written cells.",
+        choices=tuple(CELLS),
+        panel="Model",
+        fixed=True,
+    )
+    gate_activation: str = option(
+        "sigmoid",
+        "Gate activation. hard-sigmoid (Theano's clip(0.2x+0.5, 0, 1)) runs gru and lstm on the "
+        "hand-written cells; gru with hard-sigmoid is the tutorial's Theano GRU.",
+        choices=("sigmoid", "hard-sigmoid"),
+        panel="Model",
+        fixed=True,
+    )
+    implementation: str = option(
+        "auto",
+        "auto: PyTorch's fused layer where one computes the cell, else the hand-written cell; "
+        "hand-written: always the hand-written cell (slower; for study and comparison).",
+        choices=("auto", "fused", "hand-written"),
+        panel="Model",
+    )
+    embedding_dim: int = option(
+        48,
+        "Word embedding size.",
+        tutorial_env="EMBEDDING_DIM",
+        minimum=1,
+        maximum=65536,
+        panel="Model",
+        fixed=True,
+    )
+    hidden_dim: int = option(
+        128,
+        "Hidden state size of each layer.",
+        tutorial_env="HIDDEN_DIM",
+        minimum=1,
+        maximum=65536,
+        panel="Model",
+        fixed=True,
+    )
+    layers: int = option(
+        2, "Number of recurrent layers.", minimum=1, maximum=64, panel="Model", fixed=True
+    )
+    dropout: float = option(
+        0.0,
+        "Dropout probability between recurrent layers and before the output layer.",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    tie_weights: bool = option(
+        False,
+        "Share the embedding matrix with the output layer (needs --embedding-dim equal to "
+        "--hidden-dim).",
+        panel="Model",
+        fixed=True,
+    )
+    bptt_truncate: int = option(
+        -1,
+        "Backpropagate through at most this many time steps, as the tutorial's "
+        "bptt_truncate; -1: through the whole sentence.",
+        minimum=-1,
+        maximum=1_000_000,
+        panel="Model",
+    )
+    learning_rate: float = option(
+        0.001,
+        "RMSprop learning rate.",
+        tutorial_env="LEARNING_RATE",
+        above=0.0,
+        maximum=10.0,
+        panel="Optimisation",
+    )
+    decay: float = option(
+        0.9,
+        "RMSprop decay of the squared-gradient average.",
+        minimum=0.0,
+        maximum=0.9999,
+        panel="Optimisation",
+    )
+    epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0, panel="Optimisation")
+    lr_decay: float = option(
+        1.0,
+        "Multiply the learning rate by this factor when the validation loss has not improved "
+        "for --patience reports (1: never).",
+        above=0.0,
+        maximum=1.0,
+        panel="Optimisation",
+    )
+    patience: int = option(
+        2,
+        "Reports without a better validation loss before the learning rate is decayed.",
+        minimum=1,
+        panel="Optimisation",
+    )
+    clip_norm: float = option(
+        0.0,
+        "Clip the gradient norm of each step to this value (0: no clipping).",
+        minimum=0.0,
+        panel="Optimisation",
+    )
+    epochs: int = option(
+        20,
+        "Passes over the training sentences.",
+        tutorial_env="NEPOCH",
+        minimum=1,
+        panel="Optimisation",
+    )
+    batch_size: int = option(
+        64,
+        "Sentences per training step; sentences of similar length are batched together.",
+        minimum=1,
+        maximum=65536,
+        panel="Optimisation",
+        fixed=True,
+    )
+    print_every: int = option(
+        25000,
+        "Report, sample and save every this many training sentences (and at the end of each "
+        "epoch when an epoch is shorter).",
+        tutorial_env="PRINT_EVERY",
+        minimum=1,
+        panel="Output",
+    )
+    samples: int = option(
+        10, "Sentences to generate at each report.", minimum=0, maximum=1000, panel="Output"
+    )
+    log_format: str = option(
+        "text",
+        "Training output: text (a progress bar and panels at a terminal, plain lines "
+        "elsewhere) or json (one JSON object per line, no progress bar).",
+        choices=("text", "json"),
+        panel="Output",
+    )
+    quiet: bool = option(
+        False, "Plain lines only: no progress bar, panels or progress lines.", panel="Output"
+    )
+    seed: int = option(
+        1234,
+        "Random seed: the same seed repeats a CPU run exactly.",
+        minimum=0,
+        maximum=2**32 - 1,
+        panel="Optimisation",
+        fixed=True,
+    )
+    device: str = option(
+        "auto",
+        "Where to train: auto picks CUDA when available.",
+        choices=("auto", "cpu", "cuda"),
+        panel="Run",
+        shared=True,
+    )
+    amp: bool = option(
+        False,
+        "Mixed precision: bf16 autocast on CUDA. On a CPU it runs, with a warning, and is "
+        "usually slower.",
+        panel="Run",
+    )
+    threads: int = option(
+        0,
+        "CPU threads per process (0: the machine's cores, shared among the torchrun ranks on it).",
+        minimum=0,
+        maximum=4096,
+        panel="Run",
+    )
+    workers: int = option(
+        0,
+        "Processes that tokenize the corpus before training (0: automatic, up to 2 for corpora "
+        "over 2 MB).",
+        minimum=0,
+        maximum=256,
+        panel="Data",
+    )
+    cache: bool = option(
+        True, "Reuse the prepared corpus from the cache, and store it there.", panel="Data"
+    )
+    cache_dir: str | None = option(
+        None,
+        "Where prepared corpora are cached. Default: $XDG_CACHE_HOME/charlm or ~/.cache/charlm.",
+        panel="Data",
+    )
+
+    def check(self, sources: Mapping[str, str]) -> None:
+        # A resumed run may take the corpus path from its checkpoint.
+        if self.corpus is None and self.resume is None:
+            raise ConfigError(
+                "no corpus given: pass a path (charlm train corpus.txt) or set INPUT_DATA_FILE"
+            )
+        if self.resume is None:
+            # A resumed model's settings are the checkpoint's; the run checks the merged ones.
+            self.check_model(sources)
+
+    def check_model(self, sources: Mapping[str, str] | None = None) -> None:
+        problem = self.model_config(self.vocabulary_size).problem(sources)
+        if problem:
+            raise ConfigError(problem if sources else f"cannot build this model: {problem}")
+
+    def prepare_settings(self) -> PrepareSettings:
+        return PrepareSettings(
+            vocabulary_size=self.vocabulary_size,
+            lowercase=self.lowercase,
+            drop_urls=self.drop_urls,
+            min_chars=self.min_chars,
+            text_column=self.text_column,
+            max_words=self.max_sentence_words,
+        )
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(
+            vocab_size=vocab_size,
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            layers=self.layers,
+            cell=self.cell,
+            gate_activation=self.gate_activation,
+            implementation=self.implementation,
+            dropout=self.dropout,
+            tie_weights=self.tie_weights,
+            bptt_truncate=self.bptt_truncate,
+        )
+
+    @property
+    def default_out(self) -> str:
+        from datetime import datetime
+
+        stamp = datetime.now().strftime("%Y-%m-%d-%H-%M")
+        return (
+            f"{self.cell.upper()}-{stamp}-{self.vocabulary_size}-{self.embedding_dim}-"
+            f"{self.hidden_dim}.pt"
+        )

@@ -1,0 +1,180 @@
+"""`charlm train`: build the run, then the training loop, top to bottom.
+
+Each step trains on one batch per rank. After a step, in this order: the loss is read back from
+the device when due, a report is made when due (validate, sample, save), and a signal received
+during the step stops the run with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from charlm.data.batches import batch_tokens, epoch_order, iterate_batches, make_batch
+from charlm.data.prepare import EncodedSentences
+from charlm.errors import CharlmError
+from charlm.model.network import RNNLanguageModel
+from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.training.config import TrainConfig
+from charlm.training.outputs import Output
+from charlm.training.run import Run, build_run
+from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
+
+EVAL_BATCH_SIZE = 256
+
+
+class TrainingDiverged(CharlmError):
+    """The loss became NaN or infinite."""
+
+
+def train(config: TrainConfig, console: Output) -> Path:
+    """Run `charlm train`; returns the checkpoint path."""
+    with catch_interrupts() as guard:
+        run = build_run(config, console)
+        return train_loop(run, guard)
+
+
+def train_loop(run: Run, guard: InterruptGuard) -> Path:
+    """Train until the configured epochs are done, reporting and saving as configured."""
+    config, progress, ranks, runtime, outputs = (run.config, run.progress, run.ranks,
+                                                 run.runtime, run.outputs)
+    figures = run.figures
+    assert figures is not None
+    guard.describe_stop = run.checkpointer.stop_message
+    guard.deferring = True
+    run.model.train()
+    lengths = run.train_set.lengths
+    while progress.epoch < config.epochs:
+        batches = epoch_order(lengths, config.batch_size, config.seed, progress.epoch)
+        epoch_batches = ranks.usable_batches(len(batches))
+        done_in_epoch = int(sum(len(b) for b in batches[: progress.batch_in_epoch]))
+        outputs.start_epoch(progress.epoch + 1, config.epochs, len(run.train_set), done_in_epoch)
+        figures.pause()
+        for group in ranks.step_groups(batches[progress.batch_in_epoch :]):
+            batch = make_batch(run.train_set, group[ranks.rank])
+            loss_sum = run.step_loss(runtime.to_device(batch.inputs),
+                                     runtime.to_device(batch.targets))
+            run.optimizer.zero_grad(set_to_none=True)
+            (loss_sum / batch.tokens).backward()
+            if config.clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_norm)
+            run.optimizer.step()
+            figures.add_step_loss(loss_sum)
+
+            sentences = sum(len(indices) for indices in group)
+            tokens = sum(batch_tokens(lengths, indices) for indices in group)
+            epoch_ended = progress.advance(sentences, tokens, len(group), epoch_batches)
+            done_in_epoch += sentences
+            report_due = progress.report_due(sentences, config.print_every, epoch_ended,
+                                             config.epochs)
+            # Every rank stops at the same step, whichever rank the signal reached first.
+            stop = ranks.any(guard.requested)
+            if report_due or stop or runtime.loss_due(progress.steps):
+                read_back_loss(run)
+                figures.lap()
+                outputs.advance(done_in_epoch, figures.train_loss, figures.tokens_per_s)
+            if report_due:
+                # Saved with the report: right after an epoch ended, the next has had none yet.
+                progress.reported_in_epoch = progress.batch_in_epoch > 0
+                if ranks.is_main:
+                    report(run)
+                figures.pause()
+            if epoch_ended:
+                progress.reported_in_epoch = False
+            if stop:
+                stop_on_signal(run, guard)
+    guard.deferring = False
+    outputs.stop_progress()
+    # Rank 0's last report saves the checkpoint; the run ends when it is written.
+    ranks.barrier()
+    return run.checkpointer.out
+
+
+def read_back_loss(run: Run) -> None:
+    """Add the losses summed on the device (over every rank) to the report's figures."""
+    assert run.figures is not None
+    unread, steps = run.figures.take_unread()
+    if unread is None:
+        return
+    value = float(run.ranks.sum(unread))
+    if not math.isfinite(value):
+        where = "at" if steps == 1 else "by"
+        raise TrainingDiverged(
+            f"the training loss became {value} {where} step {run.progress.steps}; "
+            f"{run.checkpointer.kept()}; lower --learning-rate (now {run.config.learning_rate}) "
+            "or set --clip-norm"
+        )
+    run.figures.add_read_loss(value)
+
+
+def report(run: Run) -> None:
+    """Validate, record, sample and save; then tell every output."""
+    progress, figures, config = run.progress, run.figures, run.config
+    assert figures is not None
+    val_loss, _ = evaluate_loss(run.model, run.valid_set, run.runtime.device)
+    if not math.isfinite(val_loss):
+        raise TrainingDiverged(f"the validation loss became {val_loss} at step "
+                               f"{progress.steps}; {run.checkpointer.kept()}; lower "
+                               "--learning-rate or set --clip-norm")
+    improved = val_loss < progress.best_val_loss
+    progress.reports += 1
+    progress.best_val_loss = min(progress.best_val_loss, val_loss)
+    metrics = {
+        "elapsed_s": round(progress.elapsed_s, 3),
+        "epoch": progress.epoch + (1 if progress.batch_in_epoch else 0),
+        "examples": progress.examples,
+        "tokens": progress.tokens,
+        "train_loss": figures.train_loss,
+        "val_loss": val_loss,
+        "val_ppl": math.exp(min(val_loss, 700.0)),
+        "tokens_per_s": figures.tokens_per_s,
+        "lr": run.optimizer.param_groups[0]["lr"],
+    }
+    progress.metrics.append(metrics)
+    # The decayed rate applies from the next step on; `lr` above is the one this interval used.
+    decayed = run.schedule.step(val_loss)
+    samples = sample_text(run, config.samples, config.seed + progress.reports)
+    figures.restart()
+    best_saved = run.checkpointer.save(run.checkpoint(), progress.steps, improved)
+    run.outputs.report(metrics)
+    if decayed:
+        run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, config.patience)
+    run.outputs.samples(samples)
+    run.outputs.saved(str(run.checkpointer.out))
+    if best_saved:
+        run.outputs.line(f"best validation loss so far: also saved {run.checkpointer.best}")
+
+
+def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
+    """Save the step just finished (unless a report saved it) and stop with the resume command."""
+    run.outputs.stop_progress()
+    checkpointer = run.checkpointer
+    if checkpointer.saved_step != run.progress.steps and run.ranks.is_main:
+        checkpointer.save(run.checkpoint(), run.progress.steps, improved=False)
+    signum = guard.signum or 0
+    raise Interrupted(signum, f"{signal_name(signum)} received: finished step "
+                              f"{run.progress.steps} and saved the checkpoint {checkpointer.out}; "
+                              f"resume with: {checkpointer.resume_command}")
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device
+) -> tuple[float, int]:
+    """Mean cross-entropy per predicted token (SENTENCE_END included), and the token count."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for batch in iterate_batches(sentences, EVAL_BATCH_SIZE):
+        loss, n = model.loss(batch.inputs.to(device), batch.targets.to(device))
+        total += float(loss)
+        count += n
+    model.train(was_training)
+    return total / max(count, 1), count
+
+
+def sample_text(run: Run, count: int, seed: int) -> list[str]:
+    result = sample_sentences(run.model, count, generator=make_generator(seed))
+    return [detokenize(run.corpus.vocabulary.decode(s.ids)) for s in result.samples]

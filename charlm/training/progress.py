@@ -1,0 +1,120 @@
+"""Where training stands, and the running figures (loss and speed) since the last report."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+# Keys of the running figures in a checkpoint's "progress" record, beside Progress's fields.
+FIGURES_KEYS = ("interval_tokens", "interval_elapsed_s", "interval_loss_sum")
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in the checkpoint."""
+
+    epoch: int = 0  # epochs completed
+    batch_in_epoch: int = 0  # batches done in the current epoch
+    examples: int = 0  # training sentences seen
+    tokens: int = 0  # training tokens predicted (no padding)
+    steps: int = 0
+    elapsed_s: float = 0.0  # training wall-clock time, reports excluded
+    reports: int = 0
+    best_val_loss: float = math.inf
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    # Whether the current epoch has had a report, so a short epoch still gets one at its end.
+    reported_in_epoch: bool = False
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Progress:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def advance(self, sentences: int, tokens: int, batches: int, epoch_batches: int) -> bool:
+        """Count one step; returns whether it ended the epoch."""
+        self.steps += 1
+        self.batch_in_epoch += batches
+        self.examples += sentences
+        self.tokens += tokens
+        if self.batch_in_epoch < epoch_batches:
+            return False
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        return True
+
+    def report_due(self, sentences: int, print_every: int, epoch_ended: bool,
+                   epochs: int) -> bool:
+        """Whether the step that brought `sentences` calls for a report: every `print_every`
+        sentences, at the end of an epoch that had none, and at the end of training."""
+        crossed = self.examples // print_every > (self.examples - sentences) // print_every
+        return (crossed or (epoch_ended and not self.reported_in_epoch)
+                or (epoch_ended and self.epoch == epochs))
+
+
+class RunningFigures:
+    """The training loss and speed since the last report.
+
+    The loss of each step stays on the device, summed, until it is read back (`read_back`): a
+    read makes the host wait for the device. Time counts training only: `pause` starts the clock
+    again after a report.
+    """
+
+    def __init__(self, progress: Progress, state: dict[str, Any] | None = None) -> None:
+        state = state or {}
+        self.tokens_at_report = int(state.get("interval_tokens", 0))
+        self.elapsed_at_report = float(state.get("interval_elapsed_s", 0.0))
+        self.loss_sum = float(state.get("interval_loss_sum", 0.0))
+        self.unread: torch.Tensor | None = None
+        self.unread_steps = 0
+        self.progress = progress
+        self.tick = time.monotonic()
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(zip(FIGURES_KEYS, (self.tokens_at_report, self.elapsed_at_report,
+                                       self.loss_sum)))
+
+    def add_step_loss(self, loss_sum: torch.Tensor) -> None:
+        detached = loss_sum.detach()
+        self.unread = detached if self.unread is None else self.unread + detached
+        self.unread_steps += 1
+
+    def take_unread(self) -> tuple[torch.Tensor | None, int]:
+        """The losses summed since the last read, and over how many steps; then none."""
+        unread, steps = self.unread, self.unread_steps
+        self.unread, self.unread_steps = None, 0
+        return unread, steps
+
+    def add_read_loss(self, value: float) -> None:
+        self.loss_sum += value
+
+    def lap(self) -> None:
+        """Add the time since the last lap to the training time."""
+        now = time.monotonic()
+        self.progress.elapsed_s += now - self.tick
+        self.tick = now
+
+    def pause(self) -> None:
+        """Leave the time since the last lap (a report) out of the training time."""
+        self.tick = time.monotonic()
+
+    @property
+    def train_loss(self) -> float:
+        return self.loss_sum / max(self.progress.tokens - self.tokens_at_report, 1)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return ((self.progress.tokens - self.tokens_at_report)
+                / max(self.progress.elapsed_s - self.elapsed_at_report, 1e-9))
+
+    def restart(self) -> None:
+        """Start the next report's figures."""
+        self.tokens_at_report = self.progress.tokens
+        self.elapsed_at_report = self.progress.elapsed_s
+        self.loss_sum = 0.0

@@ -1,0 +1,158 @@
+"""The processes of one training run under torchrun: collectives and sharding, nothing else.
+
+Launched by `torchrun`, every process (rank) trains a DistributedDataParallel replica: gloo on
+CPUs, NCCL on GPUs. Rank 0 prepares the corpus (from the cache when it can) and sends it to the
+others, so a corpus is prepared once, not once per rank, and no shared file system is needed
+across machines. Each rank takes a disjoint share of every epoch's batches; all ranks compute the
+same epoch order, so no batch lists are exchanged. Only rank 0 reports, samples and saves.
+Outside torchrun every method reduces to a plain call in a single process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from charlm.data.prepare import EncodedSentences, PreparedCorpus
+from charlm.errors import CharlmError
+
+# Ranks wait on rank 0 while it prepares a large corpus or validates: allow far more than the
+# default 10 to 30 minutes before a collective operation counts as hung.
+COLLECTIVE_TIMEOUT = timedelta(hours=3)
+
+
+def launched_by_torchrun() -> bool:
+    return ("RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+            and int(os.environ["WORLD_SIZE"]) > 1)
+
+
+@dataclass
+class Ranks:
+    """This process's place in the run; a lone process is rank 0 of 1."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+    # Corpus arrays and flags travel between CPUs over gloo even when gradients go over NCCL.
+    cpu_group: Any = None
+
+    @classmethod
+    def from_environment(cls) -> Ranks:
+        """The place torchrun gave this process (rank 0 of 1 outside torchrun)."""
+        if not launched_by_torchrun():
+            return cls()
+        return cls(rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]),
+                   local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+                   local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+
+    def join(self, device: torch.device) -> None:
+        """Join the torchrun process group (nothing to join for a lone process)."""
+        if not self.active:
+            return
+        if not dist.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
+            atexit.register(_teardown)
+        self.cpu_group = (dist.new_group(backend="gloo", timeout=COLLECTIVE_TIMEOUT)
+                          if dist.get_backend() != "gloo" else dist.group.WORLD)
+        if not self.is_main:
+            # Warnings come once, from rank 0, not once per rank.
+            warnings.simplefilter("ignore")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier(group=self.cpu_group)
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """The module that the step calls: wrapped in DDP, which averages gradients, when the run
+        has several ranks."""
+        if not self.active:
+            return module
+        ids = [device.index] if device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def usable_batches(self, count: int) -> int:
+        """Batches an epoch can use: every rank must take the same number of steps, so the last
+        `count % world_size` batches (different ones each epoch) are left out."""
+        return count - count % self.world_size
+
+    def step_groups(self, batches: Sequence[np.ndarray]) -> list[Sequence[np.ndarray]]:
+        """The epoch's batches, `world_size` per step: rank r trains on the r-th of each group."""
+        size = self.world_size
+        return [batches[start : start + size]
+                for start in range(0, self.usable_batches(len(batches)), size)]
+
+    def sum(self, value: torch.Tensor) -> torch.Tensor:
+        """The sum over ranks of a tensor on this rank's device."""
+        if self.active:
+            value = value.clone()
+            dist.all_reduce(value)
+        return value
+
+    def any(self, flag: bool) -> bool:
+        """Whether `flag` is set on any rank (a collective call: every rank must make it)."""
+        if not self.active:
+            return flag
+        value = torch.tensor([1 if flag else 0], dtype=torch.int32)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.cpu_group)
+        return bool(value.item())
+
+    def share_corpus(self, prepare: Callable[[], PreparedCorpus]) -> PreparedCorpus:
+        """Rank 0 prepares the corpus; every rank gets it. An error on rank 0 stops every rank."""
+        if not self.active:
+            return prepare()
+        if not self.is_main:
+            metadata = json.loads(self._broadcast(None))
+            if "error" in metadata:
+                raise CharlmError(metadata["error"])
+            ids = np.frombuffer(self._broadcast(None), dtype=np.dtype(metadata["ids_dtype"]))
+            offsets = np.frombuffer(self._broadcast(None), dtype=np.int64)
+            return PreparedCorpus.from_metadata(metadata, EncodedSentences(ids, offsets))
+        try:
+            corpus = prepare()
+        except CharlmError as error:
+            self._broadcast(json.dumps({"error": str(error)}).encode())
+            raise
+        self._broadcast(json.dumps(corpus.metadata()).encode())
+        self._broadcast(np.ascontiguousarray(corpus.sentences.ids).tobytes())
+        self._broadcast(np.ascontiguousarray(corpus.sentences.offsets).tobytes())
+        return corpus
+
+    def _broadcast(self, payload: bytes | None) -> bytes:
+        """Rank 0's bytes, on every rank."""
+        size = torch.tensor([len(payload) if payload is not None else 0], dtype=torch.int64)
+        dist.broadcast(size, src=0, group=self.cpu_group)
+        if self.is_main:
+            assert payload is not None
+            buffer = (torch.frombuffer(bytearray(payload), dtype=torch.uint8) if payload
+                      else torch.empty(0, dtype=torch.uint8))
+        else:
+            buffer = torch.empty(int(size.item()), dtype=torch.uint8)
+        if buffer.numel():
+            dist.broadcast(buffer, src=0, group=self.cpu_group)
+        return payload if self.is_main and payload is not None else buffer.numpy().tobytes()
+
+
+def _teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,99 @@
+"""`charlm train --resume`: continue a run from its checkpoint exactly where it stopped.
+
+A resumed run takes every setting the user does not give from the checkpoint. Settings that decide
+the data, the batches or the model's shape (the `fixed` ones of TrainConfig) must match or be left
+out; the number of epochs, the report interval, the learning rate and the like may change. The
+corpus is verified by a digest of its content, then encoded with the checkpoint's own tokenizer
+and vocabulary, never rebuilt.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.corpus import fingerprint
+from charlm.data.prepare import PreparedCorpus, encode_corpus
+from charlm.errors import CharlmError, CheckpointError, ConfigError
+from charlm.options import fixed_fields, given_fields, origins_of, set_origins, source_of
+from charlm.training.config import TrainConfig
+
+# Chosen afresh by each command rather than taken from the checkpoint.
+NOT_INHERITED = ("corpus", "out", "force", "resume")
+
+
+def corpus_record(path: str, corpus: PreparedCorpus, digest: str) -> dict[str, Any]:
+    """What a checkpoint records of its corpus, to recognise it when resuming."""
+    return {
+        "path": path,
+        "fingerprint": digest,
+        "sentences": len(corpus.sentences),
+        "vocabulary_stats": asdict(corpus.vocabulary_stats),
+    }
+
+
+def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
+    """The checkpoint to resume, and the run's settings: given ones checked, others inherited."""
+    path = str(config.resume)
+    checkpoint = read_checkpoint(path)
+    missing = checkpoint.missing_for_resume()
+    if missing:
+        raise CheckpointError(f"{path} cannot be resumed: it has no {', '.join(missing)} (written "
+                              "by an older charlm?); start a new run without --resume")
+    stored = checkpoint.train_config or {}
+    given = given_fields(config)
+    fixed = fixed_fields(TrainConfig)
+    differs = []
+    inherited: dict[str, Any] = {}
+    for f in fields(TrainConfig):
+        if f.name in NOT_INHERITED or f.name not in stored:
+            continue
+        if f.name not in given:
+            inherited[f.name] = stored[f.name]
+        elif f.name in fixed and getattr(config, f.name) != stored[f.name]:
+            differs.append(f"{source_of(config, f.name)} is {getattr(config, f.name)!r} here but "
+                           f"{stored[f.name]!r} in the checkpoint")
+    if differs:
+        raise ConfigError(f"cannot resume {path} with other settings: {'; '.join(differs)}. Leave "
+                          "them out to continue with the checkpoint's, or start a new run")
+    corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
+    merged = replace(config, corpus=corpus, **inherited)
+    set_origins(merged, origins_of(config) | dict.fromkeys(inherited, "checkpoint"))
+    epochs_done = (checkpoint.progress or {}).get("epoch", 0)
+    if epochs_done >= merged.epochs:
+        raise ConfigError(f"{path} has already trained {epochs_done} of {merged.epochs} epochs; "
+                          "pass a larger --epochs to train further")
+    return merged, checkpoint
+
+
+def resumed_corpus(config: TrainConfig, checkpoint: Checkpoint) -> PreparedCorpus:
+    """The checkpoint's corpus, verified to be the same text and encoded as it was then."""
+    resume = str(config.resume)
+    info = checkpoint.corpus or {}
+    corpus_path = str(config.corpus)
+    if fingerprint(corpus_path) != info.get("fingerprint"):
+        raise CharlmError(f"cannot resume {resume}: {corpus_path} is not the corpus it was trained "
+                          f"on ({info.get('path')}), its content differs; resume with that corpus "
+                          "or start a new run without --resume")
+    metadata = {"vocabulary": checkpoint.vocabulary, "tokenizer": checkpoint.tokenizer,
+                "vocabulary_stats": info.get("vocabulary_stats")}
+    try:
+        empty = PreparedCorpus.from_metadata(metadata, sentences=None)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{resume} has damaged tokenizer or vocabulary settings "
+                              f"({type(error).__name__}); start a new run") from None
+    sentences = encode_corpus(corpus_path, empty.tokenizer, empty.vocabulary, config.text_column,
+                              empty.corpus_stats, workers=config.workers)
+    if len(sentences) != info["sentences"]:
+        raise CharlmError(f"cannot resume {resume}: {corpus_path} now reads as {len(sentences):,} "
+                          f"sentences, not {info['sentences']:,} (another NLTK version?); start "
+                          "a new run")
+    return replace(empty, sentences=sentences)
+
+
+def resume_command(corpus: str, checkpoint: Path) -> str:
+    """The command that continues a stopped run."""
+    return f"charlm train {shlex.quote(corpus)} --resume {shlex.quote(str(checkpoint))}"

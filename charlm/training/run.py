@@ -1,0 +1,248 @@
+"""Building a training run: the data, the model, the optimizer and schedule, where it saves and
+where it reports. `build_run` does everything before the first step; loop.py takes it from there."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from charlm import __version__
+from charlm.checkpoint.schema import Checkpoint
+from charlm.data.batches import split_validation
+from charlm.data.cache import cached_prepare
+from charlm.data.corpus import corpus_files, fingerprint, is_csv
+from charlm.data.prepare import EncodedSentences, PreparedCorpus, encode_corpus
+from charlm.errors import CharlmError, CorpusError
+from charlm.model.network import RNNLanguageModel
+from charlm.options import given_fields, origins_of
+from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
+from charlm.training.config import TrainConfig
+from charlm.training.outputs import MetricsFile, Output, Outputs, metrics_path
+from charlm.training.progress import Progress, RunningFigures
+from charlm.training.ranks import Ranks
+from charlm.training.resume import corpus_record, resume_command, resume_config, resumed_corpus
+from charlm.training.runtime import Runtime
+from charlm.training.schedule import PlateauSchedule
+
+
+@dataclass
+class Run:
+    """Everything a training loop works with; each piece owns its own state."""
+
+    config: TrainConfig
+    ranks: Ranks
+    runtime: Runtime
+    outputs: Outputs
+    corpus: PreparedCorpus
+    corpus_record: dict
+    train_set: EncodedSentences
+    valid_set: EncodedSentences
+    model: RNNLanguageModel
+    step_loss: nn.Module  # the summed loss of a batch; under torchrun, DDP averages its gradients
+    optimizer: torch.optim.Optimizer
+    schedule: PlateauSchedule
+    checkpointer: Checkpointer
+    progress: Progress = field(default_factory=Progress)
+    figures: RunningFigures | None = None
+
+    def checkpoint(self) -> Checkpoint:
+        """What a checkpoint of the run holds now."""
+        assert self.figures is not None
+        return Checkpoint(
+            model_config=self.model.config.to_dict(),
+            model_state={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            vocabulary=list(self.corpus.vocabulary.words),
+            tokenizer=self.corpus.tokenizer.settings.to_dict(),
+            charlm_version=__version__,
+            train_config=asdict(self.config),
+            setting_origins=origins_of(self.config),
+            progress=self.progress.to_dict() | self.figures.state_dict(),
+            optimizer_state=self.optimizer.state_dict(),
+            lr_schedule=self.schedule.state_dict(),
+            torch_rng_state=torch.get_rng_state(),
+            corpus=self.corpus_record,
+        )
+
+
+def build_run(config: TrainConfig, console: Output) -> Run:
+    """Everything up to the first training step: check, prepare, build, restore."""
+    resumed: Checkpoint | None = None
+    if config.resume is not None:
+        config, resumed = resume_config(config)
+    out = Path(config.out or config.resume or config.default_out)
+    # Resuming writes over the checkpoint it continues: that is what --resume asks for.
+    in_place = config.resume is not None and Path(config.resume).resolve() == out.resolve()
+    ranks = Ranks.from_environment()
+    runtime = Runtime.start(config.device, config.threads, config.amp, ranks.local_rank,
+                            ranks.local_world_size)
+    ranks.join(runtime.device)
+    best = best_path(out) if config.keep_best else None
+    outputs = Outputs([])
+    if ranks.is_main:
+        check_output_path(out, config.force or in_place)
+        if best is not None:
+            check_output_path(best, config.force or config.resume is not None)
+        outputs = Outputs([console, MetricsFile(metrics_path(out))])
+    if config.valid is not None:
+        corpus_files(config.valid)  # a missing validation file fails before any work
+    report_configuration(outputs, config, out, ranks, runtime)
+
+    started = time.monotonic()
+    source = CorpusSource(config, resumed)
+    corpus = ranks.share_corpus(source.prepare)
+    report_corpus(outputs, corpus, config.max_sentence_words, time.monotonic() - started,
+                  source.cache_hit)
+    train_set, valid_set, valid_source = training_and_validation(config, corpus)
+    outputs.line(f"training on {len(train_set):,} sentences, validating on "
+                 f"{len(valid_set):,}{valid_source}")
+
+    torch.manual_seed(config.seed)
+    config.check_model()
+    model = RNNLanguageModel(config.model_config(len(corpus.vocabulary))).to(runtime.device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.learning_rate,
+                                    alpha=config.decay, eps=config.epsilon)
+    run = Run(
+        config=config, ranks=ranks, runtime=runtime, outputs=outputs, corpus=corpus,
+        corpus_record=corpus_record(str(config.corpus), corpus, source.digest),
+        train_set=train_set, valid_set=valid_set, model=model,
+        step_loss=ranks.wrap(runtime.loss_module(model), runtime.device), optimizer=optimizer,
+        schedule=PlateauSchedule(optimizer, config.lr_decay, config.patience),
+        checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out)),
+    )
+    report_model(run)
+    restore(run, resumed, in_place)
+    return run
+
+
+class CorpusSource:
+    """Where the training corpus comes from: the cache, a fresh preparation, or (resuming) the
+    checkpoint's tokenizer and vocabulary applied to the same text."""
+
+    def __init__(self, config: TrainConfig, resumed: Checkpoint | None) -> None:
+        self.config = config
+        self.resumed = resumed
+        self.cache_hit = False
+        self.digest = ""  # only rank 0 saves checkpoints, the only use of the fingerprint
+
+    def prepare(self) -> PreparedCorpus:
+        config = self.config
+        if self.resumed is not None:
+            self.digest = (self.resumed.corpus or {})["fingerprint"]
+            return resumed_corpus(config, self.resumed)
+        self.digest = fingerprint(str(config.corpus))
+        corpus, self.cache_hit = cached_prepare(
+            str(config.corpus), config.prepare_settings(), workers=config.workers,
+            cache_dir=config.cache_dir, use_cache=config.cache, digest=self.digest,
+        )
+        return corpus
+
+
+def restore(run: Run, resumed: Checkpoint | None, in_place: bool) -> None:
+    """Continue a resumed run's weights, optimizer, schedule, random state and progress; start
+    the running figures and the metrics history."""
+    state: dict = {}
+    if resumed is not None:
+        state = resumed.progress or {}
+        restore_training_state(run, resumed)
+        run.outputs.line(f"resuming {run.config.resume} at epoch {run.progress.epoch + 1}, step "
+                         f"{run.progress.steps}, {run.progress.examples:,} sentences seen")
+        if in_place:
+            run.checkpointer.saved_step = run.progress.steps
+    run.figures = RunningFigures(run.progress, state)
+    run.outputs.history(run.progress.metrics)
+
+
+def restore_training_state(run: Run, resumed: Checkpoint) -> None:
+    config = run.config
+    try:
+        run.model.load_state_dict(resumed.model_state)
+        run.optimizer.load_state_dict(resumed.optimizer_state or {})
+        torch.set_rng_state(resumed.torch_rng_state)
+        run.progress = Progress.from_dict(resumed.progress or {})
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CharlmError(
+            f"{config.resume} cannot be resumed: its training state does not fit this model "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:80]}); start a new run"
+        ) from None
+    if resumed.lr_schedule is not None:
+        run.schedule.load_state_dict(resumed.lr_schedule)
+    given = given_fields(config)
+    # Optimizer settings given on the command line replace the checkpoint's.
+    for group in run.optimizer.param_groups:
+        if "learning_rate" in given:
+            group["lr"] = config.learning_rate
+        if "decay" in given:
+            group["alpha"] = config.decay
+        if "epsilon" in given:
+            group["eps"] = config.epsilon
+
+
+def report_configuration(outputs: Output, config: TrainConfig, out: Path, ranks: Ranks,
+                         runtime: Runtime) -> None:
+    """The settings, each with where it came from, and how the run is spread."""
+    origins = origins_of(config)
+    outputs.settings("configuration", {
+        name: f"{value} ({origins.get(name, 'default')})"
+        for name, value in (asdict(config) | {"out": str(out)}).items()
+    })
+    if ranks.active:
+        outputs.line(f"torchrun: {ranks.world_size} ranks on {runtime.device.type}, "
+                     f"{runtime.threads} threads each")
+    warning = runtime.amp_warning()
+    if warning:
+        outputs.warning(warning)
+
+
+def report_corpus(outputs: Output, corpus: PreparedCorpus, max_sentence_words: int,
+                  seconds: float, cache_hit: bool) -> None:
+    """What preparing the corpus found: the tutorial's figures and more."""
+    stats, vocab_stats = corpus.corpus_stats, corpus.vocabulary_stats
+    if stats.replaced_characters:
+        outputs.warning(f"{stats.replaced_characters:,} invalid UTF-8 byte sequences were "
+                        "replaced by U+FFFD")
+    if corpus.tokenizer.dropped_long:
+        outputs.warning(f"{corpus.tokenizer.dropped_long:,} sentences longer than "
+                        f"--max-sentence-words={max_sentence_words} words were dropped")
+    outputs.settings("corpus", {
+        "sentences parsed": f"{len(corpus.sentences):,}",
+        "tokens": f"{vocab_stats.tokens:,}",
+        "unique words": f"{vocab_stats.unique_words:,}",
+        "vocabulary size": f"{vocab_stats.size:,}",
+        "least frequent kept word": f"{vocab_stats.least_frequent_word!r} "
+                                    f"({vocab_stats.least_frequent_count:,} times)",
+        "vocabulary covers": f"{vocab_stats.coverage:.1%} of tokens",
+        "sentence splitter": corpus.tokenizer.settings.splitter,
+        "prepared in": f"{seconds:.1f} s" + (" (cached)" if cache_hit else ""),
+    })
+
+
+def report_model(run: Run) -> None:
+    config, model = run.config, run.model
+    kind = "hand-written" if model.config.hand_written else "fused"
+    gates = "" if config.cell == "rnn" else f", {config.gate_activation} gates"
+    run.outputs.line(f"model: {config.cell.upper()} ({kind}{gates}) with "
+                     f"{model.parameter_count():,} parameters on {run.runtime.device}")
+
+
+def training_and_validation(
+    config: TrainConfig, corpus: PreparedCorpus
+) -> tuple[EncodedSentences, EncodedSentences, str]:
+    """The sentences to train on and to validate on (a held-out share, or --valid's file)."""
+    if config.valid is not None:
+        valid_column = config.text_column if is_csv(Path(config.valid)) else None
+        valid_set = encode_corpus(config.valid, corpus.tokenizer, corpus.vocabulary, valid_column)
+        return corpus.sentences, valid_set, f" from {config.valid}"
+    try:
+        train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
+                                                config.seed)
+    except CorpusError as error:
+        dropped = corpus.tokenizer.dropped_long
+        if not dropped:
+            raise
+        raise CorpusError(f"{error}; {dropped:,} sentences longer than --max-sentence-words="
+                          f"{config.max_sentence_words} were dropped") from None
+    return corpus.sentences.subset(train_ids), corpus.sentences.subset(valid_ids), ""
