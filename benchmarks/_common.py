@@ -1,9 +1,12 @@
-"""Shared pieces of the benchmarks: charlm's own preparation, batching and model, and the
-tutorial's one-sentence-per-step training written out as the baseline."""
+"""Shared pieces of the benchmarks: `charlm train` itself run for a fixed time, and the tutorial's
+one-sentence-per-step training written out as the baseline to compare it with."""
 
 from __future__ import annotations
 
+import json
 import math
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,13 +18,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from charlm.training import ranks as distributed  # noqa: E402
-from charlm.data.batches import epoch_order, iterate_batches, make_batch, split_validation  # noqa: E402
+from charlm.data.batches import epoch_order, iterate_batches, split_validation  # noqa: E402
 from charlm.data.cache import cached_prepare  # noqa: E402
-from charlm.options import TrainConfig  # noqa: E402
-from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
 from charlm.data.prepare import EncodedSentences  # noqa: E402
 from charlm.data.vocab import END_ID, START_ID  # noqa: E402
+from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
+from charlm.training.config import TrainConfig  # noqa: E402
+from charlm.training.runtime import configure_cpu  # noqa: E402
 
 DEFAULTS = TrainConfig(corpus="-")
 
@@ -35,7 +38,7 @@ class Data:
 
 def load(corpus: str) -> Data:
     """The corpus prepared with charlm's defaults (cached), split as `charlm train` splits it."""
-    prepared, _ = cached_prepare(corpus, vocabulary_size=DEFAULTS.vocabulary_size)
+    prepared, _ = cached_prepare(corpus, DEFAULTS.prepare_settings())
     train_ids, valid_ids = split_validation(len(prepared.sentences), DEFAULTS.valid_fraction,
                                             DEFAULTS.seed)
     return Data(prepared.sentences.subset(train_ids), prepared.sentences.subset(valid_ids),
@@ -55,7 +58,7 @@ def new_model(data: Data, seed: int = DEFAULTS.seed) -> tuple[RNNLanguageModel,
 
 
 def configure(threads: int) -> int:
-    return distributed.configure_cpu(threads, distributed.Ranks())
+    return configure_cpu(threads)
 
 
 def epoch_batches(data: Data, batch_size: int) -> Iterator[np.ndarray]:
@@ -64,17 +67,6 @@ def epoch_batches(data: Data, batch_size: int) -> Iterator[np.ndarray]:
     while True:
         yield from epoch_order(data.train.lengths, batch_size, DEFAULTS.seed, epoch)
         epoch += 1
-
-
-def charlm_step(model: RNNLanguageModel, optimizer: torch.optim.Optimizer, data: Data,
-                indices: np.ndarray) -> tuple[int, int]:
-    """One step as `charlm train` takes it; returns (predicted tokens, computed positions)."""
-    batch = make_batch(data.train, indices)
-    loss_sum, count = model.loss(batch.inputs, batch.targets)
-    optimizer.zero_grad(set_to_none=True)
-    (loss_sum / count).backward()
-    optimizer.step()
-    return batch.tokens, batch.inputs.numel()
 
 
 def sentence_order(data: Data) -> Iterator[int]:
@@ -131,3 +123,40 @@ class Clock:
     def now(self) -> float:
         running = time.perf_counter() - self._since if self._since is not None else 0.0
         return self.elapsed + running
+
+
+@dataclass
+class TrainedFor:
+    """What a timed `charlm train` run did, read from its checkpoint."""
+
+    tokens: int
+    training_s: float  # training time, reports excluded
+    steps: int
+    metrics: list[dict]  # one record per report, as in the metrics file
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / max(self.training_s, 1e-9)
+
+
+def train_for(corpus: str, seconds: float, flags: list[str], workdir: Path) -> TrainedFor:
+    """Run `charlm train CORPUS FLAGS` (the command users run) for `seconds` after its first
+    step, stop it with SIGINT as a user would (it saves its checkpoint), and read the result."""
+    out = workdir / "run.pt"
+    command = [sys.executable, "-m", "charlm", "train", corpus, "--out", str(out), "--force",
+               "--log-format", "json", *flags]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if json.loads(line).get("event") == "progress" or '"model: ' in line:
+                break
+        time.sleep(seconds)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    progress = torch.load(out, weights_only=True)["progress"]
+    return TrainedFor(progress["tokens"], progress["elapsed_s"], progress["steps"],
+                      progress["metrics"])

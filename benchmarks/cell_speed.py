@@ -19,10 +19,10 @@ import time
 
 import torch
 
-from charlm.model import cells
 from charlm.data.batches import epoch_order, make_batch
-from charlm.model.network import FUSED_LAYERS, ModelConfig, RNNLanguageModel
 from charlm.data.prepare import EncodedSentences, prepare_corpus
+from charlm.model import cells
+from charlm.model.network import FUSED_LAYERS, ModelConfig, RNNLanguageModel
 
 
 def tokens_per_second(

@@ -17,11 +17,11 @@ from pathlib import Path
 from _common import configure
 
 from charlm.checkpoint.files import is_checkpoint
-from charlm.options import GenerateConfig, TrainConfig
+from charlm.checkpoint.trained import load_trained
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.options import GenerateConfig, TrainConfig
 from charlm.training.console import Reporter
 from charlm.training.loop import train
-from charlm.checkpoint.trained import load_trained
 
 
 def main() -> None:

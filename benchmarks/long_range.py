@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 
 from charlm.data.batches import IGNORE, epoch_order, iterate_batches, make_batch, split_validation
-from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.data.prepare import EncodedSentences, prepare_corpus
+from charlm.model.network import ModelConfig, RNNLanguageModel
 
 GAP_BUCKETS = ((5, 14), (15, 24), (25, 40))
 

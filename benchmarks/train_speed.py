@@ -1,25 +1,28 @@
-"""Training throughput of the default configuration, against the tutorial's one sentence per step.
+"""Training throughput of `charlm train` itself, against the tutorial's one sentence per step.
 
     python benchmarks/train_speed.py ../shared/corpora/austen [--seconds 60] [--threads 0]
+        [--flag=--batch-size=128 ...]
 
-Prints real (non-padding) tokens per second and the padding share of charlm's batched training,
-the same for the baseline on the same sentences, and the ratio.
+Runs `charlm train` (the same build and loop users run) on the corpus for --seconds, stops it with
+SIGINT and reads the training tokens and training time (reports excluded) from its checkpoint.
+The baseline is the tutorial's method on the same sentences: one sentence per RMSprop step.
+Prints real (non-padding) tokens per second of each and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 from _common import (
-    DEFAULTS,
     Clock,
     baseline_step,
-    charlm_step,
     configure,
-    epoch_batches,
     load,
     new_model,
     sentence_order,
+    train_for,
 )
 
 
@@ -28,28 +31,22 @@ def main() -> None:
     parser.add_argument("corpus")
     parser.add_argument("--seconds", type=float, default=60.0, help="time for each setting")
     parser.add_argument("--threads", type=int, default=0, help="0: every core")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
+    parser.add_argument("--flag", action="append", default=[],
+                        help="a further `charlm train` flag, e.g. --flag=--batch-size=128")
+    parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--warmup-steps", type=int, default=5)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        flags = ["--threads", str(args.threads), "--epochs", "1000", "--print-every",
+                 str(10**9), "--samples", "0", *args.flag]
+        result = train_for(args.corpus, args.seconds, flags, Path(workdir))
+    print(f"charlm train {' '.join(args.flag) or '(defaults)'}: {result.tokens_per_s:,.0f} "
+          f"tokens/s, {result.steps} steps in {result.training_s:.1f} s of training")
+    if args.no_baseline:
+        return
+
     threads = configure(args.threads)
     data = load(args.corpus)
-    print(f"corpus {args.corpus}: {len(data.train):,} training sentences; {threads} threads")
-
-    model, optimizer = new_model(data)
-    batches = epoch_batches(data, args.batch_size)
-    for _ in range(args.warmup_steps):
-        charlm_step(model, optimizer, data, next(batches))
-    clock, tokens, positions, steps = Clock(), 0, 0, 0
-    clock.start()
-    while clock.now() < args.seconds:
-        predicted, computed = charlm_step(model, optimizer, data, next(batches))
-        tokens, positions, steps = tokens + predicted, positions + computed, steps + 1
-    clock.stop()
-    batched = tokens / clock.elapsed
-    padding = 1 - tokens / positions
-    print(f"charlm (batch {args.batch_size}): {batched:,.0f} tokens/s, {steps} steps, "
-          f"padding {padding:.1%} of computed positions")
-
     model, optimizer = new_model(data)
     order = sentence_order(data)
     for _ in range(args.warmup_steps):
@@ -61,8 +58,9 @@ def main() -> None:
         steps += 1
     clock.stop()
     single = tokens / clock.elapsed
-    print(f"baseline (one sentence per RMSprop step): {single:,.0f} tokens/s, {steps} steps")
-    print(f"ratio: {batched / single:.1f}x")
+    print(f"baseline (one sentence per RMSprop step, {threads} threads): {single:,.0f} "
+          f"tokens/s, {steps} steps")
+    print(f"ratio: {result.tokens_per_s / single:.1f}x")
 
 
 if __name__ == "__main__":

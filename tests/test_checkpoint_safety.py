@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 import torch
 from test_interrupts import WAIT_S, one_epoch, slow_save_process, temporaries, wait_for
-from training import config_of, quiet_reporter, tiny_flags
+from training import TINY, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import FORMAT_VERSION, is_checkpoint, load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.model.network import RNNLanguageModel
-from charlm.training import loop as train_module
 from charlm.training.checkpointer import best_path
 from charlm.training.loop import TrainingDiverged, train
 
@@ -122,18 +121,25 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
 
 
 def test_keep_best_keeps_the_checkpoint_with_the_lowest_validation_loss(
-    corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    corpus_file: Path, tmp_path: Path
 ) -> None:
-    losses = iter([3.0, 2.0, 2.5, 2.6])
-    monkeypatch.setattr(train_module, "evaluate_loss", lambda *args: (next(losses), 1))
+    # A high learning rate makes the validation loss rise again after its best report.
     out = tmp_path / "run.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
-                                 print_every=95, keep_best=True)), quiet_reporter())
+    result = CliRunner().invoke(app, [
+        "train", str(corpus_file), "-o", str(out), "--epochs", "3", "--print-every", "40",
+        "--keep-best", "--learning-rate", "0.05", *TINY, "--device", "cpu",
+    ])
+    assert result.exit_code == 0, result.output
     best = best_path(out)
     assert best == tmp_path / "run.best.pt"
-    assert load_checkpoint(out)["progress"]["reports"] == 4
-    assert load_checkpoint(best)["progress"]["reports"] == 2
-    assert load_checkpoint(best)["progress"]["best_val_loss"] == 2.0
+    history = [m["val_loss"] for m in load_checkpoint(out)["progress"]["metrics"]]
+    best_report = history.index(min(history)) + 1
+    assert best_report < len(history), "the run must get worse after its best report"
+    kept = load_checkpoint(best)["progress"]
+    assert kept["reports"] == best_report
+    assert kept["best_val_loss"] == min(history)
+    assert result.output.count("best validation loss so far") == len(
+        [i for i, loss in enumerate(history) if loss < min(history[:i], default=math.inf)])
 
 
 class CreatesMarker:
