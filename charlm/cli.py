@@ -22,7 +22,15 @@ from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
 from charlm.errors import CharlmError
-from charlm.options import field_type, flag_name, help_text, metadata, parse_text, resolve
+from charlm.options import (
+    field_type,
+    flag_name,
+    help_text,
+    metadata,
+    panel_rank,
+    parse_text,
+    resolve,
+)
 from charlm.training.config import TrainConfig
 
 app = typer.Typer(
@@ -47,14 +55,13 @@ def _parameter(cls: type, name: str) -> inspect.Parameter:
     base, _, is_list = field_type(cls, name)
     text = escape(help_text(cls, name))
     if meta["argument"]:
-        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False,
-                                      rich_help_panel=meta["panel"])
+        default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
         # typer inspects the annotation
         annotation: Any = Optional[list[str]] if is_list else Optional[str]  # noqa: UP045
     elif base is bool:
         switch = name.replace("_", "-")
         default = typer.Option(None, f"--{switch}/--no-{switch}", help=text, show_default=False,
-                               rich_help_panel=meta["panel"])
+                               metavar="", rich_help_panel=meta["panel"])
         annotation = Optional[bool]  # noqa: UP045
     else:
         names = [flag_name(name)] + ([meta["short"]] if meta["short"] else [])
@@ -71,7 +78,9 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
     """Register `run(config)` as a command whose options are the fields of `cls`."""
 
     def register(run: Callable[[Any], None]) -> None:
-        parameters = [_parameter(cls, f.name) for f in fields(cls)]
+        # Grouped in --help by panel, in the order of PANELS.
+        ordered = sorted(fields(cls), key=lambda f: panel_rank(f.metadata["panel"]))
+        parameters = [_parameter(cls, f.name) for f in ordered]
 
         def command(**given: Any) -> None:
             try:

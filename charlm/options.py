@@ -26,6 +26,8 @@ ENV_PREFIX = "CHARLM_"
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
 DEFAULT = "default"  # the origin of a value nobody gave
+# The --help panels, in the order they are shown; options without a panel come first.
+PANELS = ("Data", "Model", "Optimisation", "Run", "Output")
 
 C = TypeVar("C")
 
@@ -74,6 +76,10 @@ def flag_name(name: str) -> str:
 
 def metadata(cls: type, name: str) -> Mapping[str, Any]:
     return _field(cls, name).metadata
+
+
+def panel_rank(panel: str | None) -> int:
+    return PANELS.index(panel) + 1 if panel in PANELS else 0
 
 
 def env_prefix(cls: type) -> str:

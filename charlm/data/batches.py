@@ -29,7 +29,6 @@ class Batch:
     inputs: torch.Tensor  # (batch, time) int64
     targets: torch.Tensor  # (batch, time) int64, IGNORE where padded
     tokens: int  # predicted (non-padding) positions
-    sentences: int
 
 
 def split_validation(
@@ -92,7 +91,6 @@ def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
         torch.from_numpy(inputs),
         torch.from_numpy(targets),
         tokens=total + rows,
-        sentences=rows,
     )
 
 
