@@ -28,6 +28,7 @@ import torch
 
 from charlm.data.batches import IGNORE, epoch_order, iterate_batches, make_batch, split_validation
 from charlm.data.prepare import EncodedSentences, prepare_corpus
+from charlm.data.settings import PrepareSettings
 from charlm.model.network import ModelConfig, RNNLanguageModel
 
 GAP_BUCKETS = ((5, 14), (15, 24), (25, 40))
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = write_long_range_corpus(Path(directory) / "long_range.txt", args.sentences,
                                        keys=args.keys, seed=args.seed)
-        corpus = prepare_corpus(str(path), vocabulary_size=args.keys * 2 + 60)
+        corpus = prepare_corpus(str(path), PrepareSettings(vocabulary_size=args.keys * 2 + 60))
     train_ids, valid_ids = split_validation(len(corpus.sentences), 0.1, args.seed)
     train_set = corpus.sentences.subset(train_ids)
     valid_set = corpus.sentences.subset(valid_ids)

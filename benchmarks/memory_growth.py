@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from charlm.options import TrainConfig, parse_text, resolve
+from charlm.options import parse_text, resolve
+from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
 from charlm.training.loop import train
 

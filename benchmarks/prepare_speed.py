@@ -26,7 +26,8 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 started = time.perf_counter()
 from charlm.data.cache import cached_prepare
-corpus, hit = cached_prepare({corpus!r}, vocabulary_size=2000, workers={workers},
+from charlm.data.settings import PrepareSettings
+corpus, hit = cached_prepare({corpus!r}, PrepareSettings(vocabulary_size=2000), workers={workers},
                              cache_dir={cache!r})
 prepared = time.perf_counter() - started
 result = {{"seconds": prepared, "cached": hit, "sentences": len(corpus.sentences),
