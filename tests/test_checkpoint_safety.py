@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from test_interrupts import WAIT_S, one_epoch, slow_save_process, temporaries, wait_for
+from test_interrupts import one_epoch, slow_save_process, temporaries
 from training import TINY, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
@@ -30,10 +30,10 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint(
     one_epoch: Path, corpus_file: Path
 ) -> None:
     before = one_epoch.read_bytes()
-    process = slow_save_process(corpus_file, one_epoch)
-    wait_for(lambda: bool(temporaries(one_epoch)), process)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=WAIT_S)
+    with slow_save_process(corpus_file, one_epoch) as child:
+        child.wait_until(lambda: bool(temporaries(one_epoch)), "a save")
+        child.send_signal(signal.SIGKILL)
+        child.finish()
     assert one_epoch.read_bytes() == before
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 1
     [leftover] = temporaries(one_epoch)

@@ -137,3 +137,11 @@ def test_sampling_drops_rows_early_yet_honours_every_rule() -> None:
         for sample in result.samples:
             assert 2 <= len(sample.ids) <= 9 and UNKNOWN_ID not in sample.ids
             assert sample.log_prob < 0
+
+
+def test_a_renamed_corpus_is_recognised_by_its_content(corpus_file: Path, tmp_path: Path) -> None:
+    first, _ = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
+    renamed = corpus_file.rename(tmp_path / "renamed.txt")
+    again, hit = cached_prepare(str(renamed), SETTINGS, cache_dir=tmp_path / "c")
+    assert hit
+    assert_same(first, again)
