@@ -1,19 +1,22 @@
 # Set-up and everyday commands. `make demo` and `make test` work on a fresh clone with Python 3.10+.
 PYTHON ?= python3
-# The CPU build of torch: a bare `torch` requirement would pull a multi-GB CUDA build.
+# torch is installed first, as TORCH from pip's index: on Linux PyPI's torch is the CUDA build
+# (several GB); on macOS and Windows it is the CPU build. A machine without a GPU can take the
+# CPU build from PyTorch's own index: make TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-slow test-all lint bench clean
 
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,plot]"
 	touch $(INSTALLED)
 
@@ -25,6 +28,9 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
+
+test-slow: $(INSTALLED)
+	$(BIN)/python -m pytest -q -m slow
 
 test-all: $(INSTALLED)
 	$(BIN)/python -m pytest -q -m ""

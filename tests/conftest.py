@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,26 +21,52 @@ def corpus_file(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "corpus.txt")
 
 
-@pytest.fixture(autouse=True)
-def _no_charlm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests see no charlm or tutorial variables from the shell that runs them."""
-    import os
+TUTORIAL_VARIABLES = {"LEARNING_RATE", "VOCABULARY_SIZE", "EMBEDDING_DIM", "HIDDEN_DIM", "NEPOCH",
+                      "MODEL_OUTPUT_FILE", "INPUT_DATA_FILE", "PRINT_EVERY"}
 
+
+def isolate(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
+    """No charlm or tutorial variables from the shell that runs the tests, prepared corpora
+    cached in a directory of the tests' own, and the CPU for every command that does not ask
+    for a device: CPU figures are compared exactly, and torchrun ranks must not share a GPU."""
     from charlm.options import ENV_PREFIX
+    from charlm.training.ranks import TASK_LAUNCHERS
 
-    tutorial = {"LEARNING_RATE", "VOCABULARY_SIZE", "EMBEDDING_DIM", "HIDDEN_DIM", "NEPOCH",
-                "MODEL_OUTPUT_FILE", "INPUT_DATA_FILE", "PRINT_EVERY"}
+    # Tests run inside a multi-task launcher step (srun, mpirun) still train as one process.
+    launcher_variables = {count for count, _, _ in TASK_LAUNCHERS}
     for name in list(os.environ):
-        if name.startswith(ENV_PREFIX) or name in tutorial:
+        if (name.startswith(ENV_PREFIX) or name in TUTORIAL_VARIABLES
+                or name in launcher_variables):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_root))
+    monkeypatch.setenv("CHARLM_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same isolation for session- and module-scoped fixtures, which start before any
+    function-scoped one."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, tmp_path_factory.mktemp("session-cache"))
+        yield
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(
+def _isolated_test(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Prepared corpora are cached in a directory of the test's own, never in the user's."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    """Each test starts clean again, with a cache of its own."""
+    isolate(monkeypatch, tmp_path_factory.mktemp("cache"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `gpu` need a CUDA GPU; without one they are skipped."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 # A tiny model trained once per test session, validated on a separate file (--valid), shared by

@@ -85,6 +85,7 @@ def test_bad_corpus(case: str, tmp_path: Path, existing: Path) -> None:
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_50_mb_line_without_a_sentence_boundary(tmp_path: Path, existing: Path) -> None:
     corpus = tmp_path / "one-line.txt"
     corpus.write_bytes(b"alpha beta gamma delta epsilon " * (50_000_000 // 31) + b"\n")

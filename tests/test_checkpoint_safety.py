@@ -5,15 +5,20 @@ from __future__ import annotations
 import builtins
 import errno
 import math
+import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from test_interrupts import WAIT_S, one_epoch, slow_save_process, temporaries, wait_for
+from test_interrupts import one_epoch, slow_save_process, temporaries
 from training import TINY, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
@@ -30,10 +35,10 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint(
     one_epoch: Path, corpus_file: Path
 ) -> None:
     before = one_epoch.read_bytes()
-    process = slow_save_process(corpus_file, one_epoch)
-    wait_for(lambda: bool(temporaries(one_epoch)), process)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=WAIT_S)
+    with slow_save_process(corpus_file, one_epoch) as child:
+        child.wait_until(lambda: bool(temporaries(one_epoch)), "a save")
+        child.send_signal(signal.SIGKILL)
+        child.finish()
     assert one_epoch.read_bytes() == before
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 1
     [leftover] = temporaries(one_epoch)
@@ -216,3 +221,25 @@ def test_checkpoints_load_onto_the_cpu() -> None:
     from charlm.checkpoint import files as checkpoint
 
     assert 'map_location="cpu"' in inspect.getsource(checkpoint.load_checkpoint)
+
+
+def test_a_save_clears_only_temporaries_whose_writer_is_known_to_be_gone(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = socket.gethostname()
+    path = tmp_path / "model.pt"
+    leftovers = {
+        f"{here}-{dead.pid}": False,  # this host, its process ended: abandoned
+        str(dead.pid): False,  # named as charlm 0.1.0 did, judged as this host's
+        f"{here}-1": True,  # this host, its process runs
+        f"node-elsewhere-{dead.pid}": True,  # another host: its process cannot be asked
+        f"node-elsewhere-{dead.pid + 1}": False,  # ... unless untouched for days
+    }
+    for owner in leftovers:
+        (tmp_path / f".model.pt.tmp-{owner}").write_bytes(b"half a save")
+    days_ago = time.time() - 3 * 24 * 3600
+    os.utime(tmp_path / f".model.pt.tmp-node-elsewhere-{dead.pid + 1}", (days_ago, days_ago))
+    save_checkpoint({"model_state": {}}, path)
+    kept = {p.name.removeprefix(".model.pt.tmp-") for p in temporaries(path)}
+    assert kept == {owner for owner, stays in leftovers.items() if stays}
+    assert is_checkpoint(path)

@@ -2,9 +2,13 @@ import csv
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
+from corpora import write_corpus
 
 from charlm.data.corpus import read_paragraphs
+from charlm.data.prepare import prepare_corpus
+from charlm.data.settings import PrepareSettings
 from charlm.errors import CorpusError
 
 
@@ -65,3 +69,17 @@ def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
     stats = CorpusStats()
     assert list(read_paragraphs(path, stats=stats)) == ["caf\ufffd au lait."]
     assert stats.replaced_characters == 1
+
+
+@pytest.mark.parametrize("name", ["corpus.txt.gz", "corpus.gz"])
+def test_a_gzip_file_given_as_the_corpus_prepares_as_its_text(tmp_path: Path, name: str) -> None:
+    plain = write_corpus(tmp_path / "corpus.txt")
+    packed = tmp_path / name
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert list(read_paragraphs(packed)) == list(read_paragraphs(plain))
+    settings = PrepareSettings(vocabulary_size=40)
+    from_gzip = prepare_corpus(str(packed), settings)
+    from_text = prepare_corpus(str(plain), settings)
+    assert len(from_gzip.sentences) == 400
+    assert np.array_equal(from_gzip.sentences.ids, from_text.sentences.ids)
+    assert from_gzip.vocabulary.words == from_text.vocabulary.words

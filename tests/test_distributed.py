@@ -1,26 +1,42 @@
 """Training across processes with torchrun (two CPU ranks over gloo), and the device helpers."""
 
 import json
-import os
 import socket
-import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+from training import (
+    ROOT,
+    Child,
+    child_environment,
+    config_of,
+    quiet_reporter,
+    rank_run_flags,
+)
 from typer.testing import CliRunner
 
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
+from charlm.data.batches import epoch_order, make_batch
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.training.ranks import Ranks
+from charlm.training.run import build_run
 from charlm.training.runtime import Runtime
 
-ROOT = Path(__file__).resolve().parent.parent
+# On the CPU, whatever the machine has: two ranks on gloo must not share one GPU.
 ARGS = ["--epochs", "4", "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
         "--batch-size", "16", "--print-every", "100000", "--samples", "1", "--threads", "1",
-        "--learning-rate", "0.003", "--force"]
+        "--learning-rate", "0.003", "--device", "cpu", "--force"]
+TORCHRUN_S = 300.0
+
+
+def torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+            f"--master_port={free_port()}", *args]
 
 
 def free_port() -> int:
@@ -44,23 +60,20 @@ def test_each_rank_takes_a_disjoint_equal_share_of_the_batches() -> None:
     assert Ranks().step_groups(batches) == [[b] for b in batches]
 
 
+@pytest.mark.slow
 def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path) -> None:
     single = tmp_path / "single.pt"
     result = CliRunner().invoke(app, ["train", str(corpus_file), "-o", str(single), *ARGS])
     assert result.exit_code == 0, result.output
 
     ranked = tmp_path / "ranked.pt"
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               f"--master_port={free_port()}", "-m", "charlm", "train", str(corpus_file),
-               "-o", str(ranked), *ARGS]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+    command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(ranked), *ARGS)
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
     # Only rank 0 reports: one configuration line, one report per epoch.
-    assert done.stdout.count("configuration:") == 1
-    assert "torchrun: 2 ranks on cpu" in done.stdout
-    assert done.stdout.count("saved checkpoint") == 4
+    assert child.stdout.count("configuration:") == 1
+    assert "torchrun: 2 ranks on cpu" in child.stdout
+    assert child.stdout.count("saved checkpoint") == 4
 
     trained = load_trained(ranked)
     assert trained.checkpoint.progress["epoch"] == 4
@@ -73,6 +86,48 @@ def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path)
     alone, together = val_losses(single), val_losses(ranked)
     assert together[-1] < together[0] - 0.2
     assert abs(together[-1] - alone[1]) < 0.15, (alone, together)
+
+
+def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path) -> dict[str, torch.Tensor]:
+    """The two-rank run replayed in one process: each step takes the next two batches of the
+    epoch's order, averages their gradients and makes one RMSprop step."""
+    config = config_of(**rank_run_flags(str(corpus_file), tmp_path / "reference.pt"))
+    with ExitStack() as held:
+        run = build_run(config, quiet_reporter(), held)
+    model, optimizer = run.model, run.optimizer
+    batches = epoch_order(run.train_set.lengths, config.batch_size, config.seed, 0)
+    assert len(batches) == 24
+    for pair in zip(batches[0::2], batches[1::2]):
+        gradients = []
+        for indices in pair:
+            batch = make_batch(run.train_set, indices)
+            model.zero_grad(set_to_none=True)
+            loss_sum, _ = model.loss(batch.inputs, batch.targets)
+            (loss_sum / batch.tokens).backward()
+            gradients.append([parameter.grad.clone() for parameter in model.parameters()])
+        for parameter, first, second in zip(model.parameters(), *gradients):
+            parameter.grad = (first + second) / 2
+        optimizer.step()
+    return model.state_dict()
+
+
+@pytest.mark.slow
+def test_two_ranks_step_together_on_the_average_of_their_gradients(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    worker = ROOT / "tests" / "rank_weights.py"
+    with Child(torchrun(str(worker), str(corpus_file), str(tmp_path)), child_environment(),
+               cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    reference = averaged_steps_in_one_process(corpus_file, tmp_path)
+    assert ranks[0].keys() == reference.keys()
+    for name, weights in ranks[0].items():
+        # The ranks hold the same model, bit for bit ...
+        assert torch.equal(weights, ranks[1][name]), name
+        # ... the one that the averaged gradients of each step's two batches make.
+        torch.testing.assert_close(weights, reference[name], rtol=1e-5, atol=1e-6,
+                                   msg=lambda message, name=name: f"{name}: {message}")
 
 
 def test_amp_on_cpu_warns_and_learns(tmp_path: Path, corpus_file: Path) -> None:

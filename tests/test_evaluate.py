@@ -141,3 +141,14 @@ def test_train_with_valid_trains_on_the_whole_corpus(trained_model: dict) -> Non
     epochs = document["train_config"]["epochs"]
     # No sentence was held out: each epoch saw every training sentence.
     assert document["progress"]["examples"] == epochs * 400
+
+
+def test_evaluate_counts_exactly_the_predicted_tokens(trained_model: dict, tmp_path: Path) -> None:
+    # Counted by hand: "anna walked to the garden ." and "ben was happy ." are 6 + 4 words, each
+    # sentence predicts its words and one SENTENCE_END: 12 tokens, whatever the batching.
+    text = tmp_path / "two.txt"
+    text.write_text("Anna walked to the garden. Ben was happy.\n", encoding="utf-8")
+    for batch_size in ("1", "2"):
+        report = evaluate_json(str(trained_model["checkpoint"]), str(text),
+                               "--batch-size", batch_size)
+        assert (report["sentences"], report["words"], report["tokens"]) == (2, 10, 12)

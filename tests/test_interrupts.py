@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
-import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from training import TINY, charlm_process, config_of, quiet_reporter, tiny_flags
+from training import TINY, Child, charlm_process, config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.training.lock import lock_path
 from charlm.training.loop import train
-
-WAIT_S = 120.0
-
-
-def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
-    """Poll until `condition` holds; fail (with the process output) if the process ends first."""
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"charlm ended early ({process.returncode}):\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("charlm did not reach the expected point")
-        time.sleep(0.05)
 
 
 def temporaries(checkpoint: Path) -> list[Path]:
@@ -42,22 +26,25 @@ def test_signal_saves_prints_the_resume_command_and_exits(
     corpus_file: Path, tmp_path: Path, signum: int, code: int
 ) -> None:
     out = tmp_path / "run.pt"
-    process = charlm_process(["train", str(corpus_file), "-o", str(out), "--epochs", "1000",
-                              "--print-every", "48", *TINY])
-    wait_for(out.exists, process)
-    reported_steps = load_checkpoint(out)["progress"]["steps"]
-    process.send_signal(signum)
-    _, err = process.communicate(timeout=WAIT_S)
-    assert process.returncode == code, err
+    with charlm_process(["train", str(corpus_file), "-o", str(out), "--epochs", "1000",
+                         "--print-every", "48", *TINY]) as child:
+        child.wait_until(out.exists, "the first checkpoint")
+        reported_steps = load_checkpoint(out)["progress"]["steps"]
+        child.send_signal(signum)
+        assert child.finish() == code, child.stderr
+    err = child.stderr
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"Stopped: {signal.Signals(signum).name} received: finished step")
     assert f"saved the checkpoint {out}" in last
     command = last.split("resume with: ")[1]
     assert command == f"charlm train {corpus_file} --resume {out}"
+    # The step the message names is the step the checkpoint holds.
+    finished_step = int(re.search(r"finished step (\d+)", last).group(1))
     progress = load_checkpoint(out)["progress"]
-    assert progress["steps"] >= reported_steps
+    assert progress["steps"] == finished_step >= reported_steps
     assert temporaries(out) == []
+    assert not lock_path(out).exists()
     if signum == signal.SIGINT:
         # The printed command continues the run (here for one epoch more).
         args = shlex.split(command)[1:] + ["--epochs", str(progress["epoch"] + 1)]
@@ -74,7 +61,7 @@ def one_epoch(corpus_file: Path, tmp_path: Path) -> Path:
     return out
 
 
-def slow_save_process(corpus_file: Path, checkpoint: Path) -> subprocess.Popen[str]:
+def slow_save_process(corpus_file: Path, checkpoint: Path) -> Child:
     """Resume `checkpoint` with every save stopped between the temporary file and the rename."""
     return charlm_process(
         ["train", str(corpus_file), "--resume", str(checkpoint), "--epochs", "3",
@@ -87,14 +74,16 @@ def test_second_ctrl_c_stops_at_once_during_a_save_and_keeps_the_checkpoint(
     one_epoch: Path, corpus_file: Path
 ) -> None:
     before = one_epoch.read_bytes()
-    process = slow_save_process(corpus_file, one_epoch)
-    wait_for(lambda: bool(temporaries(one_epoch)), process)
-    process.send_signal(signal.SIGINT)
-    time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    # The save was paused for 600 s: only stopping at once ends the process within WAIT_S.
-    _, err = process.communicate(timeout=WAIT_S)
-    assert process.returncode == 130, err
+    with slow_save_process(corpus_file, one_epoch) as child:
+        child.wait_until(lambda: bool(temporaries(one_epoch)), "a save")
+        child.send_signal(signal.SIGINT)
+        # The first Ctrl-C is taken in and the save goes on; only then comes the second.
+        child.wait_for_stderr("SIGINT received: stopping after this step")
+        assert child.running() and temporaries(one_epoch)
+        child.send_signal(signal.SIGINT)
+        # The save was paused for 600 s: only stopping at once ends the process in time.
+        assert child.finish() == 130, child.stderr
+    err = child.stderr
     assert "Traceback" not in err
     assert "stopped at once" in err.strip().splitlines()[-1]
     assert one_epoch.read_bytes() == before

@@ -149,6 +149,13 @@ def test_resume_takes_the_corpus_path_from_the_checkpoint(one_epoch: Path) -> No
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
 
 
-def test_resume_of_a_finished_run_says_to_raise_epochs(one_epoch: Path, corpus_file: Path) -> None:
-    with pytest.raises(ConfigError, match="larger --epochs"):
-        train(config_of(corpus=str(corpus_file), resume=str(one_epoch)), quiet_reporter())
+def test_resume_with_fewer_epochs_than_done_says_to_raise_epochs(
+    one_epoch: Path, corpus_file: Path
+) -> None:
+    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    before = one_epoch.read_bytes()
+    result = CliRunner().invoke(app, ["train", "--resume", str(one_epoch), "--epochs", "1"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"Error: {one_epoch} has already trained 2 epochs, more "
+                                     "than --epochs 1; pass a larger --epochs to train further")
+    assert one_epoch.read_bytes() == before

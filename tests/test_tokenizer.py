@@ -1,9 +1,14 @@
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from nltk.tokenize.punkt import PunktParameters, PunktTrainer
+
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import (
+    PUNKT_TAB_ENGLISH,
     PUNKT_TRAINED,
     Tokenizer,
     TokenizerSettings,
@@ -93,3 +98,48 @@ def test_build_tokenizer_trains_punkt_when_punkt_tab_is_missing(monkeypatch) -> 
     tokenizer = build_tokenizer([ABBREVIATION_TEXT], PrepareSettings())
     assert tokenizer.settings.splitter == PUNKT_TRAINED
     assert "mr" in tokenizer.settings.punkt["abbrev_types"]
+
+
+def install_punkt_tab(nltk_data: Path, params: PunktParameters) -> None:
+    """Install Punkt parameters as NLTK's punkt_tab model for English: the four tab files of
+    tokenizers/punkt_tab/english/, one entry per line."""
+    english = nltk_data / "tokenizers" / "punkt_tab" / "english"
+    english.mkdir(parents=True)
+    (english / "abbrev_types.txt").write_text("\n".join(sorted(params.abbrev_types)))
+    (english / "collocations.tab").write_text(
+        "\n".join(f"{a}\t{b}" for a, b in sorted(params.collocations)))
+    (english / "sent_starters.txt").write_text("\n".join(sorted(params.sent_starters)))
+    (english / "ortho_context.tab").write_text(
+        "\n".join(f"{word}\t{flags}" for word, flags in sorted(params.ortho_context.items())))
+
+
+def test_an_installed_punkt_tab_is_the_splitter(tmp_path: Path, corpus_file: Path) -> None:
+    # A model that knows "qv." as an abbreviation, which the corpus never uses: only the
+    # installed model can keep "qv. bennet" inside its sentence.
+    trainer = PunktTrainer()
+    trainer.train(ABBREVIATION_TEXT.replace("Mr.", "Qv.").lower(), finalize=True)
+    assert "qv" in trainer.get_params().abbrev_types
+    nltk_data = tmp_path / "nltk_data"
+    install_punkt_tab(nltk_data, trainer.get_params())
+    script = f"""
+import json
+import nltk.data
+from charlm.data.prepare import prepare_corpus
+from charlm.data.settings import PrepareSettings
+from charlm.data.tokenizer import punkt_tab_installed
+assert punkt_tab_installed()
+corpus = prepare_corpus({str(corpus_file)!r}, PrepareSettings(vocabulary_size=100))
+print(json.dumps({{
+    "found": str(nltk.data.find("tokenizers/punkt_tab/english/")),
+    "splitter": corpus.tokenizer.settings.splitter,
+    "sentences": corpus.tokenizer.sentences("Qv. Bennet replied that it was late. It rained."),
+}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).parents[1],
+                            env=os.environ | {"NLTK_DATA": str(nltk_data)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert Path(report["found"]).is_relative_to(nltk_data)
+    assert report["splitter"] == PUNKT_TAB_ENGLISH
+    assert report["sentences"] == ["qv. bennet replied that it was late.", "it rained."]

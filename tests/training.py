@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import pytest
 from rich.console import Console
 
 from charlm.options import resolve
@@ -18,7 +22,9 @@ from charlm.training.console import Reporter
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
-        "--batch-size", "16", "--samples", "0"]
+        "--batch-size", "16", "--samples", "0", "--device", "cpu"]
+# The longest a test waits for a child process to reach a point or to end.
+WAIT_S = 120.0
 
 
 def tiny_flags(**changes: Any) -> dict[str, Any]:
@@ -37,11 +43,116 @@ def quiet_reporter() -> Reporter:
     return Reporter(Console(file=io.StringIO(), width=200))
 
 
-def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> subprocess.Popen[str]:
-    """`python -m charlm ARGS` in a real process, using this checkout's package."""
+def child_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The test's environment for a child process, using this checkout's package."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARLM_")}
     env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     env.update(extra_env or {})
-    return subprocess.Popen([sys.executable, "-m", "charlm", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return env
+
+
+class Child:
+    """A process in a session of its own, its output read as it comes. Used as a context
+    manager, it and every process it started are killed if it still runs when the test ends,
+    so a failed or timed-out test leaves nothing behind."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str],
+                 cwd: Path | None = None) -> None:
+        self.process = subprocess.Popen(list(command), env=env, cwd=cwd, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        start_new_session=True)
+        self.out_lines: list[str] = []
+        self.err_lines: list[str] = []
+        self._readers = [self._reader(self.process.stdout, self.out_lines),
+                         self._reader(self.process.stderr, self.err_lines)]
+
+    @staticmethod
+    def _reader(stream: IO[str] | None, lines: list[str]) -> threading.Thread:
+        def read() -> None:
+            assert stream is not None
+            for line in stream:
+                lines.append(line)
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        return thread
+
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.kill()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.out_lines)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err_lines)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def send_signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL to the child and every process it started."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Poll until `condition` holds; fail (with the output) if the child ends first or
+        WAIT_S pass."""
+        deadline = time.monotonic() + WAIT_S
+        while not condition():
+            if not self.running():
+                self._join()
+                pytest.fail(f"the child ended ({self.process.returncode}) before {what}:\n"
+                            f"{self.stdout}\n{self.stderr}")
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"the child did not reach {what} in {WAIT_S:.0f} s")
+            time.sleep(0.05)
+
+    def wait_for_stderr(self, text: str) -> None:
+        self.wait_until(lambda: text in self.stderr, repr(text))
+
+    def finish(self, timeout: float = WAIT_S) -> int:
+        """Wait for the child to end and return its exit code; kill it and fail after
+        `timeout` seconds."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self._join()
+            pytest.fail(f"the child did not end in {timeout:.0f} s:\n{self.stdout}\n"
+                        f"{self.stderr}")
+        self._join()
+        return self.process.returncode
+
+    def _join(self) -> None:
+        for reader in self._readers:
+            reader.join(timeout=10)
+
+
+def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
+                   cwd: Path | None = None) -> Child:
+    """`python -m charlm ARGS` in a real process, using this checkout's package."""
+    return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd)
+
+
+def rank_run_flags(corpus: str, out: Path) -> dict[str, Any]:
+    """The run that test_distributed trains on two ranks and replays in one process: one epoch
+    of 24 batches, so 12 steps of two."""
+    return tiny_flags(corpus=corpus, out=str(out), epochs=1, print_every=100_000, threads=1,
+                      learning_rate=0.003, force=True)

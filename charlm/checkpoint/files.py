@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import time
 import zipfile
 from pathlib import Path
@@ -28,14 +29,18 @@ FORMAT = "charlm"
 FORMAT_VERSION = 1
 PAUSE_BEFORE_RENAME_ENV = "CHARLM_TEST_PAUSE_BEFORE_RENAME"
 TEMPORARY_MARK = ".tmp-"
+# A process on another machine cannot be asked whether it still runs: its temporary file is
+# judged abandoned only when it has not changed for this long (a save takes seconds).
+FOREIGN_TEMPORARY_STALE_S = 24 * 3600
 
 
-def temporary_path(path: Path) -> Path:
-    """Where a save is staged: hidden and not ending in .pt, never taken for a checkpoint."""
-    return path.with_name(f".{path.name}{TEMPORARY_MARK}{os.getpid()}")
+def host_name() -> str:
+    """This machine's name, which tells processes apart on a shared file system."""
+    return socket.gethostname() or "localhost"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -45,14 +50,34 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def temporary_path(path: Path) -> Path:
+    """Where a save is staged: hidden, not ending in .pt (never taken for a checkpoint), and
+    named after the host and process that write it."""
+    return path.with_name(f".{path.name}{TEMPORARY_MARK}{host_name()}-{os.getpid()}")
+
+
+def _abandoned(owner: str, modified: float) -> bool:
+    """Whether a temporary file whose name ends in `owner` (HOST-PID, or PID as charlm 0.1.0
+    named them) belongs to a save that can no longer finish."""
+    host, _, pid = owner.rpartition("-")
+    if not pid.isdigit():
+        return False
+    if host and host != host_name():
+        return time.time() - modified > FOREIGN_TEMPORARY_STALE_S
+    return int(pid) != os.getpid() and not process_alive(int(pid))
+
+
 def remove_stale_temporaries(path: Path) -> None:
     """Delete temporary files left beside `path` by saves whose process was killed."""
     prefix = f".{path.name}{TEMPORARY_MARK}"
     if not path.parent.is_dir():
         return
     for leftover in path.parent.glob(f"{prefix}*"):
-        pid = leftover.name[len(prefix):]
-        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+        try:
+            modified = leftover.stat().st_mtime
+        except OSError:
+            continue
+        if _abandoned(leftover.name[len(prefix):], modified):
             leftover.unlink(missing_ok=True)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,10 +94,12 @@ def cached_prepare(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     digest: str | None = None,
+    on_store_failed: Callable[[str], None] | None = None,
 ) -> tuple[PreparedCorpus, bool]:
     """The prepared corpus, from the cache when an entry matches; and whether it came from there.
 
-    A cache that cannot be written (read-only disk, full disk) only costs the next run time.
+    A cache that cannot be written (read-only disk, full disk) only costs the next run time:
+    `on_store_failed` is told why, in a sentence, and the corpus is returned all the same.
     """
     if not use_cache:
         return prepare_corpus(path, settings, workers), False
@@ -108,6 +111,9 @@ def cached_prepare(
     corpus = prepare_corpus(path, settings, workers)
     try:
         save_entry(entry, corpus)
-    except OSError:
-        pass
+    except OSError as error:
+        if on_store_failed is not None:
+            on_store_failed(f"could not store the prepared corpus in the cache {directory} "
+                            f"({error.strerror or error}); training goes on, and the next run "
+                            "prepares it again (set --cache-dir, or --no-cache)")
     return corpus, False

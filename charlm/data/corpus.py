@@ -60,11 +60,31 @@ def corpus_files(path: str | Path) -> list[Path]:
 
 
 def fingerprint(path: str | Path) -> str:
-    """A digest of the corpus content (every file's bytes and relative name)."""
-    digest = hashlib.sha256()
+    """A digest of the corpus content: a file's bytes, or each file of a directory with its name
+    relative to the directory. The corpus's own path and name never count, so a renamed or moved
+    corpus is recognised."""
     root = Path(path)
-    for file in corpus_files(root):
-        digest.update(str(file.relative_to(root) if root.is_dir() else file.name).encode())
+    files = corpus_files(root)
+    if not root.is_dir():
+        return _digest([(None, root)])
+    return _digest([(str(file.relative_to(root)), file) for file in files])
+
+
+def legacy_fingerprint(path: str | Path, name: str) -> str:
+    """The digest charlm 0.1.0 recorded for a corpus: a single file's digest began with its file
+    name (`name`, the name it had then), so checkpoints of that version still resume."""
+    root = Path(path)
+    if root.is_dir():
+        return fingerprint(root)
+    corpus_files(root)
+    return _digest([(name, root)])
+
+
+def _digest(files: list[tuple[str | None, Path]]) -> str:
+    digest = hashlib.sha256()
+    for label, file in files:
+        if label is not None:
+            digest.update(label.encode())
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

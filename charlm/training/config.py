@@ -38,7 +38,9 @@ class TrainConfig:
     resume: str | None = option(
         None,
         "Continue training from this checkpoint exactly where it stopped (same batch, optimizer "
-        "and random state). Settings not given are taken from it; --out defaults to it.",
+        "and random state). Settings not given are taken from it; --out defaults to it. auto: "
+        "resume --out if it holds a checkpoint, else start a new run there (one command for a "
+        "batch job's first run and its reruns).",
         panel="Run",
     )
     keep_best: bool = option(

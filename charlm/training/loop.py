@@ -8,6 +8,7 @@ during the step stops the run with a checkpoint.
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
@@ -19,6 +20,8 @@ from charlm.model.network import RNNLanguageModel
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
+from charlm.training.ranks import Ranks
+from charlm.training.resume import AlreadyTrained
 from charlm.training.run import Run, build_run
 from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
 
@@ -31,8 +34,13 @@ class TrainingDiverged(CharlmError):
 
 def train(config: TrainConfig, console: Output) -> Path:
     """Run `charlm train`; returns the checkpoint path."""
-    with catch_interrupts() as guard:
-        run = build_run(config, console)
+    with catch_interrupts() as guard, ExitStack() as held:
+        try:
+            run = build_run(config, console, held)
+        except AlreadyTrained as done:
+            if Ranks.from_environment().is_main:
+                console.line(str(done))
+            return done.checkpoint
         return train_loop(run, guard)
 
 
@@ -137,8 +145,10 @@ def report(run: Run) -> None:
     decayed = run.schedule.step(val_loss)
     samples = sample_text(run, config.samples, config.seed + progress.reports)
     figures.restart()
-    best_saved = run.checkpointer.save(run.checkpoint(), progress.steps, improved)
+    # The record first: a metrics file that cannot be written leaves the previous checkpoint,
+    # which it matches, in place.
     run.outputs.report(metrics)
+    best_saved = run.checkpointer.save(run.checkpoint(), progress.steps, improved)
     if decayed:
         run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, config.patience)
     run.outputs.samples(samples)

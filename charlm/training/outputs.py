@@ -4,12 +4,14 @@ it cares about. Adding an output (TensorBoard, say) is one new class and one lin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from charlm.checkpoint.files import remove_stale_temporaries, temporary_path
 from charlm.errors import CharlmError
 
 
@@ -99,23 +101,42 @@ class MetricsFile(Output):
         if not metrics:
             self.path.unlink(missing_ok=True)
             return
-        self._write("w", metrics)
+        self._rewrite(metrics)
 
     def report(self, metrics: Mapping[str, Any]) -> None:
-        self._write("a", [metrics])
+        self._append(metrics)
 
-    def _write(self, mode: str, records: Sequence[Mapping[str, Any]]) -> None:
-        """Append, or replace the whole file through a renamed temporary file, so a failed write
-        never loses the history already there."""
-        target = self.path if mode == "a" else self.path.with_name(
-            f".{self.path.name}.tmp-{os.getpid()}")
+    def _append(self, metrics: Mapping[str, Any]) -> None:
+        """Add one line; a failed write is cut off again, so the file never holds half a line."""
         try:
-            with open(target, mode, encoding="utf-8") as handle:
-                handle.write("".join(json.dumps(dict(m)) + "\n" for m in records))
-            if target != self.path:
-                os.replace(target, self.path)
+            size: int | None = self.path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(dict(metrics)) + "\n")
         except OSError as error:
-            if target != self.path:
-                target.unlink(missing_ok=True)
-            raise CharlmError(f"could not write the metrics file {self.path}: "
-                              f"{error.strerror or error}; the checkpoint is intact") from None
+            with contextlib.suppress(OSError):
+                if size is None:
+                    self.path.unlink(missing_ok=True)
+                else:
+                    os.truncate(self.path, size)
+            raise self._failed(error) from None
+
+    def _rewrite(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the whole file through a renamed temporary file, so a failed write never loses
+        the history already there."""
+        staged = temporary_path(self.path)
+        remove_stale_temporaries(self.path)
+        try:
+            with open(staged, "w", encoding="utf-8") as handle:
+                handle.write("".join(json.dumps(dict(m)) + "\n" for m in records))
+            os.replace(staged, self.path)
+        except OSError as error:
+            staged.unlink(missing_ok=True)
+            raise self._failed(error) from None
+
+    def _failed(self, error: OSError) -> CharlmError:
+        return CharlmError(f"could not write the metrics file {self.path}: "
+                           f"{error.strerror or error}; it and the checkpoint are as they were "
+                           "before; free some disk space and resume the run")

@@ -13,10 +13,13 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shlex
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,9 +35,45 @@ from charlm.errors import CharlmError
 COLLECTIVE_TIMEOUT = timedelta(hours=3)
 
 
+# What other launchers set in each of several tasks they start: (variable of the task count,
+# variable that must come with it, launcher). A batch script itself (`sbatch -n 4` without srun)
+# is one task: Slurm sets SLURM_STEP_NUM_TASKS only in the steps srun starts.
+TASK_LAUNCHERS = (
+    ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID", "srun"),
+    ("OMPI_COMM_WORLD_SIZE", None, "mpirun"),
+    ("PMI_SIZE", None, "an MPI launcher"),
+)
+
+
 def launched_by_torchrun() -> bool:
     return ("RANK" in os.environ and "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
             and int(os.environ["WORLD_SIZE"]) > 1)
+
+
+def refuse_separate_tasks() -> None:
+    """Refuse to run as one of several tasks that a launcher other than torchrun started: each
+    would train alone, and all would write the same checkpoint and metrics file."""
+    if "RANK" in os.environ:
+        return
+    for count_variable, companion, launcher in TASK_LAUNCHERS:
+        value = os.environ.get(count_variable, "")
+        tasks = int(value) if value.isdigit() else 1
+        if tasks > 1 and (companion is None or companion in os.environ):
+            raise CharlmError(
+                f"charlm train was started as {tasks} separate tasks by {launcher} "
+                f"({count_variable}={tasks}), which would each train alone and write the same "
+                f"files; start one task that runs torchrun instead: torchrun "
+                f"--nproc_per_node={tasks} -m charlm {_charlm_arguments()}"
+            )
+
+
+def _charlm_arguments() -> str:
+    """The arguments this charlm was started with, for a command to run instead."""
+    program = Path(sys.argv[0] if sys.argv else "")
+    # The `charlm` script, or `python -m charlm` (charlm/__main__.py).
+    if "charlm" in (program.name, program.parent.name) and len(sys.argv) > 1:
+        return shlex.join(sys.argv[1:])
+    return "train ..."
 
 
 @dataclass
@@ -52,6 +91,7 @@ class Ranks:
     def from_environment(cls) -> Ranks:
         """The place torchrun gave this process (rank 0 of 1 outside torchrun)."""
         if not launched_by_torchrun():
+            refuse_separate_tasks()
             return cls()
         return cls(rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]),
                    local_rank=int(os.environ.get("LOCAL_RANK", 0)),

@@ -14,8 +14,9 @@ from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
+from charlm.checkpoint.files import is_checkpoint
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
-from charlm.data.corpus import fingerprint
+from charlm.data.corpus import fingerprint, legacy_fingerprint
 from charlm.data.prepare import PreparedCorpus, encode_corpus
 from charlm.errors import CharlmError, CheckpointError, ConfigError
 from charlm.options import fixed_fields, given_fields, origins_of, set_origins, source_of
@@ -23,6 +24,42 @@ from charlm.training.config import TrainConfig
 
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume")
+# --resume auto: continue from --out when it holds a checkpoint, else start there.
+AUTO = "auto"
+
+
+class AlreadyTrained(CharlmError):
+    """The checkpoint to resume has finished its run: nothing to do, and no failure."""
+
+    exit_code = 0
+
+    def __init__(self, message: str, checkpoint: Path) -> None:
+        super().__init__(message)
+        self.checkpoint = checkpoint
+
+
+def finished(progress: dict[str, Any], epochs: int) -> bool:
+    """Whether a run whose checkpoint records `progress` has nothing left to do when asked for
+    `epochs` epochs: it has trained them all. (A run that stopped early belongs here too.)"""
+    return progress.get("epoch", 0) >= epochs
+
+
+def resolve_auto_resume(config: TrainConfig) -> TrainConfig:
+    """--resume auto, the same command for a batch job's first run and every rerun: resume
+    --out when it holds a checkpoint, else start a new run there."""
+    if config.resume != AUTO:
+        return config
+    if config.out is None:
+        raise ConfigError("--resume auto needs --out: the checkpoint to continue when it exists "
+                          "and to write when it does not")
+    out = Path(config.out)
+    start = not (out.is_file() and is_checkpoint(out))
+    if start and config.corpus is None:
+        raise ConfigError(f"no corpus given and {out} holds no checkpoint to resume: pass a "
+                          "path (charlm train corpus.txt) or set INPUT_DATA_FILE")
+    resolved = replace(config, resume=None if start else str(out))
+    set_origins(resolved, origins_of(config))
+    return resolved
 
 
 def corpus_record(path: str, corpus: PreparedCorpus, digest: str) -> dict[str, Any]:
@@ -62,10 +99,14 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
     corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
     merged = replace(config, corpus=corpus, **inherited)
     set_origins(merged, origins_of(config) | dict.fromkeys(inherited, "checkpoint"))
-    epochs_done = (checkpoint.progress or {}).get("epoch", 0)
-    if epochs_done >= merged.epochs:
-        raise ConfigError(f"{path} has already trained {epochs_done} of {merged.epochs} epochs; "
-                          "pass a larger --epochs to train further")
+    progress = checkpoint.progress or {}
+    epochs_done = progress.get("epoch", 0)
+    if epochs_done > merged.epochs:
+        raise ConfigError(f"{path} has already trained {epochs_done} epochs, more than "
+                          f"--epochs {merged.epochs}; pass a larger --epochs to train further")
+    if finished(progress, merged.epochs):
+        raise AlreadyTrained(f"{path}: already trained {epochs_done} of {merged.epochs} epochs; "
+                             "nothing to do", Path(path))
     return merged, checkpoint
 
 
@@ -74,7 +115,7 @@ def resumed_corpus(config: TrainConfig, checkpoint: Checkpoint) -> PreparedCorpu
     resume = str(config.resume)
     info = checkpoint.corpus or {}
     corpus_path = str(config.corpus)
-    if fingerprint(corpus_path) != info.get("fingerprint"):
+    if not same_corpus(corpus_path, info):
         raise CharlmError(f"cannot resume {resume}: {corpus_path} is not the corpus it was trained "
                           f"on ({info.get('path')}), its content differs; resume with that corpus "
                           "or start a new run without --resume")
@@ -92,6 +133,15 @@ def resumed_corpus(config: TrainConfig, checkpoint: Checkpoint) -> PreparedCorpu
                           f"sentences, not {info['sentences']:,} (another NLTK version?); start "
                           "a new run")
     return replace(empty, sentences=sentences)
+
+
+def same_corpus(path: str, record: dict[str, Any]) -> bool:
+    """Whether the corpus at `path` has the content a checkpoint's corpus record describes."""
+    recorded = record.get("fingerprint")
+    if fingerprint(path) == recorded:
+        return True
+    # Checkpoints of charlm 0.1.0 digested a single file's name with its bytes.
+    return legacy_fingerprint(path, Path(str(record.get("path", path))).name) == recorded
 
 
 def resume_command(corpus: str, checkpoint: Path) -> str:

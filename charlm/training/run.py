@@ -4,6 +4,7 @@ where it reports. `build_run` does everything before the first step; loop.py tak
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,17 @@ from charlm.model.network import RNNLanguageModel
 from charlm.options import given_fields, origins_of
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
+from charlm.training.lock import OutputLock
 from charlm.training.outputs import MetricsFile, Output, Outputs, metrics_path
 from charlm.training.progress import Progress, RunningFigures
 from charlm.training.ranks import Ranks
-from charlm.training.resume import corpus_record, resume_command, resume_config, resumed_corpus
+from charlm.training.resume import (
+    corpus_record,
+    resolve_auto_resume,
+    resume_command,
+    resume_config,
+    resumed_corpus,
+)
 from charlm.training.runtime import Runtime
 from charlm.training.schedule import PlateauSchedule
 
@@ -68,9 +76,11 @@ class Run:
         )
 
 
-def build_run(config: TrainConfig, console: Output) -> Run:
-    """Everything up to the first training step: check, prepare, build, restore."""
+def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
+    """Everything up to the first training step: check, lock, prepare, build, restore. The
+    lock on the output path stays in `held` until the caller closes it."""
     resumed: Checkpoint | None = None
+    config = resolve_auto_resume(config)
     if config.resume is not None:
         config, resumed = resume_config(config)
     out = Path(config.out or config.resume or config.default_out)
@@ -83,10 +93,13 @@ def build_run(config: TrainConfig, console: Output) -> Run:
     best = best_path(out) if config.keep_best else None
     outputs = Outputs([])
     if ranks.is_main:
+        taken_over = held.enter_context(OutputLock(out)).acquire()
         check_output_path(out, config.force or in_place)
         if best is not None:
             check_output_path(best, config.force or config.resume is not None)
         outputs = Outputs([console, MetricsFile(metrics_path(out))])
+        if taken_over:
+            outputs.warning(taken_over)
     if config.valid is not None:
         corpus_files(config.valid)  # a missing validation file fails before any work
     report_configuration(outputs, config, out, ranks, runtime)
@@ -96,6 +109,8 @@ def build_run(config: TrainConfig, console: Output) -> Run:
     corpus = ranks.share_corpus(source.prepare)
     report_corpus(outputs, corpus, config.max_sentence_words, time.monotonic() - started,
                   source.cache_hit)
+    if source.store_failed:
+        outputs.warning(source.store_failed)
     train_set, valid_set, valid_source = training_and_validation(config, corpus)
     outputs.line(f"training on {len(train_set):,} sentences, validating on "
                  f"{len(valid_set):,}{valid_source}")
@@ -126,6 +141,7 @@ class CorpusSource:
         self.config = config
         self.resumed = resumed
         self.cache_hit = False
+        self.store_failed: str | None = None  # why the cache could not store the corpus
         self.digest = ""  # only rank 0 saves checkpoints, the only use of the fingerprint
 
     def prepare(self) -> PreparedCorpus:
@@ -137,8 +153,12 @@ class CorpusSource:
         corpus, self.cache_hit = cached_prepare(
             str(config.corpus), config.prepare_settings(), workers=config.workers,
             cache_dir=config.cache_dir, use_cache=config.cache, digest=self.digest,
+            on_store_failed=self.cache_not_stored,
         )
         return corpus
+
+    def cache_not_stored(self, reason: str) -> None:
+        self.store_failed = reason
 
 
 def restore(run: Run, resumed: Checkpoint | None, in_place: bool) -> None:

@@ -8,6 +8,7 @@ through an atomic save without leaving a half-written file.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -52,9 +53,20 @@ class InterruptGuard:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.deferring and self.signum is None:
             self.signum = signum
+            _note(f"{signal_name(signum)} received: stopping after this step with a checkpoint; "
+                  "send it again to stop at once")
             return
         self.deferring = False
         raise Interrupted(signum, f"{signal_name(signum)}: {self.describe_stop()}")
+
+
+def _note(text: str) -> None:
+    """A line on stderr, written straight to the descriptor: a signal handler may run while
+    the main thread is inside a buffered write to the same stream."""
+    try:
+        os.write(2, f"{text}\n".encode())
+    except OSError:
+        pass
 
 
 @contextmanager

@@ -1,0 +1,30 @@
+"""Started by torchrun in test_distributed: trains a tiny run for one epoch on this rank and
+saves this rank's weights as rank<N>.pt in the given directory.
+
+    torchrun --nproc_per_node=2 tests/rank_weights.py CORPUS DIRECTORY
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+from training import config_of, quiet_reporter, rank_run_flags
+
+from charlm.training.loop import train_loop
+from charlm.training.run import build_run
+from charlm.training.signals import InterruptGuard
+
+
+def main(corpus: str, directory: Path) -> None:
+    config = config_of(**rank_run_flags(corpus, directory / "ranked.pt"))
+    with ExitStack() as held:
+        run = build_run(config, quiet_reporter(), held)
+        train_loop(run, InterruptGuard())
+        torch.save(run.model.state_dict(), directory / f"rank{run.ranks.rank}.pt")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))

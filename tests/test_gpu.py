@@ -1,0 +1,73 @@
+"""On a CUDA GPU: training, mixed precision and resuming; a checkpoint saved there scores the
+same on the CPU. Skipped without a GPU (the `gpu` marker)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from charlm.checkpoint.files import load_checkpoint
+from charlm.cli import app
+
+pytestmark = pytest.mark.gpu
+
+GPU_RUN = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
+           "--batch-size", "16", "--samples", "1", "--print-every", "190",
+           "--learning-rate", "0.01"]
+
+
+def train(corpus: Path, out: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, ["train", str(corpus), "-o", str(out), *GPU_RUN, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def reports(checkpoint: Path) -> list[dict]:
+    text = checkpoint.with_name(checkpoint.name + ".metrics.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_auto_picks_the_gpu_and_its_checkpoint_scores_alike_on_the_cpu(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "gpu.pt"
+    output = train(corpus_file, out, "--epochs", "2", "--device", "auto")
+    assert "parameters on cuda" in output
+    losses = [r["val_loss"] for r in reports(out)]
+    assert losses[-1] < losses[0]
+    # Saved from the GPU, loaded onto the CPU: the same validation loss, to float32 precision.
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Anna walked to the garden in the morning. Ben was happy at noon.\n")
+    on_cpu = CliRunner().invoke(app, ["evaluate", str(out), str(valid), "--json",
+                                      "--device", "cpu"])
+    on_gpu = CliRunner().invoke(app, ["evaluate", str(out), str(valid), "--json",
+                                      "--device", "cuda"])
+    assert on_cpu.exit_code == on_gpu.exit_code == 0, on_cpu.output + on_gpu.output
+    cpu_loss, gpu_loss = (json.loads(r.stdout)["loss"] for r in (on_cpu, on_gpu))
+    assert gpu_loss == pytest.approx(cpu_loss, rel=1e-4)
+    assert all(t.device.type == "cpu" for t in load_checkpoint(out)["model_state"].values())
+
+
+def test_amp_on_the_gpu_learns_without_a_warning(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "amp.pt"
+    output = train(corpus_file, out, "--epochs", "2", "--device", "cuda", "--amp")
+    assert "bf16 autocast" not in output
+    losses = [r["val_loss"] for r in reports(out)]
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < losses[0]
+
+
+def test_a_gpu_run_resumes_on_the_gpu(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "resumed.pt"
+    train(corpus_file, out, "--epochs", "1", "--device", "cuda")
+    result = CliRunner().invoke(app, ["train", "--resume", str(out), "--epochs", "2",
+                                      "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert "parameters on cuda" in result.output
+    progress = load_checkpoint(out)["progress"]
+    assert progress["epoch"] == 2
+    assert len(progress["metrics"]) == len(reports(out)) >= 2

@@ -1,0 +1,112 @@
+"""Resume proven where it could fail: dropout's random state, a hand-written cell, a renamed
+corpus, checkpoints of the previous digest, and the same command for a job and its reruns."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from corpora import write_corpus
+from test_resume import SignalAfter, assert_same_state, metric_lines, one_epoch, uninterrupted
+from training import TINY, config_of, quiet_reporter, tiny_flags
+from typer.testing import CliRunner
+
+from charlm.checkpoint.files import load_checkpoint, save_checkpoint
+from charlm.cli import app
+from charlm.errors import CharlmError, ConfigError
+from charlm.training.loop import train
+from charlm.training.signals import Interrupted
+
+__all__ = ["one_epoch", "uninterrupted"]  # fixtures shared with test_resume
+
+
+@pytest.mark.parametrize("cell", [
+    {"cell": "gru", "dropout": 0.3},
+    {"cell": "peephole-lstm", "dropout": 0.3},
+], ids=["gru-dropout", "hand-written-peephole-lstm-dropout"])
+def test_dropout_resumes_bit_exact_from_the_middle_of_an_epoch(
+    corpus_file: Path, tmp_path: Path, cell: dict
+) -> None:
+    # Dropout draws from the random state at every step: a resumed run repeats the masks of an
+    # uninterrupted one only if the checkpoint's random state is restored.
+    flags = tiny_flags(corpus=str(corpus_file), epochs=1, print_every=95, **cell)
+    whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
+    train(config_of(**flags, out=str(whole)), quiet_reporter())
+    with pytest.raises(Interrupted):
+        train(config_of(**flags, out=str(stopped)), SignalAfter(150))
+    progress = load_checkpoint(stopped)["progress"]
+    assert progress["epoch"] == 0 and 0 < progress["batch_in_epoch"]
+    train(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
+    assert_same_state(whole, stopped)
+    assert metric_lines(stopped) == metric_lines(whole)
+
+
+def test_a_renamed_and_moved_corpus_resumes(
+    one_epoch: Path, corpus_file: Path, tmp_path: Path
+) -> None:
+    moved = tmp_path / "elsewhere" / "renamed.txt"
+    moved.parent.mkdir()
+    corpus_file.rename(moved)
+    train(config_of(corpus=str(moved), resume=str(one_epoch), epochs=2), quiet_reporter())
+    assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
+
+
+def as_written_by_charlm_0_1_0(checkpoint: Path, corpus: Path) -> None:
+    """Give `checkpoint` the corpus digest of charlm 0.1.0: the file's name, then its bytes."""
+    document = load_checkpoint(checkpoint)
+    digest = hashlib.sha256(corpus.name.encode() + corpus.read_bytes()).hexdigest()
+    assert document["corpus"]["fingerprint"] != digest
+    document["corpus"]["fingerprint"] = digest
+    save_checkpoint(document, checkpoint)
+
+
+def test_a_checkpoint_of_the_previous_digest_resumes_on_its_corpus_only(
+    one_epoch: Path, corpus_file: Path, tmp_path: Path
+) -> None:
+    as_written_by_charlm_0_1_0(one_epoch, corpus_file)
+    (tmp_path / "other").mkdir()
+    other = write_corpus(tmp_path / "other" / corpus_file.name, seed=5)  # same name, new text
+    with pytest.raises(CharlmError, match="not the corpus it was trained on"):
+        train(config_of(corpus=str(other), resume=str(one_epoch), epochs=2), quiet_reporter())
+    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
+
+
+def test_the_same_command_starts_resumes_and_then_has_nothing_to_do(
+    corpus_file: Path, tmp_path: Path, uninterrupted: Path
+) -> None:
+    # A requeued batch job runs its command again: the first run is stopped mid-epoch, the
+    # second finishes, the third finds nothing to do. The end is the uninterrupted run's.
+    out = tmp_path / "job.pt"
+    job = tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2, print_every=95,
+                     resume="auto")
+    with pytest.raises(Interrupted):
+        train(config_of(**job), SignalAfter(150))
+    assert load_checkpoint(out)["progress"]["epoch"] == 0
+    train(config_of(**job), quiet_reporter())
+    assert_same_state(uninterrupted, out)
+    assert metric_lines(out) == metric_lines(uninterrupted)
+
+    before = (out.read_bytes(), out.with_name(out.name + ".metrics.jsonl").read_bytes())
+    args = ["train", str(corpus_file), "-o", str(out), "--resume", "auto", "--epochs", "2",
+            "--print-every", "95", *TINY]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"{out}: already trained 2 of 2 epochs; nothing to do"
+    assert (out.read_bytes(), out.with_name(out.name + ".metrics.jsonl").read_bytes()) == before
+
+
+def test_resume_auto_needs_the_output_path(corpus_file: Path) -> None:
+    with pytest.raises(ConfigError, match="--resume auto needs --out"):
+        train(config_of(**tiny_flags(corpus=str(corpus_file), resume="auto")), quiet_reporter())
+
+
+def test_resume_auto_refuses_a_checkpoint_of_another_run(
+    one_epoch: Path, corpus_file: Path
+) -> None:
+    before = one_epoch.read_bytes()
+    with pytest.raises(ConfigError, match="--hidden-dim is 32 here but 16"):
+        train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(one_epoch), epochs=2,
+                                     resume="auto", hidden_dim=32)), quiet_reporter())
+    assert one_epoch.read_bytes() == before
