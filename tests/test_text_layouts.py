@@ -166,6 +166,13 @@ def test_real_abbreviations_still_hold_inside_sentences() -> None:
     assert tokenizer.sentences("She spoke to Mr. Darcy about the ball. It rained.") == [
         "she spoke to mr. darcy about the ball.", "it rained."]
     assert len(tokenizer.sentences("He spoke to Mrs. Lucas about the house.")) == 1
+    # The names that follow "Mr." start every paragraph; that "Mr." begins sentences keeps it.
+    units = [f"{rng.choice(names)} was {rng.choice(['late', 'happy'])}? Mr. {rng.choice(names)} "
+             f"walked {rng.choice(['home', 'away'])}.".lower() for _ in range(150)]
+    tokenizer = Tokenizer(TokenizerSettings(splitter="punkt/trained-on-corpus",
+                                            punkt=punkt_to_dict(train_punkt(units))))
+    assert tokenizer.sentences("Darcy was late? Mr. Lucas walked home. Bennet was happy?") == [
+        "darcy was late?", "mr. lucas walked home.", "bennet was happy?"]
 
 
 def test_austen_like_wrapped_prose_reads_as_paragraphs(tmp_path: Path) -> None:

@@ -76,4 +76,8 @@ def test_other_nltk_rules_fall_back_to_nltks_own_tokenizer() -> None:
         assert warning is not None and "\n" not in warning
         assert "are not the ones charlm knows" in warning
     assert FastWordTokenizer(ChangedPattern).tokenize(text)[:3] == ["one", "~", "two+three"]
+
+
+def test_this_nltk_gets_the_fast_copy_of_its_rules() -> None:
+    # Any difference from NLTK on the probe sentences would have switched to NLTK's tokenizer.
     assert word_tokenizer_warning() is None
