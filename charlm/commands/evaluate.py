@@ -2,9 +2,10 @@
 surprisal.
 
 The corpora are tokenized and encoded exactly as the checkpoint's training corpus was (its stored
-tokenizer and vocabulary). Every predicted token counts: each word after SENTENCE_START and the
-closing SENTENCE_END, never padding. The summary and the per-token file come from the same
-per-token losses, so the mean of the surprisal column is the reported loss in bits.
+tokenizer and vocabulary), their text cut with its split unless --split says otherwise. Every
+predicted token counts: each word after SENTENCE_START and the closing SENTENCE_END, never padding.
+The summary and the per-token file come from the same per-token losses, so the mean of the
+surprisal column is the reported loss in bits.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import typer
 
 from charlm.checkpoint.trained import load_trained
 from charlm.data.batches import IGNORE, make_batch
-from charlm.data.corpus import is_csv, read_paragraphs
-from charlm.data.prepare import EncodedSentences, encode_corpus
+from charlm.data.corpus import SPLIT_CHOICES, CorpusStats, is_csv, read_paragraphs
+from charlm.data.layout import choose_split
+from charlm.data.prepare import EncodedSentences, encode_corpus, split_advice
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
+from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import DEVICE_CHOICES, pick_device
 from charlm.errors import CharlmError, ConfigError, CorpusError
 from charlm.model.network import RNNLanguageModel
@@ -57,6 +60,12 @@ class EvaluateConfig:
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
+    split: str | None = option(
+        None,
+        "How text is cut before sentence splitting (see charlm train --split). Default: as the "
+        "checkpoint's training corpus was.",
+        choices=SPLIT_CHOICES,
+    )
     batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
 
@@ -80,6 +89,23 @@ class Evaluation:
     loss: float
     perplexity: float
     bits_per_word: float
+    split: list[str]  # how each file's text was cut before sentence splitting
+    warnings: list[str]  # what reading the files found wrong, one line each
+
+
+@dataclass
+class EvaluatedFile:
+    """A file to evaluate and how to read it."""
+
+    path: str
+    text_column: str | None
+    tokenizer: Tokenizer
+
+    def sentences(self) -> Iterator[list[str]]:
+        """The file's sentences as words, read exactly as it was encoded."""
+        split = self.tokenizer.settings.split
+        for paragraph in read_paragraphs(self.path, self.text_column, split=split):
+            yield from self.tokenizer.tokenize(paragraph)
 
 
 def column_for(path: str, text_column: str | None) -> str | None:
@@ -132,12 +158,13 @@ def token_surprisals(
     return surprisal
 
 
-def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray) -> Evaluation:
+def summarise(files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray,
+              warnings: list[str]) -> Evaluation:
     words = len(sentences.ids)
     oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
     loss = float(surprisal.mean())
     return Evaluation(
-        files=files,
+        files=[file.path for file in files],
         sentences=len(sentences),
         tokens=len(surprisal),
         words=words,
@@ -146,6 +173,8 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
         loss=loss,
         perplexity=math.exp(min(loss, 700.0)),
         bits_per_word=loss / LN2,
+        split=[file.tokenizer.settings.split for file in files],
+        warnings=warnings,
     )
 
 
@@ -157,12 +186,7 @@ def _check_writable(path: Path) -> None:
 
 
 def write_per_token(
-    path: Path,
-    files: list[str],
-    text_column: str | None,
-    tokenizer: Tokenizer,
-    sentences: EncodedSentences,
-    surprisal: np.ndarray,
+    path: Path, files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray
 ) -> None:
     """One TSV row per predicted token; written beside `path` and renamed, never half-written.
 
@@ -177,26 +201,25 @@ def write_per_token(
             out.write("sentence\tposition\ttoken\toov\tsurprisal_bits\n")
             index = 0
             for file in files:
-                for paragraph in read_paragraphs(file, column_for(file, text_column)):
-                    for words in tokenizer.tokenize(paragraph):
-                        first = int(offsets[index])
-                        if len(words) != offsets[index + 1] - first:
-                            raise CharlmError(
-                                f"{file} read differently the second time; was it "
-                                "changed during evaluation?"
-                            )
-                        base = first + index
-                        rows = [
-                            f"{index + 1}\t{j + 1}\t{word}\t"
-                            f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
-                            for j, word in enumerate(words)
-                        ]
-                        rows.append(
-                            f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
-                            f"{bits[base + len(words)]:.6f}\n"
+                for words in file.sentences():
+                    first = int(offsets[index])
+                    if len(words) != offsets[index + 1] - first:
+                        raise CharlmError(
+                            f"{file.path} read differently the second time; was it "
+                            "changed during evaluation?"
                         )
-                        out.writelines(rows)
-                        index += 1
+                    base = first + index
+                    rows = [
+                        f"{index + 1}\t{j + 1}\t{word}\t"
+                        f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
+                        for j, word in enumerate(words)
+                    ]
+                    rows.append(
+                        f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
+                        f"{bits[base + len(words)]:.6f}\n"
+                    )
+                    out.writelines(rows)
+                    index += 1
         os.replace(staged, path)
     except OSError as error:
         raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
@@ -209,27 +232,54 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     per_token = Path(config.per_token) if config.per_token else None
     if per_token is not None:
         _check_writable(per_token)
-    files = list(config.files)
-    if config.text_column is not None and not any(is_csv(Path(f)) for f in files):
+    if config.text_column is not None and not any(is_csv(Path(f)) for f in config.files):
         raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
     device = pick_device(config.device)
     trained = load_trained(str(config.model), device)
-    parts = [
-        encode_corpus(f, trained.tokenizer, trained.vocabulary, column_for(f, config.text_column))
-        for f in files
-    ]
+    files = [evaluated_file(f, config, trained.tokenizer) for f in config.files]
+    stats = CorpusStats()
+    parts = [encode_corpus(f.path, f.tokenizer, trained.vocabulary, f.text_column, stats)
+             for f in files]
+    warnings = stats.warnings() + dropped_warnings(files)
+    tokenizer_warning = word_tokenizer_warning()
+    if tokenizer_warning:
+        warnings.append(tokenizer_warning)
     sentences = concatenate(parts)
     surprisal = token_surprisals(trained.model, sentences, config.batch_size, device)
     if per_token is not None:
-        write_per_token(
-            per_token, files, config.text_column, trained.tokenizer, sentences, surprisal
-        )
-    return summarise(files, sentences, surprisal)
+        write_per_token(per_token, files, sentences, surprisal)
+    return summarise(files, sentences, surprisal, warnings)
+
+
+def evaluated_file(path: str, config: EvaluateConfig, trained: Tokenizer) -> EvaluatedFile:
+    """How to read one file: the checkpoint's tokenizer, its text cut as --split says."""
+    column = column_for(path, config.text_column)
+    if config.split is None:
+        return EvaluatedFile(path, column, trained)
+    split = choose_split(path, config.split, column).mode
+    return EvaluatedFile(path, column, trained.with_split(split))
+
+
+def dropped_warnings(files: list[EvaluatedFile]) -> list[str]:
+    """A warning for each tokenizer that dropped over-long sentences."""
+    warnings = []
+    for tokenizer in {id(f.tokenizer): f.tokenizer for f in files}.values():
+        if tokenizer.dropped_long:
+            settings = tokenizer.settings
+            warnings.append(
+                f"{tokenizer.dropped_long:,} sentences longer than the checkpoint's "
+                f"--max-sentence-words={settings.max_words} words were not evaluated (the "
+                f"longest has {tokenizer.longest_dropped:,}, text read as {settings.split}); "
+                f"{split_advice(settings.split, 'train with a larger --max-sentence-words')}"
+            )
+    return warnings
 
 
 def evaluate_files(config: EvaluateConfig) -> Evaluation:
     """Run `charlm evaluate`: evaluate, then print a table or one JSON object."""
     result = evaluate(config)
+    for warning in result.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     if config.json:
         typer.echo(
             json.dumps(asdict(result) | {"model": config.model, "per_token": config.per_token})
@@ -237,6 +287,7 @@ def evaluate_files(config: EvaluateConfig) -> Evaluation:
         return result
     rows = [
         ("files", ", ".join(result.files)),
+        ("text split", ", ".join(result.split)),
         ("sentences", f"{result.sentences:,}"),
         ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
         ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),

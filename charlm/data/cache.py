@@ -1,11 +1,11 @@
 """A cache of prepared corpora, so a corpus is read and tokenized once, not on every run.
 
 An entry is keyed by a digest of the corpus content and of every setting that changes the prepared
-result (tokenizer settings, vocabulary size, CSV column, whether NLTK's punkt_tab is installed, the
-NLTK version and charlm's prepare version), so a changed file or setting never reuses a stale
-entry. An entry is a directory of .npy arrays and one JSON file: loaded with numpy (no pickle) and
-JSON, never by unpickling. It is written to a temporary directory and renamed into place, so a
-crash or a concurrent run never leaves a half-written entry.
+result (tokenizer settings, the split the text is read with, vocabulary size, CSV column, whether
+NLTK's punkt_tab is installed, the NLTK version and charlm's prepare version), so a changed file or
+setting never reuses a stale entry. An entry is a directory of .npy arrays and one JSON file: loaded
+with numpy (no pickle) and JSON, never by unpickling. It is written to a temporary directory and
+renamed into place, so a crash or a concurrent run never leaves a half-written entry.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from charlm.data.corpus import fingerprint
+from charlm.data.layout import choose_split
 from charlm.data.prepare import PREPARE_VERSION, EncodedSentences, PreparedCorpus, prepare_corpus
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import punkt_tab_installed
@@ -98,17 +100,20 @@ def cached_prepare(
 ) -> tuple[PreparedCorpus, bool]:
     """The prepared corpus, from the cache when an entry matches; and whether it came from there.
 
-    A cache that cannot be written (read-only disk, full disk) only costs the next run time:
+    The split `auto` is resolved first, so the key holds the split the text is read with. A cache
+    that cannot be written (read-only disk, full disk) only costs the next run time:
     `on_store_failed` is told why, in a sentence, and the corpus is returned all the same.
     """
     if not use_cache:
         return prepare_corpus(path, settings, workers), False
+    choice = choose_split(path, settings.split, settings.text_column)
+    settings = replace(settings, split=choice.mode)
     directory = Path(cache_dir) if cache_dir else default_cache_dir()
     entry = directory / cache_key(path, settings, digest)
     corpus = load_entry(entry)
     if corpus is not None:
-        return corpus, True
-    corpus = prepare_corpus(path, settings, workers)
+        return replace(corpus, split_choice=choice), True
+    corpus = replace(prepare_corpus(path, settings, workers), split_choice=choice)
     try:
         save_entry(entry, corpus)
     except OSError as error:

@@ -1,8 +1,10 @@
-"""Reading a corpus: files in, paragraphs of text out.
+"""Reading a corpus: files in, units of text out.
 
-A paragraph is the unit the sentence splitter sees. In plain text, wrapped lines are joined and a
-blank line ends a paragraph; in CSV, each row's text field is split the same way. Everything is
-streamed, so no corpus is ever held whole in memory.
+A unit (a paragraph, by default) is what the sentence splitter sees. How text is cut into units is
+the split setting: `paragraphs` joins wrapped lines and ends a paragraph at a blank line; `lines`
+and `one-per-line` take every line as a unit of its own (`one-per-line` then takes each unit as
+exactly one sentence). In CSV, each row's text field is cut the same way, and no unit runs across
+rows. Everything is streamed, so no corpus is ever held whole in memory.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import hashlib
 import io
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +30,18 @@ DEFAULT_TEXT_COLUMNS = ("body", "text")
 MAX_PARAGRAPH_CHARS = 200_000
 READ_CHUNK_CHARS = 1 << 16
 BINARY_PROBE_BYTES = 8192
+LINE_BREAKS = ("\n", "\r")
+# A Unicode noncharacter, never meant to appear in text: marks the end of a CSV file.
+CSV_END_SENTINEL = "\uffff"
+# Sampling a directory for the split choice: at least this many lines of each file read.
+SAMPLE_MIN_LINES_PER_FILE = 200
+
+PARAGRAPHS = "paragraphs"
+LINES = "lines"
+ONE_PER_LINE = "one-per-line"
+AUTO = "auto"
+SPLIT_MODES = (PARAGRAPHS, LINES, ONE_PER_LINE)
+SPLIT_CHOICES = (AUTO, *SPLIT_MODES)
 
 
 @dataclass
@@ -37,10 +51,22 @@ class CorpusStats:
     paragraphs: int = 0
     characters: int = 0
     replaced_characters: int = 0
+    unclosed_quotes: list[list[Any]] = field(default_factory=list)
+    """[file, line] of each CSV row whose quoted field never closes."""
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CorpusStats:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+    def warnings(self) -> list[str]:
+        """What reading found wrong, one line each."""
+        found = [f"{file}: the quoted field that opens in the row starting at line {line:,} is "
+                 "never closed, so the rest of the file was read into that field; close its "
+                 'quote (")' for file, line in self.unclosed_quotes]
+        if self.replaced_characters:
+            found.append(f"{self.replaced_characters:,} invalid UTF-8 byte sequences were "
+                         "replaced by U+FFFD")
+        return found
 
 
 def corpus_files(path: str | Path) -> list[Path]:
@@ -130,7 +156,7 @@ def _chunks(text: str, limit: int) -> Iterator[str]:
         yield text
 
 
-def paragraphs_from_lines(lines: Iterator[str]) -> Iterator[str]:
+def paragraphs_from_lines(lines: Iterable[str]) -> Iterator[str]:
     """Join wrapped lines into paragraphs; a blank line ends a paragraph."""
     parts: list[str] = []
     size = 0
@@ -150,6 +176,34 @@ def paragraphs_from_lines(lines: Iterator[str]) -> Iterator[str]:
             parts, size = [pieces[-1]], len(pieces[-1])
     if parts:
         yield " ".join(parts)
+
+
+def lines_as_units(pieces: Iterable[str]) -> Iterator[str]:
+    """Every non-blank line as a unit of its own. `pieces` are lines, except that a line longer
+    than the read chunk comes in pieces, only the last of which ends with a line break."""
+    parts: list[str] = []
+    size = 0
+    for piece in pieces:
+        parts.append(piece)
+        size += len(piece)
+        if piece.endswith(LINE_BREAKS):
+            yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
+            parts, size = [], 0
+        elif size > MAX_PARAGRAPH_CHARS:
+            pieces_of_line = list(_chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS))
+            yield from pieces_of_line[:-1]
+            parts, size = pieces_of_line[-1:], len(pieces_of_line[-1])
+    if parts:
+        yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
+
+
+def units_from_lines(lines: Iterable[str], split: str) -> Iterator[str]:
+    """The units the sentence splitter sees, cut from lines as `split` says."""
+    if split == PARAGRAPHS:
+        return paragraphs_from_lines(lines)
+    if split in (LINES, ONE_PER_LINE):
+        return lines_as_units(lines)
+    raise ValueError(f"unknown split {split!r}")
 
 
 def _bounded_lines(stream: IO[str]) -> Iterator[str]:
@@ -175,46 +229,128 @@ def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int
     return 0
 
 
-def _csv_paragraphs(path: Path, text_column: str | None) -> Iterator[str]:
+class _CountedLines:
+    """A CSV file's lines for the csv reader, counted, then one sentinel line.
+
+    The count says on which line a row began. The sentinel shows where the file ended: read as a
+    row of its own when every quoted field was closed, or at the tail of the last field when a
+    quote opened and never closed (the csv reader then reads to the end of the file silently).
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines_read = 0
+        self._lines = self._generate(stream)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+    def _generate(self, stream: IO[str]) -> Iterator[str]:
+        last = "\n"
+        for line in stream:
+            self.lines_read += 1
+            last = line
+            yield line
+        if not last.endswith(LINE_BREAKS):
+            yield "\n"
+        yield CSV_END_SENTINEL
+
+
+def _csv_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
+    """The lines of each row's text field, each field followed by a blank line, so no paragraph
+    runs across rows."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with _text_stream(path) as stream:
-        reader = csv.reader(stream)
-        try:
-            header = next(reader)
-        except StopIteration:
+        source = _CountedLines(stream)
+        reader = csv.reader(source)
+        header = next(reader, None)
+        if header is None or header == [CSV_END_SENTINEL]:
             return
         column = choose_text_column(header, text_column, path)
-        for row in reader:
+        while True:
+            first_line = source.lines_read + 1
+            row = next(reader, None)
+            if row is None:
+                return
+            if row and row[-1].rstrip("\r\n").endswith(CSV_END_SENTINEL):
+                if row == [CSV_END_SENTINEL]:
+                    return
+                stats.unclosed_quotes.append([str(path), first_line])
+                row[-1] = row[-1].rstrip("\r\n")[: -len(CSV_END_SENTINEL)]
             if column < len(row):
-                yield from paragraphs_from_lines(iter(row[column].splitlines()))
+                for line in row[column].splitlines():
+                    yield line + "\n"
+                yield "\n"
 
 
-def _text_paragraphs(path: Path) -> Iterator[str]:
+def _file_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
+    """A file's lines (a CSV file's: its text fields' lines), long lines in bounded pieces."""
+    if is_csv(path):
+        yield from _csv_lines(path, text_column, stats)
+        return
     with _text_stream(path) as stream:
-        yield from paragraphs_from_lines(_bounded_lines(stream))
+        yield from _bounded_lines(stream)
 
 
-def read_paragraphs(
-    path: str | Path, text_column: str | None = None, stats: CorpusStats | None = None
-) -> Iterator[str]:
-    """Every paragraph of a corpus, in order; `stats` (if given) is filled in as reading goes."""
-    stats = stats if stats is not None else CorpusStats()
+def _checked_files(path: str | Path, text_column: str | None) -> list[Path]:
     files = corpus_files(path)
     if text_column is not None and not any(is_csv(f) for f in files):
         raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
+    return files
+
+
+def _read_errors_as_corpus_errors(file: Path, lines: Iterator[str]) -> Iterator[str]:
+    try:
+        yield from lines
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise CorpusError(f"cannot read {file}: {error}") from None
+    except csv.Error as error:
+        raise CorpusError(f"{file} is not valid CSV: {error}") from None
+
+
+def read_paragraphs(
+    path: str | Path,
+    text_column: str | None = None,
+    stats: CorpusStats | None = None,
+    split: str = PARAGRAPHS,
+) -> Iterator[str]:
+    """Every unit of a corpus that the sentence splitter sees, in order: paragraphs, or lines
+    (`split`); `stats` (if given) is filled in as reading goes."""
+    stats = stats if stats is not None else CorpusStats()
+    for file in _checked_files(path, text_column):
+        _check_not_binary(file)
+        lines = _read_errors_as_corpus_errors(file, _file_lines(file, text_column, stats))
+        for paragraph in units_from_lines(lines, split):
+            stats.paragraphs += 1
+            stats.characters += len(paragraph)
+            stats.replaced_characters += paragraph.count("\ufffd")
+            yield paragraph
+
+
+def sample_lines(path: str | Path, text_column: str | None, max_lines: int, max_chars: int
+                 ) -> list[str]:
+    """Lines from the start of a corpus (of each of its files, sharing the budget), stripped;
+    a blank line stands wherever a paragraph or CSV field ends."""
+    files = _checked_files(path, text_column)
+    per_file = max(max_lines // len(files), min(max_lines, SAMPLE_MIN_LINES_PER_FILE))
+    sample: list[str] = []
+    chars = 0
     for file in files:
         _check_not_binary(file)
-        reader = _csv_paragraphs(file, text_column) if is_csv(file) else _text_paragraphs(file)
-        try:
-            for paragraph in reader:
-                stats.paragraphs += 1
-                stats.characters += len(paragraph)
-                stats.replaced_characters += paragraph.count("\ufffd")
-                yield paragraph
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
-            raise CorpusError(f"cannot read {file}: {error}") from None
-        except csv.Error as error:
-            raise CorpusError(f"{file} is not valid CSV: {error}") from None
+        taken = 0
+        lines = _read_errors_as_corpus_errors(file, _file_lines(file, text_column, CorpusStats()))
+        for line in lines:
+            sample.append(line.strip())
+            chars += len(line)
+            taken += 1
+            if taken >= per_file or len(sample) >= max_lines or chars >= max_chars:
+                break
+        sample.append("")
+        if len(sample) >= max_lines or chars >= max_chars:
+            break
+    return sample
 
 
 def file_size(path: str | Path) -> int:

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from charlm.data.corpus import CorpusStats, file_size, read_paragraphs
+from charlm.data.corpus import PARAGRAPHS, CorpusStats, file_size, read_paragraphs
+from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.data.vocab import Vocabulary, VocabularyStats, build_vocabulary
@@ -31,9 +32,12 @@ from charlm.errors import CharlmError, CorpusError
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
 # Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
 # corpora prepared by an older version are then never reused.
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 # Paragraph text per worker task: large enough that sending it costs little next to tokenizing it.
 CHUNK_CHARS = 1 << 20
+# Over-long sentences that are this share of all or more: the text seems to lack sentence
+# boundaries where it was cut, and the warning says what to do.
+MANY_DROPPED_SHARE = 0.1
 # Below this corpus size, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2 << 20
 AUTO_WORKERS = 2
@@ -77,6 +81,13 @@ class PreparedCorpus:
     vocabulary_stats: VocabularyStats
     tokenizer: Tokenizer
     corpus_stats: CorpusStats = field(default_factory=CorpusStats)
+    split_choice: SplitChoice | None = None
+    """How the text was cut before sentence splitting, and why (None: as the tokenizer says)."""
+
+    @property
+    def split(self) -> SplitChoice:
+        return self.split_choice or SplitChoice(self.tokenizer.settings.split,
+                                                "as the checkpoint's corpus was read")
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the id arrays, as JSON values: what the cache stores beside its arrays
@@ -88,6 +99,8 @@ class PreparedCorpus:
             "tokenizer": self.tokenizer.settings.to_dict(),
             "corpus_stats": asdict(self.corpus_stats),
             "dropped_long": self.tokenizer.dropped_long,
+            "longest_dropped": self.tokenizer.longest_dropped,
+            "split_choice": self.split.to_dict(),
             "ids_dtype": str(self.sentences.ids.dtype),
         }
 
@@ -97,15 +110,18 @@ class PreparedCorpus:
         """The inverse of `metadata`; raises KeyError, TypeError or ValueError on a bad one."""
         tokenizer = Tokenizer(TokenizerSettings.from_dict(metadata["tokenizer"]))
         tokenizer.dropped_long = int(metadata.get("dropped_long", 0))
+        tokenizer.longest_dropped = int(metadata.get("longest_dropped", 0))
+        choice = metadata.get("split_choice")
         return cls(sentences, Vocabulary(metadata["vocabulary"]),
                    VocabularyStats(**metadata["vocabulary_stats"]), tokenizer,
-                   CorpusStats.from_dict(metadata.get("corpus_stats", {})))
+                   CorpusStats.from_dict(metadata.get("corpus_stats", {})),
+                   SplitChoice(**choice) if choice else None)
 
 
 # A chunk's words in order of first appearance, its ids into that list (int32 bytes), its
-# sentence lengths (int64 bytes) and how many over-long sentences it dropped: compact to send back
-# from a worker process.
-ChunkResult = tuple[list[str], bytes, bytes, int]
+# sentence lengths (int64 bytes), how many over-long sentences it dropped and the longest of them:
+# compact to send back from a worker process.
+ChunkResult = tuple[list[str], bytes, bytes, int, int]
 
 _worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
 
@@ -125,6 +141,7 @@ def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResu
     tokenizer = _tokenizer_for(settings)
     assert tokenizer is not None
     dropped_before = tokenizer.dropped_long
+    tokenizer.longest_dropped = 0
     local: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
@@ -132,7 +149,8 @@ def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResu
         for words in tokenizer.tokenize(paragraph):
             ids.extend([local.setdefault(w, len(local)) for w in words])
             lengths.append(len(words))
-    return list(local), ids.tobytes(), lengths.tobytes(), tokenizer.dropped_long - dropped_before
+    return (list(local), ids.tobytes(), lengths.tobytes(), tokenizer.dropped_long - dropped_before,
+            tokenizer.longest_dropped)
 
 
 class _Interner:
@@ -143,10 +161,12 @@ class _Interner:
         self.ids = array("i")
         self.lengths = array("q")
         self.dropped_long = 0
+        self.longest_dropped = 0
 
     def add(self, result: ChunkResult) -> None:
-        words, ids, lengths, dropped_long = result
+        words, ids, lengths, dropped_long, longest_dropped = result
         self.dropped_long += dropped_long
+        self.longest_dropped = max(self.longest_dropped, longest_dropped)
         provisional = self.provisional
         remap = np.fromiter(
             (provisional.setdefault(w, len(provisional)) for w in words), dtype=np.int32,
@@ -197,8 +217,9 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 def _interned(
     paragraphs: Iterable[str], tokenizer: Tokenizer, pool: ProcessPoolExecutor | None
-) -> tuple[array, array, dict[str, int]]:
-    """Tokenize, mapping each distinct word to a provisional id in order of first appearance."""
+) -> _Interner:
+    """Tokenize, mapping each distinct word to a provisional id in order of first appearance;
+    the tokenizer's counts of dropped sentences grow by this read's."""
     interner = _Interner()
     settings = tokenizer.settings.to_dict()
     chunks = _chunks(paragraphs, CHUNK_CHARS)
@@ -218,7 +239,8 @@ def _interned(
             raise CharlmError("a tokenizer worker process stopped unexpectedly; run again with "
                               "--workers 1 to tokenize in this process") from None
     tokenizer.dropped_long += interner.dropped_long
-    return interner.ids, interner.lengths, interner.provisional
+    tokenizer.longest_dropped = max(tokenizer.longest_dropped, interner.longest_dropped)
+    return interner
 
 
 def _offsets(lengths: array) -> np.ndarray:
@@ -232,27 +254,28 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
 
     `workers` processes tokenize (0: choose automatically); the result is the same for any count.
     """
+    choice = choose_split(path, settings.split, settings.text_column)
+    settings = replace(settings, split=choice.mode)
     stats = CorpusStats()
     with worker_pool(choose_workers(workers, path)) as pool:
-        sample = itertools.islice(read_paragraphs(path, settings.text_column),
+        sample = itertools.islice(read_paragraphs(path, settings.text_column, split=choice.mode),
                                   PUNKT_SAMPLE_PARAGRAPHS)
         tokenizer = build_tokenizer(sample, settings)
-        ids, lengths, provisional = _interned(
-            read_paragraphs(path, settings.text_column, stats), tokenizer, pool
+        interned = _interned(
+            read_paragraphs(path, settings.text_column, stats, choice.mode), tokenizer, pool
         )
-    if not lengths:
-        raise CorpusError(f"{path} holds no sentences to train on: it is empty or every sentence "
-                          "was filtered out (see --min-chars, --drop-urls and "
-                          "--max-sentence-words)")
-    words = list(provisional)
-    del provisional
+    if not interned.lengths:
+        raise no_sentences_error(path, interned, settings.max_words, choice.mode, "to train on")
+    ids, lengths = interned.ids, interned.lengths
+    words = list(interned.provisional)
+    del interned
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
     vocabulary, vocabulary_stats = build_vocabulary(counts, settings.vocabulary_size)
     del counts
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
     encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))
-    return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats)
+    return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats, choice)
 
 
 def encode_corpus(
@@ -263,12 +286,57 @@ def encode_corpus(
     stats: CorpusStats | None = None,
     workers: int = 1,
 ) -> EncodedSentences:
-    """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary)."""
+    """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary,
+    text cut with the tokenizer's split)."""
     with worker_pool(choose_workers(workers, path)) as pool:
-        ids, lengths, provisional = _interned(
-            read_paragraphs(path, text_column, stats), tokenizer, pool
+        interned = _interned(
+            read_paragraphs(path, text_column, stats, tokenizer.settings.split), tokenizer, pool
         )
-    if not lengths:
-        raise CorpusError(f"{path} holds no sentences")
-    remap = np.array(vocabulary.encode(list(provisional)), dtype=vocabulary.id_dtype)
-    return EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))
+    settings = tokenizer.settings
+    if not interned.lengths:
+        raise no_sentences_error(path, interned, settings.max_words, settings.split, "",
+                                 longer="train with a larger --max-sentence-words")
+    remap = np.array(vocabulary.encode(list(interned.provisional)), dtype=vocabulary.id_dtype)
+    return EncodedSentences(remap[np.frombuffer(interned.ids, dtype=np.int32)],
+                            _offsets(interned.lengths))
+
+
+def split_advice(split: str, longer: str = "raise --max-sentence-words") -> str:
+    """What to try when a text cut with `split` yields over-long sentences; `longer` says how to
+    allow longer sentences."""
+    if split == PARAGRAPHS:
+        return f"if each line is a sentence, use --split lines (or one-per-line); else {longer}"
+    return f"{longer}, or check that the text has sentence punctuation"
+
+
+def no_sentences_error(path: str, read: _Interner, max_words: int, split: str, purpose: str,
+                       longer: str = "raise --max-sentence-words") -> CorpusError:
+    """Why reading a corpus (`read`) yielded no sentence at all, in words, with what to do."""
+    holds = f"{path} holds no sentences" + (f" {purpose}" if purpose else "")
+    if not read.dropped_long:
+        return CorpusError(f"{holds}: it is empty or every sentence was filtered out (see "
+                           "--min-chars, --drop-urls and --max-sentence-words)")
+    return CorpusError(
+        f"{holds}: all {read.dropped_long:,} of its sentences are longer than "
+        f"--max-sentence-words={max_words} words (the longest has {read.longest_dropped:,}), so "
+        f"the text seems to have no sentence boundaries when read as {split}; "
+        f"{split_advice(split, longer)}"
+    )
+
+
+def dropped_warning(corpus: PreparedCorpus) -> str | None:
+    """The warning for sentences dropped as over-long: a count, and when they are many, why and
+    what to do."""
+    tokenizer = corpus.tokenizer
+    dropped = tokenizer.dropped_long
+    if not dropped:
+        return None
+    limit = tokenizer.settings.max_words
+    counted = (f"{dropped:,} sentences longer than --max-sentence-words={limit} words were "
+               f"dropped (the longest has {tokenizer.longest_dropped:,})")
+    total = dropped + len(corpus.sentences)
+    if dropped < MANY_DROPPED_SHARE * total:
+        return counted
+    return (f"{counted}: {dropped / total:.0%} of all sentences, so the text seems to lack "
+            f"sentence boundaries when read as {tokenizer.settings.split}; "
+            f"{split_advice(tokenizer.settings.split)}")

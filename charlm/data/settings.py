@@ -23,6 +23,8 @@ class PrepareSettings:
     """The CSV column holding the text (None: body, else text, else the first)."""
     max_words: int = 0
     """Drop sentences with more words than this (0: no limit)."""
+    split: str = "auto"
+    """How text is cut before sentence splitting: auto, paragraphs, lines or one-per-line."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

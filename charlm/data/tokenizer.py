@@ -1,20 +1,23 @@
 """Paragraphs to sentences to words, with NLTK, offline.
 
 Sentences are split by NLTK's Punkt: the English punkt_tab model when NLTK has it installed, else a
-Punkt model trained on (a bounded sample of) the corpus itself. Words come from NLTK's word
-tokenizer, applied per sentence. The settings, the trained Punkt parameters included, travel in the
+Punkt model trained on (a bounded sample of) the corpus itself; with the one-per-line split every
+unit is one sentence and Punkt is not used. Words come from NLTK's word tokenizer, applied per
+sentence. The settings, the split and the trained Punkt parameters included, travel in the
 checkpoint so every later command tokenizes exactly as training did. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
+from charlm.data.corpus import AUTO, ONE_PER_LINE, PARAGRAPHS, SPLIT_MODES
 from charlm.data.settings import PrepareSettings
 from charlm.data.word_tokenizer import FastWordTokenizer
 
@@ -27,6 +30,17 @@ PUNKT_SAMPLE_CHARS = 800_000
 # Tokens such as <unk> or <eos> in an already-tokenized corpus stay whole.
 SPECIAL_TOKEN = re.compile(r"(<[^\s<>]{1,40}>)")
 URL = re.compile(r"https?://|\bwww\.\S", re.IGNORECASE)
+# Checking Punkt's learnt abbreviations against the sample (see sentence_final_words). A word is
+# judged only when written with a period at least this often:
+MIN_ABBREVIATION_EVIDENCE = 5
+# ... it is not an abbreviation when it begins at most this share of its sentences ...
+MAX_SENTENCE_BEGINNINGS = 0.05
+# ... and what follows it starts sentences at least this much as a sentence's first word does
+# (1: just as much). On Austen "mr." scores at most 0.16 and "mrs." 0.01; the last words of
+# repeated sentences score 1.
+SENTENCE_FINAL_SCORE = 0.5
+OPENING_MARKS = "\"'“‘«([{_*"
+CLOSING_MARKS = "\"'”’»)]}_*"
 
 
 def punkt_tab_installed() -> bool:
@@ -52,7 +66,51 @@ def train_punkt(texts: Iterable[str], sample_chars: int = PUNKT_SAMPLE_CHARS) ->
             break
     trainer.train("\n\n".join(sample), finalize=False)
     trainer.finalize_training()
-    return trainer.get_params()
+    params = trainer.get_params()
+    params.abbrev_types -= sentence_final_words(sample, params.abbrev_types)
+    return params
+
+
+def _start_shares(units: list[str]) -> dict[str, float]:
+    """The share of units that each word starts."""
+    firsts = Counter(words[0].lstrip(OPENING_MARKS).lower()
+                     for words in (unit.split() for unit in units) if words)
+    total = sum(firsts.values())
+    return {word: count / total for word, count in firsts.items()}
+
+
+def sentence_final_words(units: list[str], abbreviations: set[str]) -> set[str]:
+    """The learnt abbreviations that `units` show to be words ending sentences.
+
+    Punkt learns as an abbreviation any word that (nearly) always carries a period, and in
+    repetitive text the last words of its few sentences do. What follows tells them apart: after a
+    sentence's last word comes the end of the unit or the next sentence's first word, so the words
+    that follow are as likely to start a unit as a typical first word is (for a typical first word,
+    the mean share of units it starts is the sum of the squared shares). After an abbreviation
+    comes the rest of its sentence ("mr." a name), words that seldom start a unit. And an
+    abbreviation may begin a sentence; a sentence's last word does not.
+    """
+    shares = _start_shares(units)
+    typical = sum(share * share for share in shares.values())
+    written: Counter[str] = Counter()
+    begins: Counter[str] = Counter()
+    followed: Counter[str] = Counter()  # summed start shares of what follows
+    for words in (unit.split() for unit in units):
+        after_end = True
+        for i, word in enumerate(words):
+            core = word.lstrip(OPENING_MARKS).rstrip(CLOSING_MARKS).lower()
+            kind = core[:-1]
+            if core.endswith(".") and kind in abbreviations and kind.isalpha():
+                written[kind] += 1
+                begins[kind] += after_end
+                next_word = words[i + 1].lstrip(OPENING_MARKS).lower() if i + 1 < len(words) else ""
+                followed[kind] += shares.get(next_word, 0.0) if next_word else typical
+            after_end = core.endswith(("?", "!")) or (
+                core.endswith(".") and kind not in abbreviations)
+    return {kind for kind, count in written.items()
+            if count >= MIN_ABBREVIATION_EVIDENCE
+            and begins[kind] <= MAX_SENTENCE_BEGINNINGS * count
+            and followed[kind] >= SENTENCE_FINAL_SCORE * typical * count}
 
 
 def punkt_to_dict(params: PunktParameters) -> dict[str, Any]:
@@ -85,6 +143,7 @@ class TokenizerSettings:
     max_words: int = 0  # longer sentences are dropped; 0 (checkpoints before the limit): none
     splitter: str = PUNKT_TAB_ENGLISH
     punkt: dict[str, Any] | None = None
+    split: str = PARAGRAPHS  # how text is cut before sentence splitting; older checkpoints: this
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +157,8 @@ class Tokenizer:
     """Splits paragraphs into filtered sentences and sentences into words."""
 
     def __init__(self, settings: TokenizerSettings) -> None:
+        if settings.split not in SPLIT_MODES:
+            raise ValueError(f"unknown split {settings.split!r}")
         self.settings = settings
         if settings.splitter == PUNKT_TAB_ENGLISH:
             from nltk.tokenize.punkt import PunktTokenizer
@@ -109,6 +170,12 @@ class Tokenizer:
             raise ValueError(f"unknown sentence splitter {settings.splitter!r}")
         self._words = FastWordTokenizer()
         self.dropped_long = 0  # sentences dropped for having more than max_words words
+        self.longest_dropped = 0  # the most whitespace-separated words of a dropped sentence
+
+    def with_split(self, split: str) -> Tokenizer:
+        """The same tokenizer, cutting text with another split."""
+        return self if split == self.settings.split else Tokenizer(
+            replace(self.settings, split=split))
 
     def sentences(self, paragraph: str) -> list[str]:
         """The paragraph's sentences that pass the filters."""
@@ -116,7 +183,11 @@ class Tokenizer:
         if settings.lowercase:
             paragraph = paragraph.lower()
         kept = []
-        for sentence in self._splitter.tokenize(paragraph):
+        if settings.split == ONE_PER_LINE:
+            candidates = [paragraph.strip()]
+        else:
+            candidates = self._splitter.tokenize(paragraph)
+        for sentence in candidates:
             if len(sentence) < settings.min_chars:
                 continue
             if settings.drop_urls and URL.search(sentence):
@@ -143,16 +214,21 @@ class Tokenizer:
         for sentence in self.sentences(paragraph):
             # Every whitespace-separated piece is at least one word, so an over-long sentence is
             # dropped before the (slow) word tokenizer ever sees it.
-            if limit and len(sentence.split()) > limit:
-                self.dropped_long += 1
+            pieces = len(sentence.split())
+            if limit and pieces > limit:
+                self._drop_long(pieces)
                 continue
             words = self.words(sentence)
             if limit and len(words) > limit:
-                self.dropped_long += 1
+                self._drop_long(len(words))
                 continue
             if words:
                 tokenized.append(words)
         return tokenized
+
+    def _drop_long(self, words: int) -> None:
+        self.dropped_long += 1
+        self.longest_dropped = max(self.longest_dropped, words)
 
     def prompt_words(self, text: str) -> list[str]:
         """A prompt's words, normalised as training text was (no sentence splitting)."""
@@ -162,11 +238,16 @@ class Tokenizer:
 
 
 def build_tokenizer(sample_paragraphs: Iterable[str], settings: PrepareSettings) -> Tokenizer:
-    """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample."""
+    """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample.
+
+    The split `auto` needs the corpus's file to choose from (prepare_corpus resolves it); given
+    only paragraphs, it means paragraphs."""
     tokenizer_settings = TokenizerSettings(lowercase=settings.lowercase,
                                            drop_urls=settings.drop_urls,
                                            min_chars=settings.min_chars,
-                                           max_words=settings.max_words)
+                                           max_words=settings.max_words,
+                                           split=PARAGRAPHS if settings.split == AUTO
+                                           else settings.split)
     if not punkt_tab_installed():
         texts = (p.lower() for p in sample_paragraphs) if settings.lowercase else (
             sample_paragraphs)

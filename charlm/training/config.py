@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from charlm.data.corpus import SPLIT_CHOICES
 from charlm.data.settings import PrepareSettings
 from charlm.errors import ConfigError
 from charlm.model.cells import CELLS
@@ -73,6 +74,16 @@ class TrainConfig:
         tutorial_env="VOCABULARY_SIZE",
         minimum=4,
         maximum=1_000_000,
+        panel="Data",
+        fixed=True,
+    )
+    split: str = option(
+        "auto",
+        "How text is cut before sentence splitting: paragraphs (wrapped lines are joined, a blank "
+        "line ends a paragraph), lines (every line on its own; a line may hold several "
+        "sentences), one-per-line (every line is exactly one sentence), or auto (look at the "
+        "text and choose paragraphs or lines).",
+        choices=SPLIT_CHOICES,
         panel="Data",
         fixed=True,
     )
@@ -306,6 +317,7 @@ class TrainConfig:
             min_chars=self.min_chars,
             text_column=self.text_column,
             max_words=self.max_sentence_words,
+            split=self.split,
         )
 
     def model_config(self, vocab_size: int) -> ModelConfig:

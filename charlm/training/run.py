@@ -16,7 +16,14 @@ from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import split_validation
 from charlm.data.cache import cached_prepare
 from charlm.data.corpus import corpus_files, fingerprint, is_csv
-from charlm.data.prepare import EncodedSentences, PreparedCorpus, encode_corpus
+from charlm.data.prepare import (
+    EncodedSentences,
+    PreparedCorpus,
+    dropped_warning,
+    encode_corpus,
+    split_advice,
+)
+from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CharlmError, CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.options import given_fields, origins_of
@@ -107,8 +114,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     started = time.monotonic()
     source = CorpusSource(config, resumed)
     corpus = ranks.share_corpus(source.prepare)
-    report_corpus(outputs, corpus, config.max_sentence_words, time.monotonic() - started,
-                  source.cache_hit)
+    report_corpus(outputs, corpus, time.monotonic() - started, source.cache_hit)
     if source.store_failed:
         outputs.warning(source.store_failed)
     train_set, valid_set, valid_source = training_and_validation(config, corpus)
@@ -217,16 +223,13 @@ def report_configuration(outputs: Output, config: TrainConfig, out: Path, ranks:
         outputs.warning(warning)
 
 
-def report_corpus(outputs: Output, corpus: PreparedCorpus, max_sentence_words: int,
-                  seconds: float, cache_hit: bool) -> None:
+def report_corpus(outputs: Output, corpus: PreparedCorpus, seconds: float, cache_hit: bool
+                  ) -> None:
     """What preparing the corpus found: the tutorial's figures and more."""
-    stats, vocab_stats = corpus.corpus_stats, corpus.vocabulary_stats
-    if stats.replaced_characters:
-        outputs.warning(f"{stats.replaced_characters:,} invalid UTF-8 byte sequences were "
-                        "replaced by U+FFFD")
-    if corpus.tokenizer.dropped_long:
-        outputs.warning(f"{corpus.tokenizer.dropped_long:,} sentences longer than "
-                        f"--max-sentence-words={max_sentence_words} words were dropped")
+    vocab_stats = corpus.vocabulary_stats
+    outputs.line(corpus.split.line())
+    for warning in reading_warnings(corpus):
+        outputs.warning(warning)
     outputs.settings("corpus", {
         "sentences parsed": f"{len(corpus.sentences):,}",
         "tokens": f"{vocab_stats.tokens:,}",
@@ -238,6 +241,18 @@ def report_corpus(outputs: Output, corpus: PreparedCorpus, max_sentence_words: i
         "sentence splitter": corpus.tokenizer.settings.splitter,
         "prepared in": f"{seconds:.1f} s" + (" (cached)" if cache_hit else ""),
     })
+
+
+def reading_warnings(corpus: PreparedCorpus) -> list[str]:
+    """What reading and tokenizing the corpus found wrong, one line each."""
+    warnings = corpus.corpus_stats.warnings()
+    dropped = dropped_warning(corpus)
+    if dropped:
+        warnings.append(dropped)
+    tokenizer = word_tokenizer_warning()
+    if tokenizer:
+        warnings.append(tokenizer)
+    return warnings
 
 
 def report_model(run: Run) -> None:
@@ -260,9 +275,11 @@ def training_and_validation(
         train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
                                                 config.seed)
     except CorpusError as error:
-        dropped = corpus.tokenizer.dropped_long
-        if not dropped:
+        tokenizer = corpus.tokenizer
+        if not tokenizer.dropped_long:
             raise
-        raise CorpusError(f"{error}; {dropped:,} sentences longer than --max-sentence-words="
-                          f"{config.max_sentence_words} were dropped") from None
+        raise CorpusError(f"{error}; {tokenizer.dropped_long:,} sentences longer than "
+                          f"--max-sentence-words={config.max_sentence_words} were dropped (the "
+                          f"longest has {tokenizer.longest_dropped:,} words): "
+                          f"{split_advice(tokenizer.settings.split)}") from None
     return corpus.sentences.subset(train_ids), corpus.sentences.subset(valid_ids), ""
