@@ -155,7 +155,8 @@ def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int
     return 0
 
 
-def _csv_paragraphs(path: Path, text_column: str | None) -> Iterator[str]:
+def _csv_cells(path: Path, text_column: str | None) -> Iterator[str]:
+    """The text field of every row of a CSV file."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with _text_stream(path) as stream:
         reader = csv.reader(stream)
@@ -166,7 +167,12 @@ def _csv_paragraphs(path: Path, text_column: str | None) -> Iterator[str]:
         column = choose_text_column(header, text_column, path)
         for row in reader:
             if column < len(row):
-                yield from paragraphs_from_lines(iter(row[column].splitlines()))
+                yield row[column]
+
+
+def _csv_paragraphs(path: Path, text_column: str | None) -> Iterator[str]:
+    for cell in _csv_cells(path, text_column):
+        yield from paragraphs_from_lines(iter(cell.splitlines()))
 
 
 def _text_paragraphs(path: Path) -> Iterator[str]:
@@ -174,15 +180,42 @@ def _text_paragraphs(path: Path) -> Iterator[str]:
         yield from paragraphs_from_lines(_bounded_lines(stream))
 
 
+def _text_lines(path: Path) -> Iterator[str]:
+    with _text_stream(path) as stream:
+        for line in stream:
+            yield line.rstrip("\r\n")
+
+
+def _checked_files(path: str | Path, text_column: str | None) -> list[Path]:
+    files = corpus_files(path)
+    if text_column is not None and not any(is_csv(f) for f in files):
+        raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
+    return files
+
+
+def read_lines(path: str | Path, text_column: str | None = None) -> Iterator[str]:
+    """Every line of a corpus, in order, without its line ending; in a CSV file each row's text
+    field is one line (its own line breaks become spaces)."""
+    for file in _checked_files(path, text_column):
+        _check_not_binary(file)
+        if is_csv(file):
+            reader = (" ".join(cell.splitlines()) for cell in _csv_cells(file, text_column))
+        else:
+            reader = _text_lines(file)
+        try:
+            yield from reader
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise CorpusError(f"cannot read {file}: {error}") from None
+        except csv.Error as error:
+            raise CorpusError(f"{file} is not valid CSV: {error}") from None
+
+
 def read_paragraphs(
     path: str | Path, text_column: str | None = None, stats: CorpusStats | None = None
 ) -> Iterator[str]:
     """Every paragraph of a corpus, in order; `stats` (if given) is filled in as reading goes."""
     stats = stats if stats is not None else CorpusStats()
-    files = corpus_files(path)
-    if text_column is not None and not any(is_csv(f) for f in files):
-        raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
-    for file in files:
+    for file in _checked_files(path, text_column):
         _check_not_binary(file)
         reader = _csv_paragraphs(file, text_column) if is_csv(file) else _text_paragraphs(file)
         try:

@@ -25,7 +25,7 @@ import numpy as np
 from charlm.data.corpus import CorpusStats, file_size, read_paragraphs
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
-from charlm.data.vocab import Vocabulary, VocabularyStats, build_vocabulary
+from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
 from charlm.errors import CharlmError, CorpusError
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
@@ -264,11 +264,27 @@ def encode_corpus(
     workers: int = 1,
 ) -> EncodedSentences:
     """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary)."""
+    return encode_counting_unknown(path, tokenizer, vocabulary, text_column, stats, workers)[0]
+
+
+def encode_counting_unknown(
+    path: str,
+    tokenizer: Tokenizer,
+    vocabulary: Vocabulary,
+    text_column: str | None = None,
+    stats: CorpusStats | None = None,
+    workers: int = 1,
+) -> tuple[EncodedSentences, Counter[str]]:
+    """As `encode_corpus`, and how often each word outside the vocabulary occurs."""
     with worker_pool(choose_workers(workers, path)) as pool:
         ids, lengths, provisional = _interned(
             read_paragraphs(path, text_column, stats), tokenizer, pool
         )
     if not lengths:
         raise CorpusError(f"{path} holds no sentences")
-    remap = np.array(vocabulary.encode(list(provisional)), dtype=vocabulary.id_dtype)
-    return EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))
+    words = list(provisional)
+    remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
+    provisional_ids = np.frombuffer(ids, dtype=np.int32)
+    counts = np.bincount(provisional_ids, minlength=len(words))
+    unknown = Counter({words[i]: int(counts[i]) for i in np.flatnonzero(remap == UNKNOWN_ID)})
+    return EncodedSentences(remap[provisional_ids], _offsets(lengths)), unknown

@@ -22,7 +22,7 @@ from charlm.options import fixed_fields, given_fields, origins_of, set_origins, 
 from charlm.training.config import TrainConfig
 
 # Chosen afresh by each command rather than taken from the checkpoint.
-NOT_INHERITED = ("corpus", "out", "force", "resume")
+NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
 
 
 def corpus_record(path: str, corpus: PreparedCorpus, digest: str) -> dict[str, Any]:
