@@ -63,9 +63,20 @@ def test_summary_is_evaluates_to_the_last_digit(trained_model: dict) -> None:
         table.stdout.splitlines())
 
 
-def test_sentence_rows_add_up_to_the_summary(trained_model: dict) -> None:
+def test_sentence_rows_add_up_to_the_summary(trained_model: dict, tmp_path: Path) -> None:
     model, valid = str(trained_model["checkpoint"]), str(trained_model["valid"])
     rows, summary = json_rows(invoke([model, valid, "--json"]))
+    # Each row is its sentence's tokens as evaluate --per-token measures them.
+    per_token = tmp_path / "tokens.tsv"
+    evaluated = runner.invoke(app, ["evaluate", model, valid, "--per-token", str(per_token)])
+    assert evaluated.exit_code == 0, evaluated.output
+    with open(per_token, encoding="utf-8") as handle:
+        tokens = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    bits = [0.0] * len(rows)
+    for token in tokens:
+        bits[int(token["sentence"]) - 1] += float(token["surprisal_bits"])
+    for row, sentence_bits in zip(rows, bits, strict=True):
+        assert row["log_prob"] == pytest.approx(-sentence_bits * math.log(2), abs=1e-4)
     assert [r["sentence"] for r in rows] == list(range(1, summary["sentences"] + 1))
     assert sum(r["tokens"] for r in rows) == summary["tokens"]
     assert sum(r["oov"] for r in rows) == summary["oov_words"]
