@@ -59,9 +59,11 @@ def test_next_words_are_the_models_probabilities(trained_model: dict, tmp_path: 
 def test_continuations_start_with_the_line_and_repeat_with_a_seed(trained_model: dict) -> None:
     model = str(trained_model["checkpoint"])
     lines = "Ben was\nClara looked at the\n"
-    first = answers(invoke([model, "--json", "--seed", "4", "--max-words", "40"], stdin=lines))
-    again = answers(invoke([model, "--json", "--seed", "4", "--max-words", "40"], stdin=lines))
+    args = [model, "--json", "--seed", "4", "--max-words", "40", "--temperature", "0.7"]
+    first, again = answers(invoke(args, stdin=lines)), answers(invoke(args, stdin=lines))
     assert first == again
+    other = answers(invoke([*args[:-1], "1.5"], stdin=lines))
+    assert [a["continuation"] for a in other] != [a["continuation"] for a in first]
     for answer in first:
         if answer["continuation"] is not None:
             assert answer["continuation"].lower().startswith(answer["prompt"].lower())

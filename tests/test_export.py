@@ -151,8 +151,10 @@ def test_punkt_tab_parameters_are_written_out(tmp_path: Path,
     checkpoint = tmp_path / "tab.pt"
     Checkpoint(model.config.to_dict(), model.state_dict(), words,
                TokenizerSettings().to_dict()).save(checkpoint)
-    result = invoke([str(checkpoint)])
+    (tmp_path / "tab.onnx").write_text("an older export", encoding="utf-8")
+    result = invoke([str(checkpoint), "--force"])
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "tab.onnx").read_bytes().startswith(b"\x08")  # an ONNX protobuf now
     meta = json.loads((tmp_path / "tab.onnx.json").read_text(encoding="utf-8"))
     splitter = meta["tokenizer"]["sentence_splitter"]
     assert splitter["source"] == "punkt_tab/english"

@@ -153,7 +153,8 @@ def test_files_stdin_and_csv_read_alike(trained_model: dict, tmp_path: Path) -> 
         writer = csv.writer(handle)
         writer.writerow(["id", "text"])
         writer.writerows([[i, line] for i, line in enumerate(LINES)])
-    from_csv, _ = json_rows(invoke([model, str(table), "--one-per-line", "--json"]))
+    from_csv, _ = json_rows(invoke([model, str(table), "--one-per-line", "--json",
+                                    "--text-column", "text", "--device", "cpu"]))
     lines = tmp_path / "candidates.txt"
     lines.write_text("\n".join(LINES) + "\n", encoding="utf-8")
     from_lines, _ = json_rows(invoke([model, str(lines), "--one-per-line", "--json"]))
@@ -179,6 +180,9 @@ def test_bad_input_is_one_line(trained_model: dict, tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     assert "no sentences to score" in one_error_line(invoke([model, str(empty)]))
     assert "not found" in one_error_line(invoke([model, str(tmp_path / "nope.txt")]))
+    column = one_error_line(invoke([model, str(trained_model["valid"]), "--text-column", "x"]),
+                            code=2)
+    assert column == "Error: --text-column applies only to CSV files (.csv); drop it for text"
     foreign = one_error_line(invoke([model, "--one-per-line"], stdin="xylophone zebu\nquux\n"))
     assert "none of the 3 words" in foreign and "vocabulary" in foreign
     not_a_model = one_error_line(invoke([str(empty)], stdin="Anna was happy.\n"))

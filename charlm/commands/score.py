@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import IO
+from pathlib import Path
 
 import numpy as np
 import typer
@@ -32,7 +32,7 @@ from charlm.commands.scoring import (
     summary_rows,
     token_surprisals,
 )
-from charlm.data.corpus import paragraphs_from_lines, read_lines, read_paragraphs
+from charlm.data.corpus import is_csv, paragraphs_from_lines, read_lines, read_paragraphs
 from charlm.data.prepare import EncodedSentences
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import UNKNOWN_ID
@@ -73,6 +73,9 @@ class ScoreConfig:
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm score MODEL.pt [FILE...]")
+        if self.text_column is not None and not any(is_csv(Path(f)) for f in self.files):
+            raise ConfigError(f"{sources['text_column']} applies only to CSV files (.csv); drop "
+                              "it for text")
 
     @property
     def inputs(self) -> list[str]:
@@ -88,11 +91,17 @@ class Scores:
     surprisal: np.ndarray
 
 
-def _stdin() -> IO[str]:
+def _stdin_lines() -> Iterator[str]:
+    """Standard input's lines, decoded as the corpus reader decodes files."""
     binary = getattr(sys.stdin, "buffer", None)
     if binary is None:
-        return sys.stdin
-    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+        yield from sys.stdin
+        return
+    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from stream
+    finally:
+        stream.detach()  # closing the wrapper would close standard input itself
 
 
 def _sentences(config: ScoreConfig, tokenizer: Tokenizer) -> Iterator[tuple[str, list[str]]]:
@@ -100,12 +109,12 @@ def _sentences(config: ScoreConfig, tokenizer: Tokenizer) -> Iterator[tuple[str,
     for name in config.inputs:
         column = None if name == STDIN else column_for(name, config.text_column)
         if config.one_per_line:
-            lines = ((line.rstrip("\r\n") for line in _stdin()) if name == STDIN
+            lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if name == STDIN
                      else read_lines(name, column))
             for line in lines:
                 yield line, tokenizer.prompt_words(line)
             continue
-        paragraphs = (paragraphs_from_lines(iter(_stdin())) if name == STDIN
+        paragraphs = (paragraphs_from_lines(_stdin_lines()) if name == STDIN
                       else read_paragraphs(name, column))
         for paragraph in paragraphs:
             yield from tokenizer.split(paragraph)
