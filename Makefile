@@ -17,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,export,tensorboard]"
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)

@@ -17,10 +17,13 @@ import typer
 from rich.markup import escape
 
 from charlm import __version__
+from charlm.commands.complete import CompleteConfig
 from charlm.commands.evaluate import EvaluateConfig
+from charlm.commands.export import ExportConfig
 from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
+from charlm.commands.score import ScoreConfig
 from charlm.errors import CharlmError
 from charlm.options import (
     field_type,
@@ -125,6 +128,30 @@ def evaluate_command(config: EvaluateConfig) -> None:
     from charlm.commands.evaluate import evaluate_files
 
     evaluate_files(config)
+
+
+@config_command("score", ScoreConfig,
+                "Score sentences one by one: log-probability and perplexity of each, and in all.")
+def score_command(config: ScoreConfig) -> None:
+    from charlm.commands.score import print_scores
+
+    print_scores(config)
+
+
+@config_command("complete", CompleteConfig,
+                "Explore a model: the likeliest next words of each line typed, and a continuation.")
+def complete_command(config: CompleteConfig) -> None:
+    from charlm.commands.complete import run_complete
+
+    run_complete(config)
+
+
+@config_command("export", ExportConfig,
+                "Export a model as ONNX, with its vocabulary and tokenizer settings as JSON.")
+def export_command(config: ExportConfig) -> None:
+    from charlm.commands.export import run_export
+
+    run_export(config)
 
 
 @config_command("info", InfoConfig, "Describe what a checkpoint holds.")

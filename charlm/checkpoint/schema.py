@@ -51,6 +51,8 @@ class Checkpoint:
     """The CPU random state at the save, so dropout continues as it would have."""
     corpus: dict[str, Any] | None = None
     """The corpus it was trained on: path, fingerprint, sentences, vocabulary_stats."""
+    initialised_from: dict[str, Any] | None = None
+    """The model a fine-tuning run (--init-from) started from: path, file name, sha256."""
 
     def to_document(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -4,26 +4,30 @@ surprisal.
 The corpora are tokenized and encoded exactly as the checkpoint's training corpus was (its stored
 tokenizer and vocabulary), their text cut with its split unless --split says otherwise. Every
 predicted token counts: each word after SENTENCE_START and the closing SENTENCE_END, never padding.
-The summary and the per-token file come from the same per-token losses, so the mean of the
-surprisal column is the reported loss in bits.
+The summary and the per-token file come from the same per-token losses (scoring.py, shared with
+`score`), so the mean of the surprisal column is the reported loss in bits.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 import typer
 
 from charlm.checkpoint.trained import load_trained
-from charlm.data.batches import IGNORE, make_batch
+from charlm.commands.scoring import (
+    LN2,
+    Evaluation,
+    concatenate,
+    summarise,
+    summary_rows,
+    token_surprisals,
+)
 from charlm.data.corpus import SPLIT_CHOICES, CorpusStats, is_csv, read_paragraphs
 from charlm.data.layout import choose_split
 from charlm.data.prepare import EncodedSentences, encode_corpus, split_advice
@@ -32,13 +36,7 @@ from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import DEVICE_CHOICES, pick_device
 from charlm.errors import CharlmError, ConfigError, CorpusError
-from charlm.model.network import RNNLanguageModel
 from charlm.options import option
-
-# Bound on the logits one evaluation batch materialises (sentences × steps × vocabulary), so a
-# large vocabulary or long sentences never exhaust memory.
-LOGIT_BUDGET = 16_000_000
-LN2 = math.log(2.0)
 
 
 @dataclass
@@ -77,23 +75,6 @@ class EvaluateConfig:
 
 
 @dataclass
-class Evaluation:
-    """What `evaluate` reports; `loss` is nats per predicted token."""
-
-    files: list[str]
-    sentences: int
-    tokens: int  # predicted tokens: words plus one SENTENCE_END per sentence
-    words: int
-    oov_words: int
-    oov_rate: float
-    loss: float
-    perplexity: float
-    bits_per_word: float
-    split: list[str]  # how each file's text was cut before sentence splitting
-    warnings: list[str]  # what reading the files found wrong, one line each
-
-
-@dataclass
 class EvaluatedFile:
     """A file to evaluate and how to read it."""
 
@@ -111,71 +92,6 @@ class EvaluatedFile:
 def column_for(path: str, text_column: str | None) -> str | None:
     """--text-column applies to the CSV files among several; text files ignore it."""
     return text_column if is_csv(Path(path)) else None
-
-
-def concatenate(parts: list[EncodedSentences]) -> EncodedSentences:
-    ids = np.concatenate([part.ids for part in parts])
-    lengths = np.concatenate([part.lengths for part in parts])
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return EncodedSentences(ids, offsets)
-
-
-def _batches(lengths: np.ndarray, batch_size: int, vocab_size: int) -> Iterator[np.ndarray]:
-    """Length-sorted batches of sentence indices, smaller where sentences are long."""
-    order = np.argsort(lengths, kind="stable")
-    start = 0
-    while start < len(order):
-        size = min(batch_size, len(order) - start)
-        while size > 1 and size * (int(lengths[order[start + size - 1]]) + 1) * vocab_size > (
-            LOGIT_BUDGET
-        ):
-            size //= 2
-        yield order[start : start + size]
-        start += size
-
-
-@torch.no_grad()
-def token_surprisals(
-    model: RNNLanguageModel, sentences: EncodedSentences, batch_size: int, device: torch.device
-) -> np.ndarray:
-    """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
-    lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i."""
-    model.eval()
-    lengths = sentences.lengths
-    starts = sentences.offsets[:-1] + np.arange(len(sentences))
-    surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
-    for indices in _batches(lengths, batch_size, model.config.vocab_size):
-        batch = make_batch(sentences, indices)
-        logits, _ = model(batch.inputs.to(device))
-        mask = batch.targets != IGNORE
-        # Both masks select row-major: each sentence's predicted positions in order, row by row.
-        losses = F.cross_entropy(
-            logits[mask.to(device)], batch.targets[mask].to(device), reduction="none"
-        )
-        rows, steps = np.nonzero(mask.numpy())
-        surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()
-    return surprisal
-
-
-def summarise(files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray,
-              warnings: list[str]) -> Evaluation:
-    words = len(sentences.ids)
-    oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
-    loss = float(surprisal.mean())
-    return Evaluation(
-        files=[file.path for file in files],
-        sentences=len(sentences),
-        tokens=len(surprisal),
-        words=words,
-        oov_words=oov,
-        oov_rate=oov / words if words else 0.0,
-        loss=loss,
-        perplexity=math.exp(min(loss, 700.0)),
-        bits_per_word=loss / LN2,
-        split=[file.tokenizer.settings.split for file in files],
-        warnings=warnings,
-    )
 
 
 def _check_writable(path: Path) -> None:
@@ -238,8 +154,9 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     trained = load_trained(str(config.model), device)
     files = [evaluated_file(f, config, trained.tokenizer) for f in config.files]
     stats = CorpusStats()
-    parts = [encode_corpus(f.path, f.tokenizer, trained.vocabulary, f.text_column, stats)
-             for f in files]
+    parts = [
+        encode_corpus(f.path, f.tokenizer, trained.vocabulary, f.text_column, stats) for f in files
+    ]
     warnings = stats.warnings() + dropped_warnings(files)
     tokenizer_warning = word_tokenizer_warning()
     if tokenizer_warning:
@@ -248,7 +165,12 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     surprisal = token_surprisals(trained.model, sentences, config.batch_size, device)
     if per_token is not None:
         write_per_token(per_token, files, sentences, surprisal)
-    return summarise(files, sentences, surprisal, warnings)
+    split = [file.tokenizer.settings.split for file in files]
+    return replace(
+        summarise([file.path for file in files], sentences, surprisal),
+        split=split,
+        warnings=warnings,
+    )
 
 
 def evaluated_file(path: str, config: EvaluateConfig, trained: Tokenizer) -> EvaluatedFile:
@@ -285,17 +207,7 @@ def evaluate_files(config: EvaluateConfig) -> Evaluation:
             json.dumps(asdict(result) | {"model": config.model, "per_token": config.per_token})
         )
         return result
-    rows = [
-        ("files", ", ".join(result.files)),
-        ("text split", ", ".join(result.split)),
-        ("sentences", f"{result.sentences:,}"),
-        ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
-        ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),
-        ("loss", f"{result.loss:.4f} nats per token"),
-        ("perplexity", f"{result.perplexity:.2f}"),
-        ("bits per word", f"{result.bits_per_word:.4f}"),
-    ]
-    for name, value in rows:
+    for name, value in summary_rows(result):
         typer.echo(f"{name:<14}{value}")
     if config.per_token:
         typer.echo(f"{'per token':<14}{config.per_token}")

@@ -81,6 +81,7 @@ def describe(path: str) -> dict[str, Any]:
         "last_report": metrics[-1] if metrics else None,
         "learning_rate": _current_lr(checkpoint.optimizer_state),
         "lr_schedule": checkpoint.lr_schedule,
+        "initialised_from": checkpoint.initialised_from,
         "config": config,
     }
 
@@ -154,6 +155,9 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
                 + (f" (decayed {schedule['reductions']} time(s))" if schedule else ""),
             )
         )
+    origin = info["initialised_from"]
+    if origin:
+        rows.append(("fine-tuned from", f"{origin['file']} (sha256 {origin['sha256'][:12]}...)"))
     for name, value in rows:
         typer.echo(f"{name:<15}{value}")
     return info

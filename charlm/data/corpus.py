@@ -229,6 +229,20 @@ def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int
     return 0
 
 
+def _csv_cells(path: Path, text_column: str | None) -> Iterator[str]:
+    """The text field of every row of a CSV file."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with _text_stream(path) as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            return
+        column = choose_text_column(header, text_column, path)
+        for row in reader:
+            if column < len(row):
+                yield row[column]
+
+
 class _CountedLines:
     """A CSV file's lines for the csv reader, counted, then one sentinel line.
 
@@ -292,6 +306,24 @@ def _file_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iter
         return
     with _text_stream(path) as stream:
         yield from _bounded_lines(stream)
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    with _text_stream(path) as stream:
+        for line in stream:
+            yield line.rstrip("\r\n")
+
+
+def read_lines(path: str | Path, text_column: str | None = None) -> Iterator[str]:
+    """Every line of a corpus, in order, without its line ending; in a CSV file each row's text
+    field is one line (its own line breaks become spaces)."""
+    for file in _checked_files(path, text_column):
+        _check_not_binary(file)
+        if is_csv(file):
+            reader = (" ".join(cell.splitlines()) for cell in _csv_cells(file, text_column))
+        else:
+            reader = _text_lines(file)
+        yield from _read_errors_as_corpus_errors(file, reader)
 
 
 def _checked_files(path: str | Path, text_column: str | None) -> list[Path]:

@@ -26,7 +26,7 @@ from charlm.data.corpus import PARAGRAPHS, CorpusStats, file_size, read_paragrap
 from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
-from charlm.data.vocab import Vocabulary, VocabularyStats, build_vocabulary
+from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
 from charlm.errors import CharlmError, CorpusError
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
@@ -288,6 +288,18 @@ def encode_corpus(
 ) -> EncodedSentences:
     """Encode another corpus exactly as a training corpus was (same tokenizer and vocabulary,
     text cut with the tokenizer's split)."""
+    return encode_counting_unknown(path, tokenizer, vocabulary, text_column, stats, workers)[0]
+
+
+def encode_counting_unknown(
+    path: str,
+    tokenizer: Tokenizer,
+    vocabulary: Vocabulary,
+    text_column: str | None = None,
+    stats: CorpusStats | None = None,
+    workers: int = 1,
+) -> tuple[EncodedSentences, Counter[str]]:
+    """As `encode_corpus`, and how often each word outside the vocabulary occurs."""
     with worker_pool(choose_workers(workers, path)) as pool:
         interned = _interned(
             read_paragraphs(path, text_column, stats, tokenizer.settings.split), tokenizer, pool
@@ -296,9 +308,12 @@ def encode_corpus(
     if not interned.lengths:
         raise no_sentences_error(path, interned, settings.max_words, settings.split, "",
                                  longer="train with a larger --max-sentence-words")
-    remap = np.array(vocabulary.encode(list(interned.provisional)), dtype=vocabulary.id_dtype)
-    return EncodedSentences(remap[np.frombuffer(interned.ids, dtype=np.int32)],
-                            _offsets(interned.lengths))
+    words = list(interned.provisional)
+    remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
+    provisional_ids = np.frombuffer(interned.ids, dtype=np.int32)
+    counts = np.bincount(provisional_ids, minlength=len(words))
+    unknown = Counter({words[i]: int(counts[i]) for i in np.flatnonzero(remap == UNKNOWN_ID)})
+    return EncodedSentences(remap[provisional_ids], _offsets(interned.lengths)), unknown
 
 
 def split_advice(split: str, longer: str = "raise --max-sentence-words") -> str:

@@ -209,6 +209,10 @@ class Tokenizer:
 
     def tokenize(self, paragraph: str) -> list[list[str]]:
         """The paragraph as a list of sentences, each a list of words."""
+        return [words for _, words in self.split(paragraph)]
+
+    def split(self, paragraph: str) -> list[tuple[str, list[str]]]:
+        """The paragraph's sentences, each as its text (normalised) and its words."""
         limit = self.settings.max_words
         tokenized = []
         for sentence in self.sentences(paragraph):
@@ -223,12 +227,16 @@ class Tokenizer:
                 self._drop_long(len(words))
                 continue
             if words:
-                tokenized.append(words)
+                tokenized.append((sentence, words))
         return tokenized
 
     def _drop_long(self, words: int) -> None:
         self.dropped_long += 1
         self.longest_dropped = max(self.longest_dropped, words)
+
+    def punkt_parameters(self) -> dict[str, Any]:
+        """The sentence splitter's Punkt parameters, from punkt_tab or learnt from the corpus."""
+        return punkt_to_dict(self._splitter._params)
 
     def prompt_words(self, text: str) -> list[str]:
         """A prompt's words, normalised as training text was (no sentence splitting)."""

@@ -44,6 +44,20 @@ class TrainConfig:
         "batch job's first run and its reruns).",
         panel="Run",
     )
+    init_from: str | None = option(
+        None,
+        "Fine-tune: start from this model's weights, vocabulary, tokenizer settings and shape, "
+        "on the corpus given, with a fresh optimizer and progress (--resume continues one run "
+        "instead).",
+        panel="Run",
+    )
+    early_stop: int = option(
+        0,
+        "Stop when the validation loss has not improved for this many reports in a row "
+        "(0: never).",
+        minimum=0,
+        panel="Run",
+    )
     keep_best: bool = option(
         False,
         "Also keep the checkpoint with the best validation loss so far, as <out stem>.best.pt.",
@@ -246,6 +260,12 @@ class TrainConfig:
         choices=("text", "json"),
         panel="Output",
     )
+    tensorboard: str | None = option(
+        None,
+        "Also write the reports (losses, perplexity, learning rate, speed, samples) as "
+        "TensorBoard events to this directory (needs charlm[tensorboard]).",
+        panel="Output",
+    )
     quiet: bool = option(
         False, "Plain lines only: no progress bar, panels or progress lines.", panel="Output"
     )
@@ -300,8 +320,14 @@ class TrainConfig:
             raise ConfigError(
                 "no corpus given: pass a path (charlm train corpus.txt) or set INPUT_DATA_FILE"
             )
-        if self.resume is None:
-            # A resumed model's settings are the checkpoint's; the run checks the merged ones.
+        if self.resume is not None and self.init_from is not None:
+            raise ConfigError(
+                f"{sources['resume']} continues a run and {sources['init_from']} starts a new one "
+                "from a model's weights: give one of them"
+            )
+        if self.resume is None and self.init_from is None:
+            # A resumed or fine-tuned model's settings are the checkpoint's; the run checks the
+            # merged ones.
             self.check_model(sources)
 
     def check_model(self, sources: Mapping[str, str] | None = None) -> None:

@@ -26,6 +26,7 @@ from charlm.training.run import Run, build_run
 from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
 
 EVAL_BATCH_SIZE = 256
+EARLY_STOP = "early-stop"  # Progress.stopped when --early-stop ended the run
 
 
 class TrainingDiverged(CharlmError):
@@ -54,7 +55,7 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
     guard.deferring = True
     run.model.train()
     lengths = run.train_set.lengths
-    while progress.epoch < config.epochs:
+    while progress.epoch < config.epochs and progress.stopped is None:
         batches = epoch_order(lengths, config.batch_size, config.seed, progress.epoch)
         epoch_batches = ranks.usable_batches(len(batches))
         done_in_epoch = int(sum(len(b) for b in batches[: progress.batch_in_epoch]))
@@ -89,12 +90,18 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
                 if ranks.is_main:
                     report(run)
                 figures.pause()
+                # Rank 0 decided; every rank leaves at this same step.
+                if config.early_stop and ranks.any(progress.stopped is not None):
+                    progress.stopped = EARLY_STOP
+                    break
             if epoch_ended:
                 progress.reported_in_epoch = False
             if stop:
                 stop_on_signal(run, guard)
     guard.deferring = False
     outputs.stop_progress()
+    if progress.stopped is not None and ranks.is_main:
+        outputs.line(early_stop_message(run))
     # Rank 0's last report saves the checkpoint; the run ends when it is written.
     ranks.barrier()
     return run.checkpointer.out
@@ -129,6 +136,8 @@ def report(run: Run) -> None:
     improved = val_loss < progress.best_val_loss
     progress.reports += 1
     progress.best_val_loss = min(progress.best_val_loss, val_loss)
+    progress.reports_without_improvement = 0 if improved else (
+        progress.reports_without_improvement + 1)
     metrics = {
         "elapsed_s": round(progress.elapsed_s, 3),
         "epoch": progress.epoch + (1 if progress.batch_in_epoch else 0),
@@ -140,6 +149,10 @@ def report(run: Run) -> None:
         "tokens_per_s": figures.tokens_per_s,
         "lr": run.optimizer.param_groups[0]["lr"],
     }
+    if (config.early_stop and progress.reports_without_improvement >= config.early_stop
+            and progress.epoch < config.epochs):
+        # Recorded before the save: the checkpoint and the metrics file say why the run ended.
+        progress.stopped = metrics["stopped"] = EARLY_STOP
     progress.metrics.append(metrics)
     # The decayed rate applies from the next step on; `lr` above is the one this interval used.
     decayed = run.schedule.step(val_loss)
@@ -155,6 +168,19 @@ def report(run: Run) -> None:
     run.outputs.saved(str(run.checkpointer.out))
     if best_saved:
         run.outputs.line(f"best validation loss so far: also saved {run.checkpointer.best}")
+
+
+def early_stop_message(run: Run) -> str:
+    """The one line that says the run stopped early, and which checkpoint to use."""
+    progress, config, best = run.progress, run.config, run.checkpointer.best
+    epoch = progress.metrics[-1]["epoch"]
+    text = (f"stopped early at epoch {epoch} of {config.epochs}: the validation loss "
+            f"has not improved for {config.early_stop} reports in a row (best "
+            f"{progress.best_val_loss:.4f}); ")
+    if best is not None and best.exists():
+        return text + f"use the best checkpoint {best}"
+    return text + (f"saved the last checkpoint {run.checkpointer.out} (--keep-best also keeps "
+                   "the best one)")
 
 
 def stop_on_signal(run: Run, guard: InterruptGuard) -> None:

@@ -28,6 +28,8 @@ class Progress:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     # Whether the current epoch has had a report, so a short epoch still gets one at its end.
     reported_in_epoch: bool = False
+    reports_without_improvement: int = 0  # reports in a row since the best validation loss
+    stopped: str | None = None  # why the run ended before its epochs: "early-stop"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Progress:

@@ -23,7 +23,7 @@ from charlm.options import fixed_fields, given_fields, origins_of, set_origins, 
 from charlm.training.config import TrainConfig
 
 # Chosen afresh by each command rather than taken from the checkpoint.
-NOT_INHERITED = ("corpus", "out", "force", "resume")
+NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
 # --resume auto: continue from --out when it holds a checkpoint, else start there.
 AUTO = "auto"
 
@@ -40,8 +40,8 @@ class AlreadyTrained(CharlmError):
 
 def finished(progress: dict[str, Any], epochs: int) -> bool:
     """Whether a run whose checkpoint records `progress` has nothing left to do when asked for
-    `epochs` epochs: it has trained them all. (A run that stopped early belongs here too.)"""
-    return progress.get("epoch", 0) >= epochs
+    `epochs` epochs: it has trained them all, or it stopped early."""
+    return progress.get("epoch", 0) >= epochs or progress.get("stopped") == "early-stop"
 
 
 def resolve_auto_resume(config: TrainConfig) -> TrainConfig:

@@ -4,6 +4,7 @@ where it reports. `build_run` does everything before the first step; loop.py tak
 from __future__ import annotations
 
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,12 @@ from charlm.model.network import RNNLanguageModel
 from charlm.options import given_fields, origins_of
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
+from charlm.training.init_from import (
+    InitialModel,
+    init_config,
+    initial_corpus,
+    report_coverage,
+)
 from charlm.training.lock import OutputLock
 from charlm.training.outputs import MetricsFile, Output, Outputs, metrics_path
 from charlm.training.progress import Progress, RunningFigures
@@ -42,6 +49,7 @@ from charlm.training.resume import (
 )
 from charlm.training.runtime import Runtime
 from charlm.training.schedule import PlateauSchedule
+from charlm.training.tensorboard import TensorBoardOutput
 
 
 @dataclass
@@ -63,6 +71,7 @@ class Run:
     checkpointer: Checkpointer
     progress: Progress = field(default_factory=Progress)
     figures: RunningFigures | None = None
+    initialised_from: dict | None = None  # the model a fine-tuning run started from
 
     def checkpoint(self) -> Checkpoint:
         """What a checkpoint of the run holds now."""
@@ -80,6 +89,7 @@ class Run:
             lr_schedule=self.schedule.state_dict(),
             torch_rng_state=torch.get_rng_state(),
             corpus=self.corpus_record,
+            initialised_from=self.initialised_from,
         )
 
 
@@ -88,8 +98,11 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     lock on the output path stays in `held` until the caller closes it."""
     resumed: Checkpoint | None = None
     config = resolve_auto_resume(config)
+    initial: InitialModel | None = None
     if config.resume is not None:
         config, resumed = resume_config(config)
+    elif config.init_from is not None:
+        config, initial = init_config(config)
     out = Path(config.out or config.resume or config.default_out)
     # Resuming writes over the checkpoint it continues: that is what --resume asks for.
     in_place = config.resume is not None and Path(config.resume).resolve() == out.resolve()
@@ -104,7 +117,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
         check_output_path(out, config.force or in_place)
         if best is not None:
             check_output_path(best, config.force or config.resume is not None)
-        outputs = Outputs([console, MetricsFile(metrics_path(out))])
+        outputs = build_outputs(config, console, out)
         if taken_over:
             outputs.warning(taken_over)
     if config.valid is not None:
@@ -112,11 +125,13 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     report_configuration(outputs, config, out, ranks, runtime)
 
     started = time.monotonic()
-    source = CorpusSource(config, resumed)
+    source = CorpusSource(config, resumed, initial)
     corpus = ranks.share_corpus(source.prepare)
     report_corpus(outputs, corpus, time.monotonic() - started, source.cache_hit)
     if source.store_failed:
         outputs.warning(source.store_failed)
+    if initial is not None:
+        report_coverage(outputs, initial, corpus, source.unknown_words)
     train_set, valid_set, valid_source = training_and_validation(config, corpus)
     outputs.line(f"training on {len(train_set):,} sentences, validating on "
                  f"{len(valid_set):,}{valid_source}")
@@ -135,20 +150,33 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
         checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out)),
     )
     report_model(run)
+    if initial is not None:
+        initialise(run, initial)
     restore(run, resumed, in_place)
     return run
+
+
+def build_outputs(config: TrainConfig, console: Output, out: Path) -> Outputs:
+    """Where the run's events go (on rank 0): the console, the metrics file, TensorBoard."""
+    outputs: list[Output] = [console, MetricsFile(metrics_path(out))]
+    if config.tensorboard is not None:
+        outputs.append(TensorBoardOutput(Path(config.tensorboard)))
+    return Outputs(outputs)
 
 
 class CorpusSource:
     """Where the training corpus comes from: the cache, a fresh preparation, or (resuming) the
     checkpoint's tokenizer and vocabulary applied to the same text."""
 
-    def __init__(self, config: TrainConfig, resumed: Checkpoint | None) -> None:
+    def __init__(self, config: TrainConfig, resumed: Checkpoint | None,
+                 initial: InitialModel | None = None) -> None:
         self.config = config
         self.resumed = resumed
+        self.initial = initial
         self.cache_hit = False
         self.store_failed: str | None = None  # why the cache could not store the corpus
         self.digest = ""  # only rank 0 saves checkpoints, the only use of the fingerprint
+        self.unknown_words: Counter[str] = Counter()  # fine-tuning: new words, with counts
 
     def prepare(self) -> PreparedCorpus:
         config = self.config
@@ -156,6 +184,9 @@ class CorpusSource:
             self.digest = (self.resumed.corpus or {})["fingerprint"]
             return resumed_corpus(config, self.resumed)
         self.digest = fingerprint(str(config.corpus))
+        if self.initial is not None:
+            corpus, self.unknown_words = initial_corpus(config, self.initial)
+            return corpus
         corpus, self.cache_hit = cached_prepare(
             str(config.corpus), config.prepare_settings(), workers=config.workers,
             cache_dir=config.cache_dir, use_cache=config.cache, digest=self.digest,
@@ -174,12 +205,27 @@ def restore(run: Run, resumed: Checkpoint | None, in_place: bool) -> None:
     if resumed is not None:
         state = resumed.progress or {}
         restore_training_state(run, resumed)
+        run.initialised_from = resumed.initialised_from
+        # The run goes on: whatever stopped it before is no longer why it ends.
+        run.progress.stopped = None
         run.outputs.line(f"resuming {run.config.resume} at epoch {run.progress.epoch + 1}, step "
                          f"{run.progress.steps}, {run.progress.examples:,} sentences seen")
         if in_place:
             run.checkpointer.saved_step = run.progress.steps
     run.figures = RunningFigures(run.progress, state)
     run.outputs.history(run.progress.metrics)
+
+
+def initialise(run: Run, initial: InitialModel) -> None:
+    """Start a fine-tuning run from the model's weights; all else starts afresh."""
+    try:
+        run.model.load_state_dict(initial.checkpoint.model_state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CharlmError(
+            f"--init-from {initial.path}: its weights do not fit the model it describes "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+        ) from None
+    run.initialised_from = initial.record()
 
 
 def restore_training_state(run: Run, resumed: Checkpoint) -> None:
@@ -230,13 +276,16 @@ def report_corpus(outputs: Output, corpus: PreparedCorpus, seconds: float, cache
     outputs.line(corpus.split.line())
     for warning in reading_warnings(corpus):
         outputs.warning(warning)
+    # A fine-tuning run's vocabulary is the model's: no word was kept from this corpus.
+    kept = {} if vocab_stats.least_frequent_word is None else {
+        "least frequent kept word": f"{vocab_stats.least_frequent_word!r} "
+                                    f"({vocab_stats.least_frequent_count:,} times)"}
     outputs.settings("corpus", {
         "sentences parsed": f"{len(corpus.sentences):,}",
         "tokens": f"{vocab_stats.tokens:,}",
         "unique words": f"{vocab_stats.unique_words:,}",
         "vocabulary size": f"{vocab_stats.size:,}",
-        "least frequent kept word": f"{vocab_stats.least_frequent_word!r} "
-                                    f"({vocab_stats.least_frequent_count:,} times)",
+        **kept,
         "vocabulary covers": f"{vocab_stats.coverage:.1%} of tokens",
         "sentence splitter": corpus.tokenizer.settings.splitter,
         "prepared in": f"{seconds:.1f} s" + (" (cached)" if cache_hit else ""),

@@ -1,0 +1,156 @@
+"""Scoring encoded sentences with a model: the one code path behind `evaluate` and `score`.
+
+Every predicted token counts: each word after SENTENCE_START and the closing SENTENCE_END, never
+padding. Both commands compute every token's surprisal here, in the same batches, and summarise
+those surprisals here, so their figures agree to the last digit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from charlm.data.batches import IGNORE, make_batch
+from charlm.data.prepare import EncodedSentences
+from charlm.data.vocab import UNKNOWN_ID
+from charlm.model.network import RNNLanguageModel
+
+# Bound on the logits one batch materialises (sentences × steps × vocabulary), so a large
+# vocabulary or long sentences never exhaust memory.
+LOGIT_BUDGET = 16_000_000
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+# exp() of more than this overflows a float; such a perplexity is reported as exp(700).
+MAX_EXPONENT = 700.0
+
+
+@dataclass
+class Evaluation:
+    """The summary of a scoring; `loss` is nats per predicted token."""
+
+    files: list[str]
+    sentences: int
+    tokens: int  # predicted tokens: words plus one SENTENCE_END per sentence
+    words: int
+    oov_words: int
+    oov_rate: float
+    loss: float
+    perplexity: float
+    bits_per_word: float
+    log_prob: float  # natural log-probability of every predicted token together
+    log10_prob: float
+    perplexity_excluding_unknown: float  # over the tokens whose target is not UNKNOWN_TOKEN
+    split: list[str] = field(default_factory=list)  # how each file's text was cut (evaluate)
+    warnings: list[str] = field(default_factory=list)  # what reading found wrong, one line each
+
+
+def concatenate(parts: list[EncodedSentences]) -> EncodedSentences:
+    ids = np.concatenate([part.ids for part in parts])
+    lengths = np.concatenate([part.lengths for part in parts])
+    return EncodedSentences(ids, offsets_of(lengths))
+
+
+def offsets_of(lengths: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def _batches(lengths: np.ndarray, batch_size: int, vocab_size: int) -> Iterator[np.ndarray]:
+    """Length-sorted batches of sentence indices, smaller where sentences are long."""
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        size = min(batch_size, len(order) - start)
+        while size > 1 and size * (int(lengths[order[start + size - 1]]) + 1) * vocab_size > (
+            LOGIT_BUDGET
+        ):
+            size //= 2
+        yield order[start : start + size]
+        start += size
+
+
+def sentence_starts(sentences: EncodedSentences) -> np.ndarray:
+    """Where each sentence's predicted tokens start in `token_surprisals`'s result."""
+    return sentences.offsets[:-1] + np.arange(len(sentences))
+
+
+@torch.no_grad()
+def token_surprisals(
+    model: RNNLanguageModel, sentences: EncodedSentences, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
+    lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i."""
+    model.eval()
+    starts = sentence_starts(sentences)
+    surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
+    for indices in _batches(sentences.lengths, batch_size, model.config.vocab_size):
+        batch = make_batch(sentences, indices)
+        logits, _ = model(batch.inputs.to(device))
+        mask = batch.targets != IGNORE
+        # Both masks select row-major: each sentence's predicted positions in order, row by row.
+        losses = F.cross_entropy(
+            logits[mask.to(device)], batch.targets[mask].to(device), reduction="none"
+        )
+        rows, steps = np.nonzero(mask.numpy())
+        surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()
+    return surprisal
+
+
+def unknown_targets(sentences: EncodedSentences) -> np.ndarray:
+    """Which predicted tokens (laid out as `token_surprisals`'s) have UNKNOWN_TOKEN as target."""
+    unknown = np.zeros(len(sentences.ids) + len(sentences), dtype=bool)
+    sentence_of_word = np.repeat(np.arange(len(sentences)), sentences.lengths)
+    unknown[np.arange(len(sentences.ids)) + sentence_of_word] = sentences.ids == UNKNOWN_ID
+    return unknown
+
+
+def sentence_log_probs(sentences: EncodedSentences, surprisal: np.ndarray) -> np.ndarray:
+    """Each sentence's natural log-probability: minus the sum of its tokens' surprisals."""
+    return -np.add.reduceat(surprisal, sentence_starts(sentences))
+
+
+def perplexity_of(loss: float) -> float:
+    return math.exp(min(loss, MAX_EXPONENT))
+
+
+def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray) -> Evaluation:
+    words = len(sentences.ids)
+    oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
+    loss = float(surprisal.mean())
+    known = surprisal[~unknown_targets(sentences)]
+    total = float(surprisal.sum())
+    return Evaluation(
+        files=files,
+        sentences=len(sentences),
+        tokens=len(surprisal),
+        words=words,
+        oov_words=oov,
+        oov_rate=oov / words if words else 0.0,
+        loss=loss,
+        perplexity=perplexity_of(loss),
+        bits_per_word=loss / LN2,
+        log_prob=-total,
+        log10_prob=-total / LN10,
+        # Every sentence's SENTENCE_END is a known target, so `known` is never empty.
+        perplexity_excluding_unknown=perplexity_of(float(known.mean())),
+    )
+
+
+def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
+    """The summary as labelled lines, as `evaluate` prints it."""
+    return [
+        ("files", ", ".join(result.files)),
+        *([("text split", ", ".join(result.split))] if result.split else []),
+        ("sentences", f"{result.sentences:,}"),
+        ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
+        ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),
+        ("loss", f"{result.loss:.4f} nats per token"),
+        ("perplexity", f"{result.perplexity:.2f}"),
+        ("bits per word", f"{result.bits_per_word:.4f}"),
+    ]

@@ -1,0 +1,138 @@
+"""`charlm train NEW_CORPUS --init-from MODEL`: fine-tune a model on another corpus.
+
+The new run starts from the model's weights, vocabulary, tokenizer settings and shape; everything
+else (the optimizer, the progress, every training setting) is fresh, from flags, variables or
+defaults. Settings that would change the vocabulary, the tokenization or the shape are refused.
+The new corpus is encoded with the model's own tokenizer and vocabulary, and the run reports how
+much of it that vocabulary covers. Unlike --resume (resume.py), nothing of the old run continues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.prepare import PreparedCorpus, encode_counting_unknown
+from charlm.data.tokenizer import Tokenizer, TokenizerSettings
+from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
+from charlm.errors import CheckpointError, ConfigError
+from charlm.model.network import ModelConfig
+from charlm.options import given_fields, origins_of, set_origins, source_of
+from charlm.training.config import TrainConfig
+from charlm.training.outputs import Output
+
+UNKNOWN_EXAMPLES = 10
+
+
+@dataclass
+class InitialModel:
+    """The model a fine-tuning run starts from."""
+
+    path: str
+    checkpoint: Checkpoint
+    digest: str
+
+    def record(self) -> dict[str, Any]:
+        """What the new checkpoint keeps of where it started."""
+        return {"path": self.path, "file": Path(self.path).name, "sha256": self.digest}
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
+    """The training settings that are the model itself, as the checkpoint holds them."""
+    try:
+        shape = ModelConfig.from_dict(checkpoint.model_config)
+        tokenizer = TokenizerSettings.from_dict(checkpoint.tokenizer)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"its model or tokenizer settings are damaged "
+                              f"({type(error).__name__})") from None
+    stored = checkpoint.train_config or {}
+    settings = {
+        "vocabulary_size": stored.get("vocabulary_size", len(checkpoint.vocabulary)),
+        "lowercase": tokenizer.lowercase,
+        "drop_urls": tokenizer.drop_urls,
+        "min_chars": tokenizer.min_chars,
+        "cell": shape.cell,
+        "gate_activation": shape.gate_activation,
+        "embedding_dim": shape.embedding_dim,
+        "hidden_dim": shape.hidden_dim,
+        "layers": shape.layers,
+        "tie_weights": shape.tie_weights,
+    }
+    if tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
+        settings["max_sentence_words"] = tokenizer.max_words
+    return settings
+
+
+def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
+    """The model to start from, and the run's settings with the model's own taken from it."""
+    path = str(config.init_from)
+    try:
+        checkpoint = read_checkpoint(path)
+        inherited = model_settings(checkpoint)
+    except CheckpointError as error:
+        raise CheckpointError(f"--init-from {path}: {error}") from None
+    given = given_fields(config)
+    differs = [f"{source_of(config, name)} is {getattr(config, name)!r} here but {value!r} in "
+               "the model" for name, value in inherited.items()
+               if name in given and getattr(config, name) != value]
+    if differs:
+        raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
+                          f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
+                          "a new model without --init-from")
+    merged = replace(config, **inherited)
+    set_origins(merged, origins_of(config) | {name: "checkpoint" for name in inherited
+                                              if name not in given})
+    merged.check_model()
+    return merged, InitialModel(path, checkpoint, file_digest(path))
+
+
+def initial_corpus(config: TrainConfig, initial: InitialModel) -> tuple[PreparedCorpus, Counter]:
+    """The new corpus encoded with the model's tokenizer and vocabulary, and the words it holds
+    that the vocabulary lacks, with their counts."""
+    checkpoint = initial.checkpoint
+    try:
+        tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
+        vocabulary = Vocabulary(checkpoint.vocabulary)
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"--init-from {initial.path} has damaged tokenizer or vocabulary "
+                              f"settings ({type(error).__name__})") from None
+    sentences, unknown = encode_counting_unknown(str(config.corpus), tokenizer, vocabulary,
+                                                 config.text_column, workers=config.workers)
+    tokens = len(sentences.ids)
+    known_words = np.unique(sentences.ids)
+    stats = VocabularyStats(
+        tokens=tokens,
+        unique_words=int(np.count_nonzero(known_words != UNKNOWN_ID)) + len(unknown),
+        size=len(vocabulary),
+        least_frequent_word=None,
+        least_frequent_count=0,
+        coverage=1.0 - sum(unknown.values()) / tokens if tokens else 0.0,
+    )
+    return PreparedCorpus(sentences, vocabulary, stats, tokenizer), unknown
+
+
+def report_coverage(outputs: Output, initial: InitialModel, corpus: PreparedCorpus,
+                    unknown: Counter) -> None:
+    """How much of the new corpus the model's vocabulary covers, before any training."""
+    examples = ", ".join(f"{word} ({count:,})"
+                         for word, count in unknown.most_common(UNKNOWN_EXAMPLES))
+    outputs.settings("initialised from", {
+        "model": f"{initial.path} (sha256 {initial.digest[:12]}...)",
+        "vocabulary covers": f"{corpus.vocabulary_stats.coverage:.1%} of the new corpus's "
+                             f"{corpus.vocabulary_stats.tokens:,} tokens",
+        "most frequent unknown words": examples or "none",
+    })

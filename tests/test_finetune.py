@@ -1,0 +1,142 @@
+"""`charlm train NEW_CORPUS --init-from MODEL`: fine-tuning, not resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from charlm.cli import app
+
+runner = CliRunner()
+NAMES = ["anna", "ben", "clara", "david"]
+NEW_WORDS = ["zebra", "meadow"]  # outside the session model's vocabulary
+FLAGS = ["--batch-size", "16", "--samples", "0", "--print-every", "100000"]
+
+
+def write_new_corpus(path: Path, sentences: int, seed: int) -> Path:
+    """Another corpus in the session model's words, ordered differently, with a few new ones."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(sentences):
+        first, second = rng.sample(NAMES, 2)
+        if rng.random() < 0.2:
+            lines.append(f"The {rng.choice(NEW_WORDS)} and {first.capitalize()} was happy.")
+        else:
+            lines.append(f"{first.capitalize()} and {second} walked to the garden.")
+    paragraphs = [" ".join(lines[i : i + 4]) for i in range(0, len(lines), 4)]
+    path.write_text("\n\n".join(textwrap.fill(p, 60) for p in paragraphs) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def new_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("new-corpus")
+    return {"train": write_new_corpus(root / "new.txt", 240, 3),
+            "valid": write_new_corpus(root / "new-valid.txt", 60, 4)}
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
+    return runner.invoke(app, args, env=env)
+
+
+def evaluate_json(model: Path, corpus: Path) -> dict:
+    result = invoke(["evaluate", str(model), str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def val_losses(checkpoint: Path) -> list[float]:
+    lines = Path(f"{checkpoint}.metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)["val_loss"] for line in lines]
+
+
+def test_fine_tuning_lowers_the_loss_on_the_new_corpus(
+    trained_model: dict, new_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    original = trained_model["checkpoint"]
+    before = evaluate_json(original, new_corpus["valid"])["loss"]
+    out = tmp_path / "tuned.pt"
+    result = invoke(["train", str(new_corpus["train"]), "--init-from", str(original),
+                     "--valid", str(new_corpus["valid"]), "-o", str(out), "--epochs", "3",
+                     "--learning-rate", "0.01", "--embedding-dim", "8", *FLAGS])
+    assert result.exit_code == 0, result.output
+    assert val_losses(out)[-1] < before - 0.3
+
+    # Before training it said how much of the new corpus the model's vocabulary covers.
+    coverage = 1 - evaluate_json(original, new_corpus["train"])["oov_rate"]
+    assert f"vocabulary covers={coverage:.1%} of the new corpus" in result.stdout
+    unknown = result.stdout.split("most frequent unknown words=")[1].splitlines()[0]
+    assert {entry.split(" ")[0] for entry in unknown.split(", ")} == set(NEW_WORDS)
+
+    tuned, base = torch.load(out, weights_only=True), torch.load(original, weights_only=True)
+    assert tuned["vocabulary"] == base["vocabulary"]
+    assert tuned["model_config"] == base["model_config"]
+    assert tuned["tokenizer"] == base["tokenizer"]
+    assert tuned["initialised_from"] == {
+        "path": str(original), "file": original.name,
+        "sha256": hashlib.sha256(original.read_bytes()).hexdigest()}
+    # Fresh progress: only this run's sentences.
+    assert tuned["progress"]["examples"] == 3 * 240
+    assert tuned["train_config"]["learning_rate"] == 0.01
+    info = invoke(["info", str(out), "--json"])
+    assert json.loads(info.stdout)["initialised_from"]["file"] == original.name
+
+
+def test_it_starts_from_the_models_weights(trained_model: dict, new_corpus: dict[str, Path],
+                                           tmp_path: Path) -> None:
+    """With a learning rate too small to move the weights, the first validation loss is the
+    original model's on the new corpus."""
+    before = evaluate_json(trained_model["checkpoint"], new_corpus["valid"])["loss"]
+    out = tmp_path / "still.pt"
+    result = invoke(["train", str(new_corpus["train"]), "--init-from",
+                     str(trained_model["checkpoint"]), "--valid", str(new_corpus["valid"]),
+                     "-o", str(out), "--epochs", "1", "--learning-rate", "1e-12", *FLAGS])
+    assert result.exit_code == 0, result.output
+    assert val_losses(out)[0] == pytest.approx(before, rel=1e-5)
+
+
+def test_settings_of_the_model_are_refused(trained_model: dict, new_corpus: dict[str, Path],
+                                           tmp_path: Path) -> None:
+    model, corpus = str(trained_model["checkpoint"]), str(new_corpus["train"])
+    out = tmp_path / "x.pt"
+    shape = invoke(["train", corpus, "--init-from", model, "-o", str(out), "--hidden-dim", "32",
+                    "--layers", "2"])
+    assert shape.exit_code == 2
+    assert "--hidden-dim is 32 here but 16 in the model" in shape.stderr
+    assert "--layers" not in shape.stderr  # the same value as the model's is no change
+    tokenizer = invoke(["train", corpus, "--init-from", model, "-o", str(out)],
+                       env={"CHARLM_LOWERCASE": "0", "CHARLM_VOCABULARY_SIZE": "80"})
+    assert tokenizer.exit_code == 2
+    assert "CHARLM_LOWERCASE is False here" in tokenizer.stderr
+    assert "CHARLM_VOCABULARY_SIZE is 80 here but 50" in tokenizer.stderr
+    both = invoke(["train", corpus, "--init-from", model, "--resume", model])
+    assert both.exit_code == 2 and "give one of them" in both.stderr
+    missing = invoke(["train", corpus, "--init-from", str(tmp_path / "none.pt"), "-o", str(out)])
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert missing.stderr.strip() == f"Error: --init-from {tmp_path / 'none.pt'}: checkpoint not "\
+                                     f"found: {tmp_path / 'none.pt'}"
+    assert not out.exists()
+
+
+def test_a_fine_tuned_run_resumes_and_keeps_its_origin(
+    trained_model: dict, new_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "tuned.pt"
+    first = invoke(["train", str(new_corpus["train"]), "--init-from",
+                    str(trained_model["checkpoint"]), "-o", str(out), "--epochs", "1", *FLAGS])
+    assert first.exit_code == 0, first.output
+    origin = torch.load(out, weights_only=True)["initialised_from"]
+    resumed = invoke(["train", "--resume", str(out), "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    checkpoint = torch.load(out, weights_only=True)
+    assert checkpoint["progress"]["epoch"] == 2
+    assert checkpoint["initialised_from"] == origin
