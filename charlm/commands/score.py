@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from charlm.commands.scoring import (
     summary_rows,
     token_surprisals,
 )
-from charlm.data.corpus import is_csv, paragraphs_from_lines, read_lines, read_paragraphs
+from charlm.data.corpus import ONE_PER_LINE, is_csv, read_lines, read_paragraphs, units_from_lines
 from charlm.data.prepare import EncodedSentences
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import UNKNOWN_ID
@@ -114,8 +114,9 @@ def _sentences(config: ScoreConfig, tokenizer: Tokenizer) -> Iterator[tuple[str,
             for line in lines:
                 yield line, tokenizer.prompt_words(line)
             continue
-        paragraphs = (paragraphs_from_lines(_stdin_lines()) if name == STDIN
-                      else read_paragraphs(name, column))
+        split = tokenizer.settings.split
+        paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
+                      else read_paragraphs(name, column, split=split))
         for paragraph in paragraphs:
             yield from tokenizer.split(paragraph)
 
@@ -154,7 +155,9 @@ def score(config: ScoreConfig) -> tuple[Scores, Evaluation]:
                    "limit; --one-per-line scores every line)", err=True)
     surprisal = token_surprisals(trained.model, sentences, config.batch_size, device)
     files = ["standard input" if n == STDIN else n for n in config.inputs]
-    return Scores(texts, sentences, surprisal), summarise(files, sentences, surprisal)
+    split = ONE_PER_LINE if config.one_per_line else trained.tokenizer.settings.split
+    summary = replace(summarise(files, sentences, surprisal), split=[split] * len(files))
+    return Scores(texts, sentences, surprisal), summary
 
 
 def sentence_rows(scores: Scores) -> Iterator[dict]:
