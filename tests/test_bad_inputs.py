@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 from corpora import write_corpus
-from training import TINY, config_of, quiet_reporter, tiny_flags
+from training import TINY, config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import save_checkpoint
@@ -23,14 +23,6 @@ from charlm.training.loop import train
 def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(app, args, env=env)
 
-
-def one_error_line(result: Any) -> str:
-    assert "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import torch
 from test_interrupts import one_epoch, slow_save_process, temporaries
-from training import TINY, config_of, quiet_reporter, tiny_flags
+from training import TINY, config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import FORMAT_VERSION, is_checkpoint, load_checkpoint, save_checkpoint
@@ -48,13 +48,6 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint(
     assert temporaries(one_epoch) == []
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
 
-
-def one_error_line(result: Any) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 class FullDisk:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from nltk.tokenize import NLTKWordTokenizer
-from training import ROOT
+from training import ROOT, one_error_line
 from typer.testing import CliRunner
 
 from charlm.cli import app
@@ -37,13 +37,6 @@ def json_rows(result: Any) -> tuple[list[dict], dict]:
     assert "summary" in records[-1] and all("summary" not in r for r in records[:-1])
     return records[:-1], records[-1]["summary"]
 
-
-def one_error_line(result: Any, code: int = 1) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def test_summary_is_evaluates_to_the_last_digit(trained_model: dict) -> None:
@@ -172,20 +165,22 @@ def test_batch_size_and_variables(trained_model: dict) -> None:
 
 def test_bad_input_is_one_line(trained_model: dict, tmp_path: Path) -> None:
     model = str(trained_model["checkpoint"])
-    assert "not found" in one_error_line(invoke([str(tmp_path / "missing.pt")], stdin="hi\n"))
+    missing = invoke([str(tmp_path / "missing.pt")], stdin="hi\n")
+    assert "not found" in one_error_line(missing, code=1)
     assert "no checkpoint given" in one_error_line(invoke([]), code=2)
-    assert "no sentences to score" in one_error_line(invoke([model], stdin=""))
-    assert "no sentences to score" in one_error_line(invoke([model], stdin="\n  \n"))
+    assert "no sentences to score" in one_error_line(invoke([model], stdin=""), code=1)
+    assert "no sentences to score" in one_error_line(invoke([model], stdin="\n  \n"), code=1)
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
-    assert "no sentences to score" in one_error_line(invoke([model, str(empty)]))
-    assert "not found" in one_error_line(invoke([model, str(tmp_path / "nope.txt")]))
+    assert "no sentences to score" in one_error_line(invoke([model, str(empty)]), code=1)
+    assert "not found" in one_error_line(invoke([model, str(tmp_path / "nope.txt")]), code=1)
     column = one_error_line(invoke([model, str(trained_model["valid"]), "--text-column", "x"]),
                             code=2)
     assert column == "Error: --text-column applies only to CSV files (.csv); drop it for text"
-    foreign = one_error_line(invoke([model, "--one-per-line"], stdin="xylophone zebu\nquux\n"))
+    foreign = one_error_line(
+        invoke([model, "--one-per-line"], stdin="xylophone zebu\nquux\n"), code=1)
     assert "none of the 3 words" in foreign and "vocabulary" in foreign
-    not_a_model = one_error_line(invoke([str(empty)], stdin="Anna was happy.\n"))
+    not_a_model = one_error_line(invoke([str(empty)], stdin="Anna was happy.\n"), code=1)
     assert "checkpoint" in not_a_model
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from corpora import sentence, write_corpus
-from training import TINY
+from training import TINY, one_error_line
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
@@ -72,13 +72,6 @@ def evaluate_json(*args: str) -> dict:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
-
-def one_error_line(result: Any) -> str:
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

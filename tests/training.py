@@ -156,3 +156,16 @@ def rank_run_flags(corpus: str, out: Path) -> dict[str, Any]:
     of 24 batches, so 12 steps of two."""
     return tiny_flags(corpus=corpus, out=str(out), epochs=1, print_every=100_000, threads=1,
                       learning_rate=0.003, force=True)
+
+
+def one_error_line(result: Any, code: int | None = None) -> str:
+    """The one line a CLI run that failed printed on stderr: no traceback, an exit (with `code`
+    when given), and "Error: " before the message."""
+    if code is not None:
+        assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
