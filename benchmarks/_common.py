@@ -23,10 +23,13 @@ from charlm.data.cache import cached_prepare  # noqa: E402
 from charlm.data.prepare import EncodedSentences  # noqa: E402
 from charlm.data.vocab import END_ID, START_ID  # noqa: E402
 from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
+from charlm.options import resolve  # noqa: E402
 from charlm.training.config import TrainConfig  # noqa: E402
 from charlm.training.runtime import configure_cpu  # noqa: E402
 
-DEFAULTS = TrainConfig(corpus="-")
+DEFAULTS = resolve(TrainConfig, {"corpus": "-"}, {})
+# The tutorial trained at this rate (and batch size, for the order of its sentences).
+TUTORIAL = resolve(TrainConfig, {"corpus": "-", "tutorial_schedule": True}, {})
 
 
 @dataclass
@@ -52,7 +55,7 @@ def new_model(data: Data, seed: int = DEFAULTS.seed) -> tuple[RNNLanguageModel,
                                          embedding_dim=DEFAULTS.embedding_dim,
                                          hidden_dim=DEFAULTS.hidden_dim, layers=DEFAULTS.layers,
                                          cell=DEFAULTS.cell))
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=DEFAULTS.learning_rate,
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=TUTORIAL.learning_rate,
                                     alpha=DEFAULTS.decay, eps=DEFAULTS.epsilon)
     return model, optimizer
 
@@ -71,7 +74,7 @@ def epoch_batches(data: Data, batch_size: int) -> Iterator[np.ndarray]:
 
 def sentence_order(data: Data) -> Iterator[int]:
     """The same sentences the batched run sees, in the same order, one at a time."""
-    for indices in epoch_batches(data, DEFAULTS.batch_size):
+    for indices in epoch_batches(data, TUTORIAL.batch_size):
         yield from (int(i) for i in indices)
 
 

@@ -206,12 +206,25 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C
     for f in fields(cls):  # type: ignore[arg-type]
         values[f.name], origins[f.name] = _value_and_origin(cls, f.name, flags, env)
         check_value(cls, f.name, values[f.name], source_of_origin(f.name, origins[f.name]))
+    apply_presets(cls, values, origins)
     config = cls(**values)
     set_origins(config, origins)
     check = getattr(config, "check", None)
     if check is not None:
         check({name: source_of(config, name) for name in origins})
     return config
+
+
+def apply_presets(cls: type, values: dict[str, Any], origins: dict[str, str]) -> None:
+    """A switch listed in the class's PRESETS, when on, gives other fields new defaults: each
+    field nobody set takes the preset's value, its origin the switch's flag or variable."""
+    for switch, preset in getattr(cls, "PRESETS", {}).items():
+        if not values[switch]:
+            continue
+        for name, value in preset.items():
+            if origins[name] == DEFAULT:
+                values[name] = value
+                origins[name] = source_of_origin(switch, origins[switch])
 
 
 def set_origins(config: Any, origins: Mapping[str, str]) -> None:

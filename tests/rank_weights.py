@@ -1,7 +1,7 @@
 """Started by torchrun in test_distributed: trains a tiny run for one epoch on this rank and
 saves this rank's weights as rank<N>.pt in the given directory.
 
-    torchrun --nproc_per_node=2 tests/rank_weights.py CORPUS DIRECTORY
+    torchrun --nproc_per_node=2 tests/rank_weights.py CORPUS DIRECTORY SOFTMAX
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from charlm.training.run import build_run
 from charlm.training.signals import InterruptGuard
 
 
-def main(corpus: str, directory: Path) -> None:
-    config = config_of(**rank_run_flags(corpus, directory / "ranked.pt"))
+def main(corpus: str, directory: Path, softmax: str) -> None:
+    config = config_of(**rank_run_flags(corpus, directory / "ranked.pt", softmax))
     with ExitStack() as held:
         run = build_run(config, quiet_reporter(), held)
         train_loop(run, InterruptGuard())
@@ -27,4 +27,4 @@ def main(corpus: str, directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), sys.argv[3])

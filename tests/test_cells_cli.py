@@ -60,7 +60,7 @@ def test_new_options_reach_the_saved_model(corpus_file: Path, tmp_path: Path) ->
     assert config | {"vocab_size": 0} == {
         "vocab_size": 0, "embedding_dim": 8, "hidden_dim": 16, "layers": 1, "cell": "cifg-lstm",
         "gate_activation": "hard-sigmoid", "implementation": "auto", "dropout": 0.25,
-        "tie_weights": False, "bptt_truncate": 5,
+        "tie_weights": False, "bptt_truncate": 5, "softmax": "full", "cutoffs": [],
     }
 
 

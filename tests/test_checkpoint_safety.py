@@ -138,6 +138,20 @@ def test_keep_best_keeps_the_checkpoint_with_the_lowest_validation_loss(
     assert kept["best_val_loss"] == min(history)
     assert result.output.count("best validation loss so far") == len(
         [i for i, loss in enumerate(history) if loss < min(history[:i], default=math.inf)])
+    # The run ends saying which report was best and where that model is.
+    last_line = result.output.strip().splitlines()[-1]
+    assert f"at report {best_report} of {len(history)}" in last_line
+    assert last_line.endswith(f"saved in {best}")
+
+    without = tmp_path / "without.pt"
+    again = CliRunner().invoke(app, [
+        "train", str(corpus_file), "-o", str(without), "--epochs", "1", "--print-every", "100",
+        "--learning-rate", "1.0", *TINY, "--device", "cpu", "--threads", "1",
+    ])
+    assert again.exit_code == 0, again.output
+    last_line = again.output.strip().splitlines()[-1]
+    assert f"at report {best_report} of {len(history)}" in last_line
+    assert f"{without} holds the last model" in last_line and "--keep-best" in last_line
 
 
 class CreatesMarker:

@@ -124,4 +124,4 @@ def test_help_lists_variables_and_defaults() -> None:
     assert result.exit_code == 0
     assert "[env: CHARLM_HIDDEN_DIM, HIDDEN_DIM]" in result.output
     assert "[env: CHARLM_EPOCHS, NEPOCH]" in result.output
-    assert "[default: 0.001]" in result.output
+    assert "[default: 0.002]" in result.output

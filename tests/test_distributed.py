@@ -88,15 +88,19 @@ def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path)
     assert abs(together[-1] - alone[1]) < 0.15, (alone, together)
 
 
-def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path) -> dict[str, torch.Tensor]:
+def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path, softmax: str
+                                  ) -> tuple[dict[str, torch.Tensor], bool]:
     """The two-rank run replayed in one process: each step takes the next two batches of the
-    epoch's order, averages their gradients and makes one RMSprop step."""
-    config = config_of(**rank_run_flags(str(corpus_file), tmp_path / "reference.pt"))
+    epoch's order, averages their gradients and makes one RMSprop step. Also whether some batch
+    had no target in one of the adaptive softmax's clusters."""
+    config = config_of(**rank_run_flags(str(corpus_file), tmp_path / "reference.pt", softmax))
     with ExitStack() as held:
         run = build_run(config, quiet_reporter(), held)
     model, optimizer = run.model, run.optimizer
     batches = epoch_order(run.train_set.lengths, config.batch_size, config.seed, 0)
     assert len(batches) == 24
+    bounds = [*model.config.cutoffs, model.config.vocab_size]
+    cluster_missed = False
     for pair in zip(batches[0::2], batches[1::2]):
         gradients = []
         for indices in pair:
@@ -105,22 +109,28 @@ def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path) -> dict[str
             loss_sum, _ = model.loss(batch.inputs, batch.targets)
             (loss_sum / batch.tokens).backward()
             gradients.append([parameter.grad.clone() for parameter in model.parameters()])
+            cluster_missed |= any(not ((batch.targets >= low) & (batch.targets < high)).any()
+                                  for low, high in zip(bounds, bounds[1:]))
         for parameter, first, second in zip(model.parameters(), *gradients):
             parameter.grad = (first + second) / 2
         optimizer.step()
-    return model.state_dict()
+    return model.state_dict(), cluster_missed
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
 def test_two_ranks_step_together_on_the_average_of_their_gradients(
-    tmp_path: Path, corpus_file: Path
+    tmp_path: Path, corpus_file: Path, softmax: str
 ) -> None:
     worker = ROOT / "tests" / "rank_weights.py"
-    with Child(torchrun(str(worker), str(corpus_file), str(tmp_path)), child_environment(),
-               cwd=tmp_path) as child:
+    with Child(torchrun(str(worker), str(corpus_file), str(tmp_path), softmax),
+               child_environment(), cwd=tmp_path) as child:
         assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    reference = averaged_steps_in_one_process(corpus_file, tmp_path)
+    reference, cluster_missed = averaged_steps_in_one_process(corpus_file, tmp_path, softmax)
+    if softmax == "adaptive":
+        # A step in which a rank has no target in some cluster is the case to prove.
+        assert cluster_missed
     assert ranks[0].keys() == reference.keys()
     for name, weights in ranks[0].items():
         # The ranks hold the same model, bit for bit ...

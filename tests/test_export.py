@@ -172,11 +172,21 @@ CELLS = [("gru", "sigmoid"), ("lstm", "sigmoid"), ("rnn", "sigmoid"),
 @pytest.mark.slow
 @pytest.mark.parametrize(("cell", "gates"), CELLS)
 def test_every_cell_exports(cell: str, gates: str, tmp_path: Path) -> None:
+    assert_exports_agree(ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=6, layers=2,
+                                     cell=cell, gate_activation=gates, tie_weights=True),
+                         tmp_path)
+
+
+def test_adaptive_softmax_exports(tmp_path: Path) -> None:
+    assert_exports_agree(ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=8,
+                                     softmax="adaptive", cutoffs=(10, 20)), tmp_path)
+
+
+def assert_exports_agree(config: ModelConfig, tmp_path: Path) -> None:
+    """A model of this shape with random weights exports to what the checkpoint computes."""
     torch.manual_seed(3)
-    config = ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=6, layers=2, cell=cell,
-                         gate_activation=gates, tie_weights=True)
     model = RNNLanguageModel(config)
-    checkpoint = tmp_path / "cell.pt"
+    checkpoint = tmp_path / "model.pt"
     Checkpoint(config.to_dict(), model.state_dict(), [*SPECIAL_TOKENS, *map(str, range(27))],
                TokenizerSettings(splitter="punkt/trained-on-corpus",
                                  punkt={"abbrev_types": [], "collocations": [],
@@ -184,9 +194,9 @@ def test_every_cell_exports(cell: str, gates: str, tmp_path: Path) -> None:
                ).save(checkpoint)
     result = invoke([str(checkpoint)])
     assert result.exit_code == 0, result.output
-    meta = json.loads((tmp_path / "cell.onnx.json").read_text(encoding="utf-8"))
+    meta = json.loads((tmp_path / "model.onnx.json").read_text(encoding="utf-8"))
     sentences = [[5, 9, 3, 28, 4], [7], [12, 12, 29]]
-    assert_agree(onnx_log_probs(tmp_path / "cell.onnx", meta, sentences),
+    assert_agree(onnx_log_probs(tmp_path / "model.onnx", meta, sentences),
                  checkpoint_log_probs(checkpoint, sentences))
 
 

@@ -57,8 +57,10 @@ def test_json_log_format_from_the_command_line(corpus_file: Path, tmp_path: Path
         "1", "--samples", "1",
     ])
     assert result.exit_code == 0, result.output
-    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
-    assert events[-1] == "saved" and "report" in events
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [record["event"] for record in records]
+    assert events[-2:] == ["saved", "message"] and "report" in events
+    assert records[-1]["text"].startswith("best validation perplexity")
 
 
 def test_samples_in_a_panel_at_a_terminal() -> None:

@@ -1,4 +1,4 @@
-"""--lr-decay F --patience N: reduce the learning rate when validation stops improving."""
+"""--lr-decay F --patience N: reduce the learning rate when validation stops falling."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.options import origins_of
 from charlm.training.schedule import PlateauSchedule
 
 
@@ -20,30 +21,36 @@ def optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
 
 
 def expected_lrs(losses: list[float], lr: float, factor: float, patience: int) -> list[float]:
-    """The rule, written out independently: the lr in effect after each report."""
-    best, bad, result = float("inf"), 0, []
+    """The rule, written out independently: the lr in effect after each report. The rate decays
+    when the last `patience` losses at this rate average no lower than the `patience` before."""
+    at_rate: list[float] = []
+    result = []
     for loss in losses:
-        if loss < best:
-            best, bad = loss, 0
-        else:
-            bad += 1
-            if bad == patience:
-                lr, bad = lr * factor, 0
+        at_rate.append(loss)
+        if len(at_rate) >= 2 * patience:
+            recent = at_rate[len(at_rate) - patience:]
+            before = at_rate[len(at_rate) - 2 * patience:len(at_rate) - patience]
+            if sum(recent) / patience >= sum(before) / patience:
+                lr, at_rate = lr * factor, []
         result.append(lr)
     return result
 
 
-def test_decays_after_patience_reports_without_improvement() -> None:
+def test_decays_when_the_mean_loss_stops_falling_not_on_one_bad_report() -> None:
     opt = optimizer()
     schedule = PlateauSchedule(opt, factor=0.5, patience=2)
-    losses = [3.0, 2.9, 2.95, 2.96, 2.97, 2.5, 2.6, 2.6, 2.4]
+    # Falling with noise: a report worse than the one before does not decay the rate ...
+    losses = [3.0, 2.8, 2.9, 2.6, 2.7, 2.5, 2.55, 2.5,
+              # ... a flat stretch does, and the windows then start again at the new rate.
+              2.56, 2.4, 2.45, 2.45, 2.5, 2.3]
     lrs = []
     for loss in losses:
         schedule.step(loss)
         lrs.append(opt.param_groups[0]["lr"])
-    assert lrs == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25, 0.25]
+    assert lrs == [1.0] * 8 + [0.5] * 4 + [0.25] * 2
     assert lrs == expected_lrs(losses, 1.0, 0.5, 2)
     assert schedule.reductions == 2
+    assert schedule.best == 2.3
 
 
 def test_factor_one_never_decays() -> None:
@@ -55,12 +62,12 @@ def test_factor_one_never_decays() -> None:
 
 
 def test_state_round_trips() -> None:
-    first = PlateauSchedule(optimizer(), factor=0.5, patience=3)
-    for loss in [1.0, 1.1, 1.2]:
+    first = PlateauSchedule(optimizer(), factor=0.5, patience=2)
+    for loss in [1.0, 0.9, 0.95]:
         first.step(loss)
-    second = PlateauSchedule(optimizer(), factor=0.5, patience=3)
+    second = PlateauSchedule(optimizer(), factor=0.5, patience=2)
     second.load_state_dict(first.state_dict())
-    assert second.step(1.3)  # the third report without improvement, counted across the load
+    assert second.step(0.96)  # the fourth report at this rate, its windows counted across the load
     assert second.state_dict()["reductions"] == 1
 
 
@@ -119,3 +126,28 @@ def test_resume_continues_the_schedule(tmp_path: Path) -> None:
     assert lrs(parts) == lrs(whole)
     assert len(set(lrs(whole))) > 1  # the schedule did act, before and after the stop
     assert load_checkpoint(parts)["lr_schedule"] == load_checkpoint(whole)["lr_schedule"]
+
+
+def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Path) -> None:
+    from corpora import write_corpus
+    from training import config_of
+
+    tutorial = config_of(corpus="c.txt", tutorial_schedule=True)
+    assert (tutorial.learning_rate, tutorial.lr_decay, tutorial.batch_size) == (0.001, 1.0, 64)
+    assert origins_of(tutorial)["learning_rate"] == "--tutorial-schedule"
+    # A setting given explicitly still wins over the switch.
+    mixed = config_of(corpus="c.txt", tutorial_schedule=True, learning_rate=0.003)
+    assert (mixed.learning_rate, mixed.batch_size) == (0.003, 64)
+    assert origins_of(mixed)["learning_rate"] == "--learning-rate"
+
+    corpus = write_corpus(tmp_path / "train.txt", sentences=200)
+    out = tmp_path / "model.pt"
+    result = CliRunner().invoke(app, [
+        "train", str(corpus), "-o", str(out), "--epochs", "1", "--embedding-dim", "8",
+        "--hidden-dim", "16", "--vocabulary-size", "50", "--samples", "0",
+    ], env={"CHARLM_TUTORIAL_SCHEDULE": "1"})
+    assert result.exit_code == 0, result.output
+    document = load_checkpoint(out)
+    assert document["train_config"]["batch_size"] == 64
+    assert document["optimizer_state"]["param_groups"][0]["lr"] == 0.001
+    assert document["setting_origins"]["batch_size"] == "CHARLM_TUTORIAL_SCHEDULE"

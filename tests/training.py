@@ -151,11 +151,11 @@ def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
     return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd)
 
 
-def rank_run_flags(corpus: str, out: Path) -> dict[str, Any]:
+def rank_run_flags(corpus: str, out: Path, softmax: str = "full") -> dict[str, Any]:
     """The run that test_distributed trains on two ranks and replays in one process: one epoch
     of 24 batches, so 12 steps of two."""
     return tiny_flags(corpus=corpus, out=str(out), epochs=1, print_every=100_000, threads=1,
-                      learning_rate=0.003, force=True)
+                      learning_rate=0.003, force=True, softmax=softmax)
 
 
 def one_error_line(result: Any, code: int | None = None) -> str:

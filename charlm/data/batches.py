@@ -66,6 +66,13 @@ def batch_tokens(lengths: np.ndarray, indices: np.ndarray) -> int:
     return int(lengths[indices].sum()) + len(indices)
 
 
+def target_counts(sentences: EncodedSentences, vocab_size: int) -> np.ndarray:
+    """How often each id is a predicted target: every word, and SENTENCE_END once a sentence."""
+    counts = np.bincount(sentences.ids, minlength=vocab_size).astype(np.int64)
+    counts[END_ID] += len(sentences)
+    return counts
+
+
 def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
     """Inputs and targets for the given sentences, padded to the longest."""
     indices = np.asarray(indices, dtype=np.int64)

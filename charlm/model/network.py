@@ -1,6 +1,7 @@
-"""The network: embedding → stacked recurrent layers → linear layer → softmax over the vocabulary.
+"""The network: embedding → stacked recurrent layers → output layer (softmax.py: a full or an
+adaptive softmax) → a distribution over the vocabulary.
 
-It knows nothing of files, text or vocabularies: it maps token ids to next-token logits.
+It knows nothing of files, text or vocabularies: it maps token ids to next-token scores.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from charlm.model.cells import CELLS, GATE_ACTIVATIONS, HandWrittenRNN
+from charlm.model.softmax import SOFTMAXES, cutoffs_problem
 
 IGNORE_INDEX = -100
+# On a CPU the output layer and loss run over this many scores at a time, so each block stays in
+# the cache between the product, the softmax and their backward: one block for a whole batch of
+# 128 sentences over 2,000 words spills out of it and takes a third longer per token.
+CPU_SCORES_PER_BLOCK = 2**21
 IMPLEMENTATIONS = ("auto", "fused", "hand-written")
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -36,13 +41,15 @@ class ModelConfig:
     dropout: float = 0.0
     tie_weights: bool = False
     bptt_truncate: int = -1  # backpropagate at most this many steps; -1: the whole sequence
+    softmax: str = "full"  # a key of SOFTMAXES
+    cutoffs: tuple[int, ...] = ()  # where the adaptive softmax's clusters start
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"cutoffs": list(self.cutoffs)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        return cls(**values)
+        return cls(**{**values, "cutoffs": tuple(values.get("cutoffs", ()))})
 
     @property
     def hand_written(self) -> bool:
@@ -72,6 +79,15 @@ class ModelConfig:
             return (f"{name('tie_weights')} needs the embedding and hidden sizes to be equal, but "
                     f"{name('embedding_dim')}={self.embedding_dim} and "
                     f"{name('hidden_dim')}={self.hidden_dim}; set both to the same size")
+        if self.softmax not in SOFTMAXES:
+            return f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAXES)}"
+        if self.tie_weights and self.softmax != "full":
+            return (f"{name('tie_weights')} shares the embedding with a full output layer; the "
+                    f"{self.softmax} softmax has none: drop one of {name('tie_weights')} and "
+                    f"{name('softmax')}={self.softmax}")
+        if self.softmax == "adaptive" and (reason := cutoffs_problem(self.cutoffs,
+                                                                     self.vocab_size)):
+            return reason
         if not 0.0 <= self.dropout < 1.0:
             return f"dropout {self.dropout} is outside [0, 1)"
         if self.bptt_truncate == 0 or self.bptt_truncate < -1:
@@ -118,7 +134,8 @@ class RNNLanguageModel(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.rnn = recurrent_layers(config)
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(config.hidden_dim, config.vocab_size)
+        self.output = SOFTMAXES[config.softmax](config.hidden_dim, config.vocab_size,
+                                                config.cutoffs)
         if config.tie_weights:
             self.output.weight = self.embedding.weight
 
@@ -145,7 +162,8 @@ class RNNLanguageModel(nn.Module):
     def forward(
         self, tokens: torch.Tensor, state: State | None = None
     ) -> tuple[torch.Tensor, State]:
-        """Logits (batch, time, vocab) for ids (batch, time), and the state after the last step."""
+        """Scores (batch, time, vocab) for ids (batch, time), whose softmax is the next word's
+        distribution (logits, or the adaptive softmax's log-probabilities), and the final state."""
         hidden, state = self.recurrent(self.embedding(tokens), state)
         return self.output(self.dropout(hidden)), state
 
@@ -156,9 +174,17 @@ class RNNLanguageModel(nn.Module):
         """
         hidden, _ = self.recurrent(self.embedding(inputs))
         mask = targets != IGNORE_INDEX
-        logits = self.output(self.dropout(hidden[mask]))
+        rows = self.dropout(hidden[mask])
         kept = targets[mask]
-        return F.cross_entropy(logits, kept, reduction="sum"), int(kept.numel())
+        block = max(len(kept), 1)
+        if rows.device.type == "cpu":
+            block = max(1, CPU_SCORES_PER_BLOCK // self.output.scores_per_row)
+        total = sum(
+            self.output.loss_sum(rows[start : start + block], kept[start : start + block])
+            for start in range(0, max(len(kept), 1), block)
+        )
+        assert isinstance(total, torch.Tensor)
+        return total, int(kept.numel())
 
     def parameter_count(self) -> int:
         """Distinct parameters (tied weights count once)."""

@@ -155,8 +155,8 @@ class Reporter(Output):
         if self.json:
             self.event("lr_decayed", old_lr=old, lr=new)
             return
-        self.line(f"validation loss has not improved for {patience} report(s): learning rate "
-                  f"{old:.3g} -> {new:.3g}")
+        self.line(f"validation loss stopped falling (the last {patience} report(s) no lower "
+                  f"on average than the {patience} before): learning rate {old:.3g} -> {new:.3g}")
 
     def saved(self, path: str) -> None:
         if self.json:

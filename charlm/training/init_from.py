@@ -71,6 +71,7 @@ def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
         "hidden_dim": shape.hidden_dim,
         "layers": shape.layers,
         "tie_weights": shape.tie_weights,
+        "softmax": shape.softmax,
     }
     if tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
         settings["max_sentence_words"] = tokenizer.max_words

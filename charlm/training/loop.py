@@ -102,6 +102,8 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
     outputs.stop_progress()
     if progress.stopped is not None and ranks.is_main:
         outputs.line(early_stop_message(run))
+    if progress.metrics and ranks.is_main:
+        outputs.line(best_model_message(run))
     # Rank 0's last report saves the checkpoint; the run ends when it is written.
     ranks.barrier()
     return run.checkpointer.out
@@ -181,6 +183,22 @@ def early_stop_message(run: Run) -> str:
         return text + f"use the best checkpoint {best}"
     return text + (f"saved the last checkpoint {run.checkpointer.out} (--keep-best also keeps "
                    "the best one)")
+
+
+def best_model_message(run: Run) -> str:
+    """The one line at the end of a run that says which report was best and where that model is."""
+    metrics = run.progress.metrics
+    best_index = min(range(len(metrics)), key=lambda i: metrics[i]["val_loss"])
+    best, last = metrics[best_index], metrics[-1]
+    text = (f"best validation perplexity {best['val_ppl']:.2f} at report {best_index + 1} of "
+            f"{len(metrics)} (epoch {best['epoch']}): ")
+    kept = run.checkpointer.best
+    if kept is not None and kept.exists():
+        return text + f"saved in {kept}"
+    if best is last:
+        return text + f"the last report, saved in {run.checkpointer.out}"
+    return text + (f"{run.checkpointer.out} holds the last model (perplexity "
+                   f"{last['val_ppl']:.2f}); --keep-best also keeps the best one")
 
 
 def stop_on_signal(run: Run, guard: InterruptGuard) -> None:

@@ -14,7 +14,7 @@ from torch import nn
 
 from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
-from charlm.data.batches import split_validation
+from charlm.data.batches import split_validation, target_counts
 from charlm.data.cache import cached_prepare
 from charlm.data.corpus import corpus_files, fingerprint, is_csv
 from charlm.data.prepare import (
@@ -27,6 +27,7 @@ from charlm.data.prepare import (
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CharlmError, CorpusError
 from charlm.model.network import RNNLanguageModel
+from charlm.model.softmax import adaptive_cutoffs
 from charlm.options import given_fields, origins_of
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
@@ -136,9 +137,8 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     outputs.line(f"training on {len(train_set):,} sentences, validating on "
                  f"{len(valid_set):,}{valid_source}")
 
-    torch.manual_seed(config.seed)
-    config.check_model()
-    model = RNNLanguageModel(config.model_config(len(corpus.vocabulary))).to(runtime.device)
+    stored = resumed or (initial.checkpoint if initial is not None else None)
+    model = build_model(config, len(corpus.vocabulary), train_set, runtime, stored)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=config.learning_rate,
                                     alpha=config.decay, eps=config.epsilon)
     run = Run(
@@ -154,6 +154,19 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
         initialise(run, initial)
     restore(run, resumed, in_place)
     return run
+
+
+def build_model(config: TrainConfig, vocab_size: int, train_set: EncodedSentences,
+                runtime: Runtime, stored: Checkpoint | None) -> RNNLanguageModel:
+    """The seeded new model; an adaptive softmax keeps the cut-offs of the model a run continues
+    (its weights are shaped by them), or takes them from this corpus's training targets."""
+    cutoffs: tuple[int, ...] = ()
+    if config.softmax == "adaptive":
+        cutoffs = (tuple(stored.model_config.get("cutoffs", ())) if stored is not None
+                   else adaptive_cutoffs(target_counts(train_set, vocab_size)))
+    torch.manual_seed(config.seed)
+    config.check_model()
+    return RNNLanguageModel(config.model_config(vocab_size, cutoffs)).to(runtime.device)
 
 
 def build_outputs(config: TrainConfig, console: Output, out: Path) -> Outputs:
@@ -308,7 +321,10 @@ def report_model(run: Run) -> None:
     config, model = run.config, run.model
     kind = "hand-written" if model.config.hand_written else "fused"
     gates = "" if config.cell == "rnn" else f", {config.gate_activation} gates"
-    run.outputs.line(f"model: {config.cell.upper()} ({kind}{gates}) with "
+    output = ""
+    if model.config.softmax != "full":
+        output = f", {model.config.softmax} softmax cut at {list(model.config.cutoffs)}"
+    run.outputs.line(f"model: {config.cell.upper()} ({kind}{gates}{output}) with "
                      f"{model.parameter_count():,} parameters on {run.runtime.device}")
 
 
