@@ -75,25 +75,29 @@ TINY_MODEL = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size",
               "--batch-size", "32", "--samples", "1", "--seed", "7", "--learning-rate", "0.01"]
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """{"checkpoint", "train", "valid", "metrics"}: paths and the run's metrics records."""
+def train_tiny_model(root: Path, epochs: int, *flags: str) -> dict:
+    """Train the tiny model in `root` on a generated corpus, validated on a separate file.
+    {"checkpoint", "train", "valid", "metrics", "metrics_file"}: paths and the metrics records."""
     import json
 
     from typer.testing import CliRunner
 
     from charlm.cli import app
 
-    root = tmp_path_factory.mktemp("trained")
     train_file = write_corpus(root / "train.txt", sentences=400, seed=0)
     valid_file = write_corpus(root / "valid.txt", sentences=60, seed=1)
     checkpoint = root / "model.pt"
     result = CliRunner().invoke(app, [
         "train", str(train_file), "--valid", str(valid_file), "-o", str(checkpoint),
-        "--epochs", "3", "--print-every", "200", *TINY_MODEL,
+        "--epochs", str(epochs), "--print-every", "200", *TINY_MODEL, *flags,
     ])
     assert result.exit_code == 0, result.output
     metrics_file = root / "model.pt.metrics.jsonl"
     metrics = [json.loads(line) for line in metrics_file.read_text().splitlines()]
     return {"checkpoint": checkpoint, "train": train_file, "valid": valid_file,
             "metrics": metrics, "metrics_file": metrics_file}
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return train_tiny_model(tmp_path_factory.mktemp("trained"), 3)

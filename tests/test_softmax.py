@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL
+from conftest import train_tiny_model
 from training import one_error_line
 from typer.testing import CliRunner
 
@@ -91,19 +91,7 @@ def test_adaptive_with_tied_weights_is_refused_in_one_line(corpus_file: Path,
 
 @pytest.fixture(scope="module")
 def adaptive_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from corpora import write_corpus
-
-    root = tmp_path_factory.mktemp("adaptive")
-    train = write_corpus(root / "train.txt", sentences=400, seed=0)
-    valid = write_corpus(root / "valid.txt", sentences=60, seed=1)
-    out = root / "model.pt"
-    result = CliRunner().invoke(app, [
-        "train", str(train), "--valid", str(valid), "-o", str(out), "--epochs", "2",
-        "--print-every", "200", "--softmax", "adaptive", *TINY_MODEL,
-    ])
-    assert result.exit_code == 0, result.output
-    metrics = [json.loads(line) for line in Path(f"{out}.metrics.jsonl").read_text().splitlines()]
-    return {"checkpoint": out, "valid": valid, "metrics": metrics, "root": root}
+    return train_tiny_model(tmp_path_factory.mktemp("adaptive"), 2, "--softmax", "adaptive")
 
 
 def test_adaptive_run_stores_its_layer_and_cutoffs(adaptive_model: dict) -> None:
