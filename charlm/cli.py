@@ -35,6 +35,7 @@ from charlm.options import (
     resolve,
 )
 from charlm.training.config import TrainConfig
+from charlm.training.ranks import end_rank_process
 
 app = typer.Typer(
     name="charlm",
@@ -183,4 +184,9 @@ def _main(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        end_rank_process(done.code)
+        raise
+    end_rank_process(0)

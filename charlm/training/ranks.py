@@ -196,3 +196,21 @@ class Ranks:
 def _teardown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def end_rank_process(code: int | str | None) -> None:
+    """End a torchrun rank's process with exit status `code`, skipping interpreter shutdown;
+    return at once in any other process.
+
+    Gloo's worker threads outlive the process group (DistributedDataParallel keeps it alive) and
+    release a finished collective's tensors a moment after it returns. One that does so while
+    the interpreter shuts down aborts the process, and torchrun then fails a run that finished.
+    The command has closed its files by now, so only the standard streams need flushing."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    _teardown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
