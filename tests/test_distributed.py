@@ -88,6 +88,23 @@ def test_two_cpu_ranks_train_like_one_process(tmp_path: Path, corpus_file: Path)
     assert abs(together[-1] - alone[1]) < 0.15, (alone, together)
 
 
+@pytest.mark.slow
+def test_a_refusal_on_rank_0_ends_every_rank_with_its_line(tmp_path: Path,
+                                                          corpus_file: Path) -> None:
+    out = tmp_path / "kept.pt"
+    out.write_bytes(b"a file this run must not overwrite")
+    flags = [flag for flag in ARGS if flag != "--force"]
+    command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(out), *flags)
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 1, child.stdout + child.stderr
+    line = f"Error: {out} exists and is not a charlm checkpoint; pass --force"
+    # Rank 0 checks the output path alone; the other rank ends with the same line, not with a
+    # traceback from the collective that rank 0 left.
+    assert child.stderr.count(line) == 2, child.stderr
+    assert "[rank1]" not in child.stderr
+    assert out.read_bytes() == b"a file this run must not overwrite"
+
+
 def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path, softmax: str
                                   ) -> tuple[dict[str, torch.Tensor], bool]:
     """The two-rank run replayed in one process: each step takes the next two batches of the

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -33,6 +33,8 @@ from charlm.errors import CharlmError
 # Ranks wait on rank 0 while it prepares a large corpus or validates: allow far more than the
 # default 10 to 30 minutes before a collective operation counts as hung.
 COLLECTIVE_TIMEOUT = timedelta(hours=3)
+
+T = TypeVar("T")
 
 
 # What other launchers set in each of several tasks they start: (variable of the task count,
@@ -157,26 +159,47 @@ class Ranks:
         dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.cpu_group)
         return bool(value.item())
 
+    def main_only(self, action: Callable[[], T]) -> T | None:
+        """Run `action` on rank 0 alone (None on the others). An error it raises stops every
+        rank with the same one-line message."""
+        if not self.active:
+            return action()
+        if not self.is_main:
+            self._receive()
+            return None
+        result = self._send_outcome(action)
+        self._broadcast(b"{}")
+        return result
+
     def share_corpus(self, prepare: Callable[[], PreparedCorpus]) -> PreparedCorpus:
         """Rank 0 prepares the corpus; every rank gets it. An error on rank 0 stops every rank."""
         if not self.active:
             return prepare()
         if not self.is_main:
-            metadata = json.loads(self._broadcast(None))
-            if "error" in metadata:
-                raise CharlmError(metadata["error"])
+            metadata = self._receive()
             ids = np.frombuffer(self._broadcast(None), dtype=np.dtype(metadata["ids_dtype"]))
             offsets = np.frombuffer(self._broadcast(None), dtype=np.int64)
             return PreparedCorpus.from_metadata(metadata, EncodedSentences(ids, offsets))
-        try:
-            corpus = prepare()
-        except CharlmError as error:
-            self._broadcast(json.dumps({"error": str(error)}).encode())
-            raise
+        corpus = self._send_outcome(prepare)
         self._broadcast(json.dumps(corpus.metadata()).encode())
         self._broadcast(np.ascontiguousarray(corpus.sentences.ids).tobytes())
         self._broadcast(np.ascontiguousarray(corpus.sentences.offsets).tobytes())
         return corpus
+
+    def _send_outcome(self, action: Callable[[], T]) -> T:
+        """On rank 0: run `action`; if it fails, tell the ranks waiting in `_receive` why."""
+        try:
+            return action()
+        except CharlmError as error:
+            self._broadcast(json.dumps({"error": str(error)}).encode())
+            raise
+
+    def _receive(self) -> dict[str, Any]:
+        """On the other ranks: rank 0's next message, or its error raised here."""
+        message = json.loads(self._broadcast(None))
+        if "error" in message:
+            raise CharlmError(message["error"])
+        return message
 
     def _broadcast(self, payload: bytes | None) -> bytes:
         """Rank 0's bytes, on every rank."""

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -112,15 +113,8 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
                             ranks.local_world_size)
     ranks.join(runtime.device)
     best = best_path(out) if config.keep_best else None
-    outputs = Outputs([])
-    if ranks.is_main:
-        taken_over = held.enter_context(OutputLock(out)).acquire()
-        check_output_path(out, config.force or in_place)
-        if best is not None:
-            check_output_path(best, config.force or config.resume is not None)
-        outputs = build_outputs(config, console, out)
-        if taken_over:
-            outputs.warning(taken_over)
+    outputs = ranks.main_only(
+        partial(claim_outputs, config, console, out, best, in_place, held)) or Outputs([])
     if config.valid is not None:
         corpus_files(config.valid)  # a missing validation file fails before any work
     report_configuration(outputs, config, out, ranks, runtime)
@@ -264,6 +258,20 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
             group["alpha"] = config.decay
         if "epsilon" in given:
             group["eps"] = config.epsilon
+
+
+def claim_outputs(config: TrainConfig, console: Output, out: Path, best: Path | None,
+                  in_place: bool, held: ExitStack) -> Outputs:
+    """Lock the output path (held until `held` closes), refuse to overwrite what is not this
+    run's to overwrite, and open the run's outputs. Rank 0 alone writes files."""
+    taken_over = held.enter_context(OutputLock(out)).acquire()
+    check_output_path(out, config.force or in_place)
+    if best is not None:
+        check_output_path(best, config.force or config.resume is not None)
+    outputs = build_outputs(config, console, out)
+    if taken_over:
+        outputs.warning(taken_over)
+    return outputs
 
 
 def report_configuration(outputs: Output, config: TrainConfig, out: Path, ranks: Ranks,
