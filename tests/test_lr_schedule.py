@@ -133,7 +133,8 @@ def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Pat
     from training import config_of
 
     tutorial = config_of(corpus="c.txt", tutorial_schedule=True)
-    assert (tutorial.learning_rate, tutorial.lr_decay, tutorial.batch_size) == (0.001, 1.0, 64)
+    assert (tutorial.learning_rate, tutorial.lr_decay, tutorial.batch_size,
+            tutorial.weight_average) == (0.001, 1.0, 64, 0.0)
     assert origins_of(tutorial)["learning_rate"] == "--tutorial-schedule"
     # A setting given explicitly still wins over the switch.
     mixed = config_of(corpus="c.txt", tutorial_schedule=True, learning_rate=0.003)
@@ -151,3 +152,5 @@ def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Pat
     assert document["train_config"]["batch_size"] == 64
     assert document["optimizer_state"]["param_groups"][0]["lr"] == 0.001
     assert document["setting_origins"]["batch_size"] == "CHARLM_TUTORIAL_SCHEDULE"
+    # The tutorial's model is the last step's weights.
+    assert "weight_average" not in document

@@ -53,6 +53,9 @@ class Checkpoint:
     """The corpus it was trained on: path, fingerprint, sentences, vocabulary_stats."""
     initialised_from: dict[str, Any] | None = None
     """The model a fine-tuning run (--init-from) started from: path, file name, sha256."""
+    weight_average: dict[str, Any] | None = None
+    """With --weight-average: model_state holds the average; this holds the steps it has taken
+    ("updates") and the last step's weights ("training_weights"), which --resume trains on."""
 
     def to_document(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -226,7 +226,7 @@ class TrainConfig:
     )
     epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0, panel="Optimisation")
     lr_decay: float = option(
-        0.5,
+        1.0,
         "Multiply the learning rate by this factor when the validation loss stops falling: "
         "when its mean over the last --patience reports is no lower than over the --patience "
         "before them, all at the current rate (1: never).",
@@ -238,6 +238,14 @@ class TrainConfig:
         2,
         "Reports in each of the two windows that --lr-decay compares.",
         minimum=1,
+        panel="Optimisation",
+    )
+    weight_average: float = option(
+        0.999,
+        "Reports, samples and checkpoints use a moving average of the weights, each step "
+        "weighing this much of the average before it (0: the last step's weights).",
+        minimum=0.0,
+        maximum=0.9999,
         panel="Optimisation",
     )
     clip_norm: float = option(
@@ -334,10 +342,15 @@ class TrainConfig:
     )
 
     # Defaults that a switch changes: with --tutorial-schedule, the tutorial's rate, constant,
-    # and batch size.
+    # its batch size, and the last step's weights.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tutorial_schedule": {"learning_rate": 0.001, "lr_decay": 1.0, "batch_size": 64},
+        "tutorial_schedule": {"learning_rate": 0.001, "lr_decay": 1.0, "batch_size": 64,
+                              "weight_average": 0.0},
     }
+
+    # What a checkpoint's settings that lack a field meant: how charlm trained before the field
+    # existed, so that --resume goes on as the run began.
+    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.

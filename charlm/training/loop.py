@@ -70,6 +70,8 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
             if config.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_norm)
             run.optimizer.step()
+            if run.average is not None:
+                run.average.update(run.model)
             figures.add_step_loss(loss_sum)
 
             sentences = sum(len(indices) for indices in group)
@@ -130,7 +132,7 @@ def report(run: Run) -> None:
     """Validate, record, sample and save; then tell every output."""
     progress, figures, config = run.progress, run.figures, run.config
     assert figures is not None
-    val_loss, _ = evaluate_loss(run.model, run.valid_set, run.runtime.device)
+    val_loss, _ = evaluate_loss(run.evaluated_model, run.valid_set, run.runtime.device)
     if not math.isfinite(val_loss):
         raise TrainingDiverged(f"the validation loss became {val_loss} at step "
                                f"{progress.steps}; {run.checkpointer.kept()}; lower "
@@ -230,5 +232,5 @@ def evaluate_loss(
 
 
 def sample_text(run: Run, count: int, seed: int) -> list[str]:
-    result = sample_sentences(run.model, count, generator=make_generator(seed))
+    result = sample_sentences(run.evaluated_model, count, generator=make_generator(seed))
     return [detokenize(run.corpus.vocabulary.decode(s.ids)) for s in result.samples]

@@ -80,7 +80,7 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
     if missing:
         raise CheckpointError(f"{path} cannot be resumed: it has no {', '.join(missing)} (written "
                               "by an older charlm?); start a new run without --resume")
-    stored = checkpoint.train_config or {}
+    stored = TrainConfig.BEFORE_FIELD | (checkpoint.train_config or {})
     given = given_fields(config)
     fixed = fixed_fields(TrainConfig)
     differs = []

@@ -30,6 +30,7 @@ from charlm.errors import CharlmError, CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.model.softmax import adaptive_cutoffs
 from charlm.options import given_fields, origins_of
+from charlm.training.averaging import WeightAverage
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
 from charlm.training.init_from import (
@@ -74,13 +75,19 @@ class Run:
     progress: Progress = field(default_factory=Progress)
     figures: RunningFigures | None = None
     initialised_from: dict | None = None  # the model a fine-tuning run started from
+    average: WeightAverage | None = None  # with --weight-average
+
+    @property
+    def evaluated_model(self) -> RNNLanguageModel:
+        """The model that reports measure, samples come from and checkpoints hold."""
+        return self.average.model if self.average is not None else self.model
 
     def checkpoint(self) -> Checkpoint:
         """What a checkpoint of the run holds now."""
         assert self.figures is not None
         return Checkpoint(
             model_config=self.model.config.to_dict(),
-            model_state={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            model_state=weights_of(self.evaluated_model),
             vocabulary=list(self.corpus.vocabulary.words),
             tokenizer=self.corpus.tokenizer.settings.to_dict(),
             charlm_version=__version__,
@@ -92,7 +99,13 @@ class Run:
             torch_rng_state=torch.get_rng_state(),
             corpus=self.corpus_record,
             initialised_from=self.initialised_from,
+            weight_average=(self.average.state_dict(weights_of(self.model))
+                            if self.average is not None else None),
         )
+
+
+def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
 def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
@@ -147,7 +160,17 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     if initial is not None:
         initialise(run, initial)
     restore(run, resumed, in_place)
+    start_average(run, resumed)
     return run
+
+
+def start_average(run: Run, resumed: Checkpoint | None) -> None:
+    """Average the weights from here on; a resumed run goes on with the average it kept."""
+    if run.config.weight_average == 0:
+        return
+    run.average = WeightAverage(run.model, run.config.weight_average)
+    if resumed is not None and resumed.weight_average is not None:
+        run.average.load(resumed.model_state, resumed.weight_average["updates"])
 
 
 def build_model(config: TrainConfig, vocab_size: int, train_set: EncodedSentences,
@@ -237,8 +260,11 @@ def initialise(run: Run, initial: InitialModel) -> None:
 
 def restore_training_state(run: Run, resumed: Checkpoint) -> None:
     config = run.config
+    # With a weight average, model_state holds the average, not the weights training goes on from.
+    averaged = resumed.weight_average
     try:
-        run.model.load_state_dict(resumed.model_state)
+        run.model.load_state_dict(averaged["training_weights"] if averaged is not None
+                                  else resumed.model_state)
         run.optimizer.load_state_dict(resumed.optimizer_state or {})
         torch.set_rng_state(resumed.torch_rng_state)
         run.progress = Progress.from_dict(resumed.progress or {})
