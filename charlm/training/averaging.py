@@ -28,13 +28,14 @@ class WeightAverage:
         self.decay = decay
         self.updates = 0
         self.model = copy.deepcopy(model).requires_grad_(False).eval()
+        self._averaged = list(self.model.parameters())
 
+    @torch.no_grad()
     def update(self, model: RNNLanguageModel) -> None:
         """Take one more step's weights into the average."""
         self.updates += 1
         decay = min(self.decay, self.updates / (WARM_UP_STEPS + self.updates))
-        averaged = list(self.model.parameters())
-        torch._foreach_lerp_(averaged, [p.detach() for p in model.parameters()], 1.0 - decay)
+        torch._foreach_lerp_(self._averaged, list(model.parameters()), 1.0 - decay)
 
     def state_dict(self, training_weights: dict[str, torch.Tensor]) -> dict[str, Any]:
         """For the checkpoint, whose model_state holds the average: the steps averaged and the

@@ -165,8 +165,9 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
 
 
 def start_average(run: Run, resumed: Checkpoint | None) -> None:
-    """Average the weights from here on; a resumed run goes on with the average it kept."""
-    if run.config.weight_average == 0:
+    """Average the weights from here on; a resumed run goes on with the average it kept. Only
+    rank 0 reports and saves, so only it keeps an average."""
+    if run.config.weight_average == 0 or not run.ranks.is_main:
         return
     run.average = WeightAverage(run.model, run.config.weight_average)
     if resumed is not None and resumed.weight_average is not None:
