@@ -125,7 +125,8 @@ def test_keep_best_keeps_the_checkpoint_with_the_lowest_validation_loss(
     out = tmp_path / "run.pt"
     result = CliRunner().invoke(app, [
         "train", str(corpus_file), "-o", str(out), "--epochs", "1", "--print-every", "100",
-        "--keep-best", "--learning-rate", "1.0", "--weight-average", "0", *TINY, "--device", "cpu", "--threads", "1",
+        "--keep-best", "--learning-rate", "1.0", "--weight-average", "0", *TINY, "--device", "cpu",
+        "--threads", "1",
     ])
     assert result.exit_code == 0, result.output
     best = best_path(out)
