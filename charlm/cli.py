@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any, Optional
 
 import typer
@@ -30,6 +29,7 @@ from charlm.options import (
     flag_name,
     help_text,
     metadata,
+    option_fields,
     panel_rank,
     parse_text,
     resolve,
@@ -83,7 +83,7 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
 
     def register(run: Callable[[Any], None]) -> None:
         # Grouped in --help by panel, in the order of PANELS.
-        ordered = sorted(fields(cls), key=lambda f: panel_rank(f.metadata["panel"]))
+        ordered = sorted(option_fields(cls), key=lambda f: panel_rank(f.metadata["panel"]))
         parameters = [_parameter(cls, f.name) for f in ordered]
 
         def command(**given: Any) -> None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, field, fields
 from typing import Any, TypeVar
 
 from charlm.errors import ConfigError
@@ -26,6 +26,8 @@ ENV_PREFIX = "CHARLM_"
 TRUE_WORDS = {"1", "true", "yes", "on", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
 DEFAULT = "default"  # the origin of a value nobody gave
+CHECKPOINT = "checkpoint"  # the origin of a value a resumed or fine-tuned run took from its model
+ORIGINS = "origins"  # the declared field that records where each setting came from
 # The --help panels, in the order they are shown; options without a panel come first.
 PANELS = ("Data", "Model", "Optimisation", "Run", "Output")
 
@@ -70,6 +72,22 @@ def option(
     return field(default=default, metadata=metadata)
 
 
+def origins_field() -> Any:
+    """The field a config declares to record where each of its settings came from (a flag, a
+    variable, "checkpoint" or "default"): a field, so `dataclasses.replace` keeps it."""
+    return field(default_factory=dict, compare=False, repr=False, metadata={ORIGINS: True})
+
+
+def option_fields(cls: Any) -> list[Field]:
+    """The fields of a config that are settings (every field made with `option`)."""
+    return [f for f in fields(cls) if "help" in f.metadata]
+
+
+def settings_of(config: Any) -> dict[str, Any]:
+    """A config's settings as plain values, without its record of origins."""
+    return {f.name: getattr(config, f.name) for f in option_fields(config)}
+
+
 def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -100,7 +118,7 @@ def env_names(cls: type, name: str) -> list[str]:
 
 
 def fixed_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls) if f.metadata.get("fixed"))
+    return tuple(f.name for f in option_fields(cls) if f.metadata.get("fixed"))
 
 
 def _field(cls: type, name: str) -> Any:
@@ -163,6 +181,22 @@ def parse_text(cls: type, name: str, text: str, source: str) -> Any:
     return raw
 
 
+def check_type(cls: type, name: str, value: Any, source: str) -> None:
+    """Refuse a value given from Python that is not of the field's type."""
+    base, optional, is_list = field_type(cls, name)
+    if value is None:
+        if not optional:
+            raise ConfigError(f"{source}: None is not allowed; give a {base.__name__}")
+        return
+    if is_list:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, base) for v in value):
+            raise ConfigError(f"{source}={value!r} is not a list of {base.__name__}")
+        return
+    wanted: tuple[type, ...] = (int, float) if base is float else (base,)
+    if not isinstance(value, wanted) or (isinstance(value, bool) and base is not bool):
+        raise ConfigError(f"{source}={value!r} is not a {base.__name__}")
+
+
 def check_value(cls: type, name: str, value: Any, source: str) -> None:
     """Check a field's bounds and choices; `source` is how the user gave it."""
     meta = metadata(cls, name)
@@ -189,30 +223,50 @@ def _num(x: float) -> str:
 
 
 def _value_and_origin(cls: type, name: str, flags: Mapping[str, Any],
-                      env: Mapping[str, str]) -> tuple[Any, str]:
+                      env: Mapping[str, str], given_as: Callable[[str], str]
+                      ) -> tuple[Any, str]:
     given = flags.get(name)
     if given is not None and given != []:
-        return given, flag_name(name)
+        return given, given_as(name)
     for var in env_names(cls, name):
         if env.get(var) is not None:
             return parse_text(cls, name, env[var], var), var
     return default_of(cls, name), DEFAULT
 
 
-def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str]) -> C:
-    """Build a config from explicitly given flags (None = not given) and the environment."""
+def python_argument(name: str) -> str:
+    """How a setting given to a Python function is named in messages and origins."""
+    return f"{name}="
+
+
+def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str],
+            given_as: Callable[[str], str] = flag_name) -> C:
+    """Build a config from explicitly given flags (None = not given) and the environment.
+
+    `given_as` names a given value's origin: its flag for the command line, its keyword
+    argument for Python (`python_argument`), whose values are also checked for their type."""
+    names = [f.name for f in option_fields(cls)]
+    unknown = sorted(set(flags) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown setting {given_as(unknown[0])!r}; the settings are: "
+                          f"{', '.join(sorted(names))}")
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        values[f.name], origins[f.name] = _value_and_origin(cls, f.name, flags, env)
-        check_value(cls, f.name, values[f.name], source_of_origin(f.name, origins[f.name]))
+    for name in names:
+        values[name], origins[name] = _value_and_origin(cls, name, flags, env, given_as)
+        source = source_of_origin(name, origins[name])
+        if given_as is not flag_name and origins[name] == given_as(name):
+            check_type(cls, name, values[name], source)
+        check_value(cls, name, values[name], source)
     apply_presets(cls, values, origins)
+    if any(f.name == ORIGINS for f in fields(cls)):  # type: ignore[arg-type]
+        values[ORIGINS] = origins
     config = cls(**values)
-    set_origins(config, origins)
     check = getattr(config, "check", None)
     if check is not None:
-        check({name: source_of(config, name) for name in origins})
+        check({name: source_of_origin(name, origin) for name, origin in origins.items()})
     return config
+
 
 
 def apply_presets(cls: type, values: dict[str, Any], origins: dict[str, str]) -> None:
@@ -227,27 +281,21 @@ def apply_presets(cls: type, values: dict[str, Any], origins: dict[str, str]) ->
                 origins[name] = source_of_origin(switch, origins[switch])
 
 
-def set_origins(config: Any, origins: Mapping[str, str]) -> None:
-    """Record where each value came from: a flag, a variable, "checkpoint" or "default".
-
-    Kept beside the fields (not in asdict): a resumed run takes the checkpoint's value for every
-    setting the user did not give.
-    """
-    config._origins = dict(origins)
-
-
 def origins_of(config: Any) -> dict[str, str]:
-    return dict(getattr(config, "_origins", {}))
+    """Where each setting came from: a flag, a variable, a keyword argument, "checkpoint" or
+    "default". A resumed run takes the checkpoint's value for every setting the user did not
+    give."""
+    return dict(getattr(config, ORIGINS, {}))
 
 
 def given_fields(config: Any) -> frozenset[str]:
-    """The fields set by a flag or an environment variable, not left at their default."""
+    """The fields set by a flag, a variable or an argument, not left at their default."""
     return frozenset(name for name, origin in origins_of(config).items()
-                     if origin not in (DEFAULT, "checkpoint"))
+                     if origin not in (DEFAULT, CHECKPOINT))
 
 
 def source_of_origin(name: str, origin: str) -> str:
-    return flag_name(name) if origin in (DEFAULT, "checkpoint") else origin
+    return flag_name(name) if origin in (DEFAULT, CHECKPOINT) else origin
 
 
 def source_of(config: Any, name: str) -> str:

@@ -13,15 +13,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 import typer
 
-from charlm.checkpoint.trained import TrainedModel, load_trained
-from charlm.data.vocab import START_ID, UNKNOWN_ID
-from charlm.devices import DEVICE_CHOICES, pick_device
+from charlm.api import Completion
+from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.network import RNNLanguageModel
-from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.model.sampling import make_generator
 from charlm.options import option
 
 PROMPT = "> "
@@ -50,37 +47,14 @@ class CompleteConfig:
             raise ConfigError("no checkpoint given: charlm complete MODEL.pt")
 
 
-@torch.no_grad()
-def next_word_probabilities(model: RNNLanguageModel, prompt_ids: list[int]) -> torch.Tensor:
-    """P(next word | SENTENCE_START and the prompt), over the vocabulary."""
-    device = next(model.parameters()).device
-    logits, _ = model(torch.tensor([[START_ID, *prompt_ids]], device=device))
-    return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
-
-
-def complete_line(trained: TrainedModel, line: str, config: CompleteConfig,
-                  generator: torch.Generator) -> dict[str, Any]:
-    """The next-word table and one sampled continuation of `line`."""
-    words = trained.tokenizer.prompt_words(line)
-    ids = trained.vocabulary.encode(words)
-    probabilities = next_word_probabilities(trained.model, ids)
-    top = probabilities.topk(min(config.top_k, len(probabilities)))
-    result = sample_sentences(
-        trained.model, 1, temperature=config.temperature, min_words=0,
-        max_words=len(ids) + config.max_words, prompt_ids=ids, allow_unknown=True,
-        generator=generator,
-    )
-    continuation = None
-    if result.samples:
-        new_words = trained.vocabulary.decode(result.samples[0].ids[len(ids) :])
-        continuation = detokenize(words + new_words)
+def answer(completion: Completion) -> dict[str, Any]:
+    """A completion as `--json` prints it."""
     return {
-        "prompt": line,
-        "words": words,
-        "unknown": [w for w, i in zip(words, ids) if i == UNKNOWN_ID],
-        "next": [{"word": trained.vocabulary.words[int(i)], "probability": float(p)}
-                 for p, i in zip(top.values, top.indices)],
-        "continuation": continuation,
+        "prompt": completion.prompt,
+        "words": completion.words,
+        "unknown": completion.unknown,
+        "next": [{"word": word, "probability": p} for word, p in completion.next_words],
+        "continuation": completion.continuation,
     }
 
 
@@ -109,7 +83,9 @@ def _lines(interactive: bool) -> Iterator[str]:
 
 def run_complete(config: CompleteConfig) -> int:
     """Run `charlm complete`; returns how many lines it answered."""
-    trained = load_trained(str(config.model), pick_device(config.device))
+    from charlm.api import load
+
+    model = load(str(config.model), config.device)
     generator = make_generator(config.seed)
     interactive = sys.stdin.isatty()
     if interactive:
@@ -117,12 +93,14 @@ def run_complete(config: CompleteConfig) -> int:
     answered = 0
     try:
         for line in _lines(interactive):
-            answer = complete_line(trained, line, config, generator)
-            if answer["words"] and len(answer["unknown"]) == len(answer["words"]):
+            completion = model.complete(line, config.top_k, config.max_words,
+                                        config.temperature, generator)
+            if completion.words and len(completion.unknown) == len(completion.words):
                 typer.echo(f"Warning: none of the words of {line!r} is in the vocabulary; they "
                            "are read as UNKNOWN_TOKEN", err=True)
-            typer.echo(json.dumps(answer, ensure_ascii=False) if config.json
-                       else _text(answer, not interactive, config.max_words))
+            shown = answer(completion)
+            typer.echo(json.dumps(shown, ensure_ascii=False) if config.json
+                       else _text(shown, not interactive, config.max_words))
             answered += 1
     except KeyboardInterrupt:
         # Ctrl-C ends an exploration as Ctrl-D does: a normal end, not a failure.

@@ -12,30 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import typer
 
-from charlm.checkpoint.trained import load_trained
-from charlm.commands.scoring import (
-    LN2,
-    Evaluation,
-    concatenate,
-    summarise,
-    summary_rows,
-    token_surprisals,
-)
-from charlm.data.corpus import SPLIT_CHOICES, CorpusStats, is_csv, read_paragraphs
-from charlm.data.layout import choose_split
-from charlm.data.prepare import EncodedSentences, encode_corpus, split_advice
-from charlm.data.tokenizer import Tokenizer
+from charlm.api import EvaluatedFiles
+from charlm.data.corpus import SPLIT_CHOICES
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
-from charlm.data.word_tokenizer import word_tokenizer_warning
-from charlm.devices import DEVICE_CHOICES, pick_device
-from charlm.errors import CharlmError, ConfigError, CorpusError
+from charlm.devices import DEVICE_CHOICES
+from charlm.errors import CharlmError, ConfigError
+from charlm.model.scoring import LN2, Evaluation, summary_rows
 from charlm.options import option
 
 
@@ -74,26 +62,6 @@ class EvaluateConfig:
             raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
 
 
-@dataclass
-class EvaluatedFile:
-    """A file to evaluate and how to read it."""
-
-    path: str
-    text_column: str | None
-    tokenizer: Tokenizer
-
-    def sentences(self) -> Iterator[list[str]]:
-        """The file's sentences as words, read exactly as it was encoded."""
-        split = self.tokenizer.settings.split
-        for paragraph in read_paragraphs(self.path, self.text_column, split=split):
-            yield from self.tokenizer.tokenize(paragraph)
-
-
-def column_for(path: str, text_column: str | None) -> str | None:
-    """--text-column applies to the CSV files among several; text files ignore it."""
-    return text_column if is_csv(Path(path)) else None
-
-
 def _check_writable(path: Path) -> None:
     if not path.parent.is_dir():
         raise CharlmError(f"cannot write {path}: directory {path.parent} does not exist")
@@ -101,27 +69,25 @@ def _check_writable(path: Path) -> None:
         raise CharlmError(f"{path} is a directory; give a file name for --per-token")
 
 
-def write_per_token(
-    path: Path, files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray
-) -> None:
+def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
     """One TSV row per predicted token; written beside `path` and renamed, never half-written.
 
     The words are read again so the file shows each word as written, out-of-vocabulary ones too.
     """
     staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    bits = surprisal / LN2
-    ids = sentences.ids
-    offsets = sentences.offsets
+    bits = evaluated.surprisal / LN2
+    ids = evaluated.sentences.ids
+    offsets = evaluated.sentences.offsets
     try:
         with open(staged, "w", encoding="utf-8") as out:
             out.write("sentence\tposition\ttoken\toov\tsurprisal_bits\n")
             index = 0
-            for file in files:
-                for words in file.sentences():
+            for reader in evaluated.readers:
+                for words in reader.sentences():
                     first = int(offsets[index])
                     if len(words) != offsets[index + 1] - first:
                         raise CharlmError(
-                            f"{file.path} read differently the second time; was it "
+                            f"{reader.path} read differently the second time; was it "
                             "changed during evaluation?"
                         )
                     base = first + index
@@ -145,56 +111,17 @@ def write_per_token(
 
 def evaluate(config: EvaluateConfig) -> Evaluation:
     """Evaluate and (with --per-token) write the per-token file; prints nothing."""
+    from charlm.api import load
+
     per_token = Path(config.per_token) if config.per_token else None
     if per_token is not None:
         _check_writable(per_token)
-    if config.text_column is not None and not any(is_csv(Path(f)) for f in config.files):
-        raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
-    device = pick_device(config.device)
-    trained = load_trained(str(config.model), device)
-    files = [evaluated_file(f, config, trained.tokenizer) for f in config.files]
-    stats = CorpusStats()
-    parts = [
-        encode_corpus(f.path, f.tokenizer, trained.vocabulary, f.text_column, stats) for f in files
-    ]
-    warnings = stats.warnings() + dropped_warnings(files)
-    tokenizer_warning = word_tokenizer_warning()
-    if tokenizer_warning:
-        warnings.append(tokenizer_warning)
-    sentences = concatenate(parts)
-    surprisal = token_surprisals(trained.model, sentences, config.batch_size, device)
+    model = load(str(config.model), config.device)
+    evaluated = model.evaluate_files(config.files, config.text_column, config.split,
+                                     config.batch_size)
     if per_token is not None:
-        write_per_token(per_token, files, sentences, surprisal)
-    split = [file.tokenizer.settings.split for file in files]
-    return replace(
-        summarise([file.path for file in files], sentences, surprisal),
-        split=split,
-        warnings=warnings,
-    )
-
-
-def evaluated_file(path: str, config: EvaluateConfig, trained: Tokenizer) -> EvaluatedFile:
-    """How to read one file: the checkpoint's tokenizer, its text cut as --split says."""
-    column = column_for(path, config.text_column)
-    if config.split is None:
-        return EvaluatedFile(path, column, trained)
-    split = choose_split(path, config.split, column).mode
-    return EvaluatedFile(path, column, trained.with_split(split))
-
-
-def dropped_warnings(files: list[EvaluatedFile]) -> list[str]:
-    """A warning for each tokenizer that dropped over-long sentences."""
-    warnings = []
-    for tokenizer in {id(f.tokenizer): f.tokenizer for f in files}.values():
-        if tokenizer.dropped_long:
-            settings = tokenizer.settings
-            warnings.append(
-                f"{tokenizer.dropped_long:,} sentences longer than the checkpoint's "
-                f"--max-sentence-words={settings.max_words} words were not evaluated (the "
-                f"longest has {tokenizer.longest_dropped:,}, text read as {settings.split}); "
-                f"{split_advice(settings.split, 'train with a larger --max-sentence-words')}"
-            )
-    return warnings
+        write_per_token(per_token, evaluated)
+    return evaluated.summary
 
 
 def evaluate_files(config: EvaluateConfig) -> Evaluation:

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 
 import typer
 
-from charlm.checkpoint.trained import load_trained
 from charlm.data.vocab import UNKNOWN_ID
-from charlm.devices import DEVICE_CHOICES, pick_device
+from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.sampling import detokenize, make_generator, sample_sentences
 from charlm.options import option
 
 
@@ -70,46 +68,21 @@ class GenerateConfig:
 
 def generate_text(config: GenerateConfig) -> list[str]:
     """Print `config.count` sentences (as the tutorial: no unknown words unless allowed)."""
-    trained = load_trained(str(config.model), pick_device(config.device))
-    prompt_words: list[str] = []
-    prompt_ids: list[int] = []
-    if config.prompt:
-        prompt_words = trained.tokenizer.prompt_words(config.prompt)
-        prompt_ids = trained.vocabulary.encode(prompt_words)
-        if prompt_ids and all(i == UNKNOWN_ID for i in prompt_ids):
-            typer.echo(
-                f"Warning: none of the prompt's words are in the vocabulary; they are "
-                f"read as {trained.vocabulary.words[UNKNOWN_ID]}",
-                err=True,
-            )
-    if len(prompt_ids) >= config.max_words:
-        raise CharlmError(
-            f"the prompt has {len(prompt_ids)} words, not fewer than --max-words="
-            f"{config.max_words}; raise --max-words or shorten the prompt"
-        )
-    result = sample_sentences(
-        trained.model,
-        config.count,
-        temperature=config.temperature,
-        min_words=config.min_words,
-        max_words=config.max_words,
-        prompt_ids=prompt_ids,
-        allow_unknown=config.allow_unknown,
-        greedy=config.greedy,
-        generator=make_generator(config.seed),
-        top_k=config.top_k,
-        top_p=config.top_p,
-    )
-    lines = []
-    for sample in result.samples:
-        words = prompt_words + trained.vocabulary.decode(sample.ids[len(prompt_ids) :])
-        text = " ".join(words) if config.tokens else detokenize(words)
-        if config.json:
-            # One object per line (JSON lines): streams, and each line parses on its own.
-            text = json.dumps(
-                {"text": text, "tokens": words, "log_prob": sample.log_prob}, ensure_ascii=False
-            )
-        lines.append(text)
+    from charlm.api import load
+
+    model = load(str(config.model), config.device)
+    words, ids = model.prompt_ids(config.prompt)
+    if ids and all(i == UNKNOWN_ID for i in ids):
+        typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "
+                   f"{model.vocabulary[UNKNOWN_ID]}", err=True)
+    result = model.sample(
+        config.count, config.prompt, temperature=config.temperature, top_k=config.top_k,
+        top_p=config.top_p, seed=config.seed, greedy=config.greedy, min_words=config.min_words,
+        max_words=config.max_words, allow_unknown=config.allow_unknown, tokens=config.tokens)
+    # One object per line (JSON lines): streams, and each line parses on its own.
+    lines = [json.dumps({"text": s.text, "tokens": s.tokens, "log_prob": s.log_prob},
+                        ensure_ascii=False) if config.json else s.text
+             for s in result.sentences]
     for line in lines:
         typer.echo(line)
     if result.rejected:

@@ -121,6 +121,11 @@ def is_csv(path: Path) -> bool:
     return path.name.lower().endswith(CSV_SUFFIXES)
 
 
+def column_for(path: str | Path, text_column: str | None) -> str | None:
+    """--text-column applies to the CSV files among several; text files ignore it."""
+    return text_column if is_csv(Path(path)) else None
+
+
 def _open_bytes(path: Path) -> IO[bytes]:
     with open(path, "rb") as probe:
         magic = probe.read(2)

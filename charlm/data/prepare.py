@@ -63,6 +63,13 @@ class EncodedSentences:
     def sentence(self, i: int) -> np.ndarray:
         return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
+    @classmethod
+    def concatenate(cls, parts: list[EncodedSentences]) -> EncodedSentences:
+        """The sentences of every part, in order."""
+        ids = np.concatenate([part.ids for part in parts])
+        lengths = np.concatenate([part.lengths for part in parts])
+        return cls(ids, offsets_of(lengths))
+
     def subset(self, indices: np.ndarray) -> EncodedSentences:
         lengths = self.lengths[indices]
         offsets = np.zeros(len(indices) + 1, dtype=np.int64)
@@ -243,9 +250,11 @@ def _interned(
     return interner
 
 
-def _offsets(lengths: array) -> np.ndarray:
+def offsets_of(lengths: np.ndarray | array) -> np.ndarray:
+    """Sentence offsets (n + 1 of them, from 0) of sentences of these lengths."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1:])
+    np.cumsum(np.frombuffer(lengths, dtype=np.int64) if isinstance(lengths, array)
+              else np.asarray(lengths, dtype=np.int64), out=offsets[1:])
     return offsets
 
 
@@ -274,7 +283,7 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
     vocabulary, vocabulary_stats = build_vocabulary(counts, settings.vocabulary_size)
     del counts
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
-    encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], _offsets(lengths))
+    encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], offsets_of(lengths))
     return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats, choice)
 
 
@@ -313,7 +322,7 @@ def encode_counting_unknown(
     provisional_ids = np.frombuffer(interned.ids, dtype=np.int32)
     counts = np.bincount(provisional_ids, minlength=len(words))
     unknown = Counter({words[i]: int(counts[i]) for i in np.flatnonzero(remap == UNKNOWN_ID)})
-    return EncodedSentences(remap[provisional_ids], _offsets(interned.lengths)), unknown
+    return EncodedSentences(remap[provisional_ids], offsets_of(interned.lengths)), unknown
 
 
 def split_advice(split: str, longer: str = "raise --max-sentence-words") -> str:

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from charlm.data.batches import IGNORE
 from charlm.model.cells import CELLS, GATE_ACTIVATIONS, HandWrittenRNN
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem
 
-IGNORE_INDEX = -100
 # On a CPU the output layer and loss run over this many scores at a time, so each block stays in
 # the cache between the product, the softmax and their backward: one block for a whole batch of
 # 128 sentences over 2,000 words spills out of it and takes a third longer per token.
@@ -167,24 +168,39 @@ class RNNLanguageModel(nn.Module):
         hidden, state = self.recurrent(self.embedding(tokens), state)
         return self.output(self.dropout(hidden)), state
 
-    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Summed cross-entropy over non-ignored targets, and how many there were.
-
-        The output layer, the costliest step, runs only on positions that have a target.
-        """
+    def _target_rows(self, inputs: torch.Tensor, targets: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """The last layer's hidden states at the positions that have a target (row-major, so
+        each row's positions in order), those targets, and the rows the output layer takes at
+        a time: the output layer, the costliest step, never runs on padding."""
         hidden, _ = self.recurrent(self.embedding(inputs))
-        mask = targets != IGNORE_INDEX
+        mask = targets != IGNORE
         rows = self.dropout(hidden[mask])
         kept = targets[mask]
         block = max(len(kept), 1)
         if rows.device.type == "cpu":
             block = max(1, CPU_SCORES_PER_BLOCK // self.output.scores_per_row)
+        return rows, kept, block
+
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Summed cross-entropy over non-ignored targets, and how many there were."""
+        rows, kept, block = self._target_rows(inputs, targets)
         total = sum(
             self.output.loss_sum(rows[start : start + block], kept[start : start + block])
             for start in range(0, max(len(kept), 1), block)
         )
         assert isinstance(total, torch.Tensor)
         return total, int(kept.numel())
+
+    def token_losses(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The cross-entropy of every non-ignored target, in row-major order (float32)."""
+        rows, kept, block = self._target_rows(inputs, targets)
+        parts = [
+            F.cross_entropy(self.output(rows[start : start + block]).float(),
+                            kept[start : start + block], reduction="none")
+            for start in range(0, len(kept), block)
+        ]
+        return torch.cat(parts) if parts else rows.new_zeros(0)
 
     def parameter_count(self) -> int:
         """Distinct parameters (tied weights count once)."""

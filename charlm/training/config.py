@@ -12,7 +12,7 @@ from charlm.errors import ConfigError
 from charlm.model.cells import CELLS
 from charlm.model.network import ModelConfig
 from charlm.model.softmax import SOFTMAXES
-from charlm.options import option
+from charlm.options import option, origins_field
 
 
 @dataclass
@@ -340,6 +340,7 @@ class TrainConfig:
         "Where prepared corpora are cached. Default: $XDG_CACHE_HOME/charlm or ~/.cache/charlm.",
         panel="Data",
     )
+    origins: dict[str, str] = origins_field()
 
     # Defaults that a switch changes: with --tutorial-schedule, the tutorial's rate, constant,
     # its batch size, and the last step's weights.

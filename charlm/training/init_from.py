@@ -23,7 +23,7 @@ from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
 from charlm.errors import CheckpointError, ConfigError
 from charlm.model.network import ModelConfig
-from charlm.options import given_fields, origins_of, set_origins, source_of
+from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 
@@ -94,9 +94,9 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
                           f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
                           "a new model without --init-from")
-    merged = replace(config, **inherited)
-    set_origins(merged, origins_of(config) | {name: "checkpoint" for name in inherited
-                                              if name not in given})
+    merged = replace(config, **inherited,
+                     origins=origins_of(config) | {name: CHECKPOINT for name in inherited
+                                                   if name not in given})
     merged.check_model()
     return merged, InitialModel(path, checkpoint, file_digest(path))
 

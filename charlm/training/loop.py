@@ -13,11 +13,10 @@ from pathlib import Path
 
 import torch
 
-from charlm.data.batches import batch_tokens, epoch_order, iterate_batches, make_batch
-from charlm.data.prepare import EncodedSentences
+from charlm.data.batches import batch_tokens, epoch_order, make_batch
 from charlm.errors import CharlmError
-from charlm.model.network import RNNLanguageModel
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.model.scoring import mean_loss
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.ranks import Ranks
@@ -25,7 +24,6 @@ from charlm.training.resume import AlreadyTrained
 from charlm.training.run import Run, build_run
 from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
 
-EVAL_BATCH_SIZE = 256
 EARLY_STOP = "early-stop"  # Progress.stopped when --early-stop ended the run
 
 
@@ -132,7 +130,7 @@ def report(run: Run) -> None:
     """Validate, record, sample and save; then tell every output."""
     progress, figures, config = run.progress, run.figures, run.config
     assert figures is not None
-    val_loss, _ = evaluate_loss(run.evaluated_model, run.valid_set, run.runtime.device)
+    val_loss = mean_loss(run.evaluated_model, run.valid_set, run.runtime.device)
     if not math.isfinite(val_loss):
         raise TrainingDiverged(f"the validation loss became {val_loss} at step "
                                f"{progress.steps}; {run.checkpointer.kept()}; lower "
@@ -213,22 +211,6 @@ def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
     raise Interrupted(signum, f"{signal_name(signum)} received: finished step "
                               f"{run.progress.steps} and saved the checkpoint {checkpointer.out}; "
                               f"resume with: {checkpointer.resume_command}")
-
-
-@torch.no_grad()
-def evaluate_loss(
-    model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device
-) -> tuple[float, int]:
-    """Mean cross-entropy per predicted token (SENTENCE_END included), and the token count."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for batch in iterate_batches(sentences, EVAL_BATCH_SIZE):
-        loss, n = model.loss(batch.inputs.to(device), batch.targets.to(device))
-        total += float(loss)
-        count += n
-    model.train(was_training)
-    return total / max(count, 1), count
 
 
 def sample_text(run: Run, count: int, seed: int) -> list[str]:

@@ -10,7 +10,7 @@ and vocabulary, never rebuilt.
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,14 @@ from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.data.corpus import fingerprint, legacy_fingerprint
 from charlm.data.prepare import PreparedCorpus, encode_corpus
 from charlm.errors import CharlmError, CheckpointError, ConfigError
-from charlm.options import fixed_fields, given_fields, origins_of, set_origins, source_of
+from charlm.options import (
+    CHECKPOINT,
+    fixed_fields,
+    given_fields,
+    option_fields,
+    origins_of,
+    source_of,
+)
 from charlm.training.config import TrainConfig
 
 # Chosen afresh by each command rather than taken from the checkpoint.
@@ -57,9 +64,7 @@ def resolve_auto_resume(config: TrainConfig) -> TrainConfig:
     if start and config.corpus is None:
         raise ConfigError(f"no corpus given and {out} holds no checkpoint to resume: pass a "
                           "path (charlm train corpus.txt) or set INPUT_DATA_FILE")
-    resolved = replace(config, resume=None if start else str(out))
-    set_origins(resolved, origins_of(config))
-    return resolved
+    return replace(config, resume=None if start else str(out))
 
 
 def corpus_record(path: str, corpus: PreparedCorpus, digest: str) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
     fixed = fixed_fields(TrainConfig)
     differs = []
     inherited: dict[str, Any] = {}
-    for f in fields(TrainConfig):
+    for f in option_fields(TrainConfig):
         if f.name in NOT_INHERITED or f.name not in stored:
             continue
         if f.name not in given:
@@ -97,8 +102,8 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
         raise ConfigError(f"cannot resume {path} with other settings: {'; '.join(differs)}. Leave "
                           "them out to continue with the checkpoint's, or start a new run")
     corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
-    merged = replace(config, corpus=corpus, **inherited)
-    set_origins(merged, origins_of(config) | dict.fromkeys(inherited, "checkpoint"))
+    merged = replace(config, corpus=corpus, **inherited,
+                     origins=origins_of(config) | dict.fromkeys(inherited, CHECKPOINT))
     progress = checkpoint.progress or {}
     epochs_done = progress.get("epoch", 0)
     if epochs_done > merged.epochs:

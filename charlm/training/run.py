@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CharlmError, CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.model.softmax import adaptive_cutoffs
-from charlm.options import given_fields, origins_of
+from charlm.options import given_fields, origins_of, settings_of
 from charlm.training.averaging import WeightAverage
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
@@ -91,7 +91,7 @@ class Run:
             vocabulary=list(self.corpus.vocabulary.words),
             tokenizer=self.corpus.tokenizer.settings.to_dict(),
             charlm_version=__version__,
-            train_config=asdict(self.config),
+            train_config=settings_of(self.config),
             setting_origins=origins_of(self.config),
             progress=self.progress.to_dict() | self.figures.state_dict(),
             optimizer_state=self.optimizer.state_dict(),
@@ -307,7 +307,7 @@ def report_configuration(outputs: Output, config: TrainConfig, out: Path, ranks:
     origins = origins_of(config)
     outputs.settings("configuration", {
         name: f"{value} ({origins.get(name, 'default')})"
-        for name, value in (asdict(config) | {"out": str(out)}).items()
+        for name, value in (settings_of(config) | {"out": str(out)}).items()
     })
     if ranks.active:
         outputs.line(f"torchrun: {ranks.world_size} ranks on {runtime.device.type}, "

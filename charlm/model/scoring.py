@@ -1,28 +1,30 @@
-"""Scoring encoded sentences with a model: the one code path behind `evaluate` and `score`.
+"""Scoring encoded sentences with a model: the one evaluation path of training's validation,
+`evaluate`, `score` and the Python API.
 
 Every predicted token counts: each word after SENTENCE_START and the closing SENTENCE_END, never
-padding. Both commands compute every token's surprisal here, in the same batches, and summarise
+padding. Every caller computes every token's surprisal here, in the same batches, and summarises
 those surprisals here, so their figures agree to the last digit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from charlm.data.batches import IGNORE, make_batch
+from charlm.data.batches import make_batch
 from charlm.data.prepare import EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
 from charlm.model.network import RNNLanguageModel
 
-# Bound on the logits one batch materialises (sentences × steps × vocabulary), so a large
-# vocabulary or long sentences never exhaust memory.
+# Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
+# takes a batch's output layer at once, so a large vocabulary or long sentences never exhaust
+# memory.
 LOGIT_BUDGET = 16_000_000
+BATCH_SIZE = 256
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 # exp() of more than this overflows a float; such a perplexity is reported as exp(700).
@@ -45,20 +47,38 @@ class Evaluation:
     log_prob: float  # natural log-probability of every predicted token together
     log10_prob: float
     perplexity_excluding_unknown: float  # over the tokens whose target is not UNKNOWN_TOKEN
-    split: list[str] = field(default_factory=list)  # how each file's text was cut (evaluate)
+    split: list[str] = field(default_factory=list)  # how each file's text was cut
     warnings: list[str] = field(default_factory=list)  # what reading found wrong, one line each
 
 
-def concatenate(parts: list[EncodedSentences]) -> EncodedSentences:
-    ids = np.concatenate([part.ids for part in parts])
-    lengths = np.concatenate([part.lengths for part in parts])
-    return EncodedSentences(ids, offsets_of(lengths))
+@dataclass
+class SentenceScore:
+    """One sentence's score, as a row of `charlm score`."""
 
+    number: int
+    """Its place in the input, from 1."""
+    text: str
+    """The sentence as read (normalised as the model's tokenizer reads text)."""
+    words: list[str]
+    """Its words as the model's tokenizer splits them."""
+    unknown: list[str]
+    """The words the vocabulary lacks, read as UNKNOWN_TOKEN."""
+    tokens: int
+    """Predicted tokens: its words and SENTENCE_END."""
+    log_prob: float
+    """Natural log-probability of the sentence, SENTENCE_END included."""
 
-def offsets_of(lengths: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
+    @property
+    def oov(self) -> int:
+        return len(self.unknown)
+
+    @property
+    def log10_prob(self) -> float:
+        return self.log_prob / LN10
+
+    @property
+    def perplexity(self) -> float:
+        return perplexity_of(-self.log_prob / self.tokens)
 
 
 def _batches(lengths: np.ndarray, batch_size: int, vocab_size: int) -> Iterator[np.ndarray]:
@@ -82,24 +102,30 @@ def sentence_starts(sentences: EncodedSentences) -> np.ndarray:
 
 @torch.no_grad()
 def token_surprisals(
-    model: RNNLanguageModel, sentences: EncodedSentences, batch_size: int, device: torch.device
+    model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
+    batch_size: int = BATCH_SIZE,
 ) -> np.ndarray:
     """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
     lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i."""
+    was_training = model.training
     model.eval()
     starts = sentence_starts(sentences)
     surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
     for indices in _batches(sentences.lengths, batch_size, model.config.vocab_size):
         batch = make_batch(sentences, indices)
-        logits, _ = model(batch.inputs.to(device))
-        mask = batch.targets != IGNORE
-        # Both masks select row-major: each sentence's predicted positions in order, row by row.
-        losses = F.cross_entropy(
-            logits[mask.to(device)], batch.targets[mask].to(device), reduction="none"
-        )
-        rows, steps = np.nonzero(mask.numpy())
-        surprisal[starts[indices][rows] + steps] = losses.cpu().double().numpy()
+        losses = model.token_losses(batch.inputs.to(device), batch.targets.to(device))
+        # Each sentence's predicted positions, row by row, as token_losses orders them.
+        lengths = sentences.lengths[indices] + 1
+        first = np.repeat(starts[indices], lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        surprisal[first + within] = losses.cpu().double().numpy()
+    model.train(was_training)
     return surprisal
+
+
+def mean_loss(model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device) -> float:
+    """Mean cross-entropy per predicted token (SENTENCE_END included): the validation loss."""
+    return float(token_surprisals(model, sentences, device).mean())
 
 
 def unknown_targets(sentences: EncodedSentences) -> np.ndarray:
@@ -113,6 +139,19 @@ def unknown_targets(sentences: EncodedSentences) -> np.ndarray:
 def sentence_log_probs(sentences: EncodedSentences, surprisal: np.ndarray) -> np.ndarray:
     """Each sentence's natural log-probability: minus the sum of its tokens' surprisals."""
     return -np.add.reduceat(surprisal, sentence_starts(sentences))
+
+
+def sentence_scores(texts: Sequence[str], words: Sequence[list[str]],
+                    sentences: EncodedSentences, surprisal: np.ndarray) -> list[SentenceScore]:
+    """One score per sentence, in input order."""
+    log_probs = sentence_log_probs(sentences, surprisal)
+    scores = []
+    for i, (text, sentence_words) in enumerate(zip(texts, words)):
+        ids = sentences.sentence(i)
+        unknown = [word for word, known in zip(sentence_words, ids) if known == UNKNOWN_ID]
+        scores.append(SentenceScore(i + 1, text, list(sentence_words), unknown,
+                                    len(sentence_words) + 1, float(log_probs[i])))
+    return scores
 
 
 def perplexity_of(loss: float) -> float:

@@ -1,0 +1,376 @@
+"""charlm from Python: a trained model to sample from, score with and explore, and training.
+
+    import charlm
+
+    model = charlm.load("model.pt")
+    model.generate(3, seed=1)                    # three sentences
+    model.score(["the cat sat on the mat."])     # a SentenceScore per sentence
+    model.evaluate("held-out.txt")               # loss, perplexity, OOV rate
+    model.next_words("she said that", k=5)       # [(word, probability), ...]
+
+    result = charlm.train("corpus.txt", out="model.pt", epochs=2)
+    for report in charlm.reports("corpus.txt", out="model.pt"): ...
+
+The commands are thin wrappers over these functions: what `charlm score` prints is what
+`Model.score` returns. Errors are `charlm.CharlmError`s with the commands' one-line messages;
+nothing here prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from charlm.checkpoint.trained import TrainedModel, load_trained
+from charlm.data.corpus import (
+    ONE_PER_LINE,
+    CorpusStats,
+    column_for,
+    read_lines,
+    read_paragraphs,
+    units_from_lines,
+)
+from charlm.data.layout import choose_split
+from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
+from charlm.data.tokenizer import Tokenizer
+from charlm.data.vocab import START_ID, UNKNOWN_ID
+from charlm.data.word_tokenizer import word_tokenizer_warning
+from charlm.devices import pick_device
+from charlm.errors import CharlmError, CorpusError
+from charlm.model.network import ModelConfig
+from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.model.scoring import (
+    BATCH_SIZE,
+    Evaluation,
+    SentenceScore,
+    sentence_scores,
+    summarise,
+    token_surprisals,
+)
+
+STDIN = "-"
+
+
+@dataclass
+class GeneratedSentence:
+    """A sampled sentence: its text, its tokens and its natural log-probability under the model
+    (not under the temperature, top-k or top-p distribution it was drawn from)."""
+
+    text: str
+    tokens: list[str]
+    log_prob: float
+
+
+@dataclass
+class Generation:
+    """What sampling gave: the sentences that qualified, and how many were rejected."""
+
+    sentences: list[GeneratedSentence]
+    rejected: int
+    attempts: int
+
+
+@dataclass
+class Scoring:
+    """Every sentence of some text scored, the summary of them all, and what reading found."""
+
+    scores: list[SentenceScore]
+    summary: Evaluation
+    sentences: EncodedSentences
+    surprisal: np.ndarray
+    warnings: list[str]
+
+
+@dataclass
+class Completion:
+    """The likeliest next words after a line, and one sampled continuation of it."""
+
+    prompt: str
+    words: list[str]
+    unknown: list[str]
+    next_words: list[tuple[str, float]]
+    continuation: str | None
+
+
+def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
+    """A checkpoint as a ready model, with its vocabulary and tokenizer; `device` is cpu, cuda
+    or auto."""
+    target = pick_device(device)
+    return Model(load_trained(str(path), target), target, str(path))
+
+
+class Model:
+    """A trained model with the vocabulary and tokenizer it was trained with."""
+
+    def __init__(self, trained: TrainedModel, device: torch.device, path: str) -> None:
+        self.trained = trained
+        self.device = device
+        self.path = path
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """The words, in id order: UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END first."""
+        return list(self.trained.vocabulary.words)
+
+    @property
+    def config(self) -> ModelConfig:
+        """The network's shape."""
+        return self.trained.model.config
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.trained.tokenizer
+
+    def tokenize(self, text: str) -> list[list[str]]:
+        """The sentences of `text` as words, read as the model's training text was."""
+        return [words for _, words in self.text_sentences(text)]
+
+    def text_sentences(self, text: str) -> list[tuple[str, list[str]]]:
+        """The sentences of `text`, each as its text (normalised) and its words."""
+        units = units_from_lines(text.splitlines(keepends=True), self.tokenizer.settings.split)
+        return [sentence for unit in units for sentence in self.tokenizer.split(unit)]
+
+    def prompt_ids(self, prompt: str | None) -> tuple[list[str], list[int]]:
+        """A prompt's words (normalised as training text was) and their ids."""
+        if not prompt:
+            return [], []
+        words = self.tokenizer.prompt_words(prompt)
+        return words, self.trained.vocabulary.encode(words)
+
+    def sample(self, count: int = 1, prompt: str | None = None, *, temperature: float = 1.0,
+               top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
+               greedy: bool = False, min_words: int = 3, max_words: int = 100,
+               allow_unknown: bool = False, tokens: bool = False) -> Generation:
+        """Up to `count` sentences continuing `prompt` (as the tutorial: none with
+        UNKNOWN_TOKEN unless allowed); `tokens` keeps the raw tokens as the text."""
+        words, ids = self.prompt_ids(prompt)
+        if len(ids) >= max_words:
+            raise CharlmError(f"the prompt has {len(ids)} words, not fewer than --max-words="
+                              f"{max_words}; raise --max-words or shorten the prompt")
+        result = sample_sentences(
+            self.trained.model, count, temperature=temperature, min_words=min_words,
+            max_words=max_words, prompt_ids=ids, allow_unknown=allow_unknown, greedy=greedy,
+            generator=make_generator(seed), top_k=top_k, top_p=top_p)
+        sentences = []
+        for sample in result.samples:
+            sentence = words + self.trained.vocabulary.decode(sample.ids[len(ids):])
+            text = " ".join(sentence) if tokens else detokenize(sentence)
+            sentences.append(GeneratedSentence(text, sentence, sample.log_prob))
+        return Generation(sentences, result.rejected, result.attempts)
+
+    def generate(self, count: int = 1, prompt: str | None = None, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None, **options: Any
+                 ) -> list[str]:
+        """`count` sampled sentences as text (fewer if too few qualified; see `sample`)."""
+        generation = self.sample(count, prompt, temperature=temperature, top_k=top_k,
+                                 top_p=top_p, seed=seed, **options)
+        return [sentence.text for sentence in generation.sentences]
+
+    @torch.no_grad()
+    def next_word_probabilities(self, prompt_ids: Sequence[int]) -> torch.Tensor:
+        """P(next word | SENTENCE_START and the prompt), over the vocabulary."""
+        model = self.trained.model
+        logits, _ = model(torch.tensor([[START_ID, *prompt_ids]], device=self.device))
+        return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
+
+    def next_words(self, prompt: str, k: int = 10) -> list[tuple[str, float]]:
+        """The `k` likeliest words after `prompt` at the start of a sentence, with their
+        probabilities, likeliest first."""
+        _, ids = self.prompt_ids(prompt)
+        probabilities = self.next_word_probabilities(ids)
+        top = probabilities.topk(min(k, len(probabilities)))
+        words = self.trained.vocabulary.words
+        return [(words[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+    def complete(self, line: str, k: int = 10, max_words: int = 30, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> Completion:
+        """The next-word table and one sampled continuation of `line` (`charlm complete`)."""
+        words, ids = self.prompt_ids(line)
+        result = sample_sentences(
+            self.trained.model, 1, temperature=temperature, min_words=0,
+            max_words=len(ids) + max_words, prompt_ids=ids, allow_unknown=True,
+            generator=generator)
+        continuation = None
+        if result.samples:
+            new_words = self.trained.vocabulary.decode(result.samples[0].ids[len(ids):])
+            continuation = detokenize(words + new_words)
+        unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
+        return Completion(line, words, unknown, self.next_words(line, k), continuation)
+
+    def score(self, sentences: Iterable[str]) -> list[SentenceScore]:
+        """Each string scored as one sentence, exactly as given (`charlm score --one-per-line`):
+        its log-probability, its tokens and its unknown words."""
+        texts = list(sentences)
+        return self.score_sentences(texts, [self.tokenizer.prompt_words(t) for t in texts],
+                                    "the sentences given").scores
+
+    def score_text(self, inputs: Sequence[str], one_per_line: bool = False,
+                   text_column: str | None = None, batch_size: int = BATCH_SIZE) -> Scoring:
+        """Every sentence of files (in any format train reads; "-" is standard input), split and
+        tokenized as the model's training text, or each line one sentence (`one_per_line`)."""
+        texts: list[str] = []
+        words: list[list[str]] = []
+        for text, sentence in read_sentences(inputs, self.tokenizer, one_per_line, text_column):
+            texts.append(text)
+            words.append(sentence)
+        where = ", ".join("standard input" if n == STDIN else n for n in inputs)
+        scoring = self.score_sentences(texts, words, where, batch_size)
+        split = ONE_PER_LINE if one_per_line else self.tokenizer.settings.split
+        scoring.summary = replace(scoring.summary, files=[_input_name(n) for n in inputs],
+                                  split=[split] * len(inputs))
+        return scoring
+
+    def score_sentences(self, texts: list[str], words: list[list[str]], where: str,
+                        batch_size: int = BATCH_SIZE) -> Scoring:
+        """Score sentences given as texts and their words; refuses input with nothing to
+        score or no word the vocabulary knows."""
+        if not texts:
+            raise CorpusError(f"{where}: no sentences to score; give text with at least one "
+                              "sentence")
+        vocabulary = self.trained.vocabulary
+        ids = np.array([i for sentence in words for i in vocabulary.encode(sentence)],
+                       dtype=vocabulary.id_dtype)
+        if len(ids) and not np.any(ids != UNKNOWN_ID):
+            examples = " ".join(vocabulary.words[3:8])
+            raise CharlmError(f"none of the {len(ids):,} words in {where} is in the vocabulary "
+                              f"of {self.path} ({len(vocabulary):,} words, e.g. {examples}); "
+                              "score text in the language the model was trained on")
+        lengths = np.array([len(sentence) for sentence in words], dtype=np.int64)
+        encoded = EncodedSentences(ids, offsets_of(lengths))
+        surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size)
+        warnings = []
+        if self.tokenizer.dropped_long:
+            warnings.append(f"{self.tokenizer.dropped_long:,} sentences of more than "
+                            f"{self.tokenizer.settings.max_words} words were not scored (the "
+                            "model's limit; --one-per-line scores every line)")
+        return Scoring(sentence_scores(texts, words, encoded, surprisal),
+                       summarise([where], encoded, surprisal), encoded, surprisal, warnings)
+
+    def evaluate(self, path_or_text: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                 text_column: str | None = None, split: str | None = None,
+                 batch_size: int = BATCH_SIZE) -> Evaluation:
+        """Loss, perplexity and OOV rate on corpora (paths, in any format train reads) or on a
+        text: a string that names no existing file or directory is read as the text itself."""
+        if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
+            sentences = self.text_sentences(path_or_text)
+            return self.score_sentences([text for text, _ in sentences],
+                                        [words for _, words in sentences], "the text given",
+                                        batch_size).summary
+        paths = ([path_or_text] if isinstance(path_or_text, (str, os.PathLike))
+                 else list(path_or_text))
+        return self.evaluate_files([str(p) for p in paths], text_column, split,
+                                   batch_size).summary
+
+    def evaluate_files(self, files: Sequence[str], text_column: str | None = None,
+                       split: str | None = None, batch_size: int = BATCH_SIZE
+                       ) -> EvaluatedFiles:
+        """`charlm evaluate`: files encoded as the model's training corpus was (its tokenizer
+        and vocabulary; its split unless `split` says otherwise), every token scored."""
+        if text_column is not None and not any(column_for(f, text_column) for f in files):
+            raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text "
+                              "files")
+        readers = [FileReader(f, column_for(f, text_column), self._tokenizer_for(f, split,
+                                                                                text_column))
+                   for f in files]
+        stats = CorpusStats()
+        parts = [encode_corpus(r.path, r.tokenizer, self.trained.vocabulary, r.text_column,
+                               stats) for r in readers]
+        warnings = stats.warnings() + dropped_warnings(readers)
+        tokenizer_warning = word_tokenizer_warning()
+        if tokenizer_warning:
+            warnings.append(tokenizer_warning)
+        sentences = EncodedSentences.concatenate(parts)
+        surprisal = token_surprisals(self.trained.model, sentences, self.device, batch_size)
+        summary = replace(summarise(list(files), sentences, surprisal),
+                          split=[r.tokenizer.settings.split for r in readers], warnings=warnings)
+        return EvaluatedFiles(summary, readers, sentences, surprisal)
+
+    def _tokenizer_for(self, path: str, split: str | None, text_column: str | None) -> Tokenizer:
+        if split is None:
+            return self.tokenizer
+        return self.tokenizer.with_split(choose_split(path, split, column_for(path,
+                                                                             text_column)).mode)
+
+
+@dataclass
+class FileReader:
+    """A file and how to read it: its CSV column and the tokenizer (with its split)."""
+
+    path: str
+    text_column: str | None
+    tokenizer: Tokenizer
+
+    def sentences(self) -> Iterator[list[str]]:
+        """The file's sentences as words, read exactly as it was encoded."""
+        split = self.tokenizer.settings.split
+        for paragraph in read_paragraphs(self.path, self.text_column, split=split):
+            yield from self.tokenizer.tokenize(paragraph)
+
+
+@dataclass
+class EvaluatedFiles:
+    """An evaluation of files, with every token's surprisal and how each file was read."""
+
+    summary: Evaluation
+    readers: list[FileReader]
+    sentences: EncodedSentences
+    surprisal: np.ndarray
+
+
+def dropped_warnings(readers: list[FileReader]) -> list[str]:
+    """A warning for each tokenizer that dropped over-long sentences."""
+    warnings = []
+    for tokenizer in {id(r.tokenizer): r.tokenizer for r in readers}.values():
+        if tokenizer.dropped_long:
+            settings = tokenizer.settings
+            warnings.append(
+                f"{tokenizer.dropped_long:,} sentences longer than the checkpoint's "
+                f"--max-sentence-words={settings.max_words} words were not evaluated (the "
+                f"longest has {tokenizer.longest_dropped:,}, text read as {settings.split}); "
+                f"{split_advice(settings.split, 'train with a larger --max-sentence-words')}"
+            )
+    return warnings
+
+
+def _input_name(name: str) -> str:
+    return "standard input" if name == STDIN else name
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input's lines, decoded as the corpus reader decodes files."""
+    import io
+    import sys
+
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:
+        yield from sys.stdin
+        return
+    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from stream
+    finally:
+        stream.detach()  # closing the wrapper would close standard input itself
+
+
+def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,
+                   text_column: str | None) -> Iterator[tuple[str, list[str]]]:
+    """(text, words) of every sentence of every input, in order."""
+    for name in inputs:
+        column = None if name == STDIN else column_for(name, text_column)
+        if one_per_line:
+            lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if name == STDIN
+                     else read_lines(name, column))
+            for line in lines:
+                yield line, tokenizer.prompt_words(line)
+            continue
+        split = tokenizer.settings.split
+        paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
+                      else read_paragraphs(name, column, split=split))
+        for paragraph in paragraphs:
+            yield from tokenizer.split(paragraph)
+
