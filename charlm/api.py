@@ -19,8 +19,10 @@ nothing here prints.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,9 +43,14 @@ from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
-from charlm.errors import CharlmError, CorpusError
+from charlm.errors import CharlmError, CharlmWarning, CorpusError
 from charlm.model.network import ModelConfig
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.options import python_argument, resolve
+from charlm.training.config import TrainConfig
+from charlm.training.loop import Report, run_to_end
+from charlm.training.loop import reports as training_reports
+from charlm.training.outputs import Output
 from charlm.model.scoring import (
     BATCH_SIZE,
     Evaluation,
@@ -54,6 +61,20 @@ from charlm.model.scoring import (
 )
 
 STDIN = "-"
+
+
+@dataclass
+class TrainResult:
+    """What a finished `train` call leaves: where the model is, and the run's reports."""
+
+    checkpoint: Path
+    """The checkpoint: the last model (and everything --resume needs)."""
+    best_checkpoint: Path | None
+    """With keep_best=True: the checkpoint of the best validation loss."""
+    reports: list[Report]
+    """The reports made by this call, in order (none when the run had nothing left to do)."""
+    stopped: str | None
+    """Why the run ended before its epochs: "early-stop", or None."""
 
 
 @dataclass
@@ -374,3 +395,41 @@ def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bo
         for paragraph in paragraphs:
             yield from tokenizer.split(paragraph)
 
+
+
+class WarningsOutput(Output):
+    """Training's events, for a Python caller: warnings through `warnings`, nothing printed."""
+
+    def warning(self, text: str) -> None:
+        warnings.warn(text, CharlmWarning, stacklevel=2)
+
+
+def train_config(corpus: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
+                 settings: Mapping[str, Any]) -> TrainConfig:
+    """The settings of a run started from Python, validated as the command line validates its
+    flags, each recorded as given by its keyword argument. Environment variables are not read:
+    a Python caller says what it means."""
+    given = {"corpus": corpus, "out": out, **settings}
+    values = {name: os.fspath(value) if isinstance(value, os.PathLike) else value
+              for name, value in given.items()}
+    return resolve(TrainConfig, values, {}, given_as=python_argument)
+
+
+def reports(corpus: str | os.PathLike[str] | None = None,
+            out: str | os.PathLike[str] | None = None, **settings: Any) -> Iterator[Report]:
+    """Train as `charlm train` does, yielding each report as it is made (after its checkpoint
+    is saved). Breaking out of the loop stops the run with that checkpoint, as Ctrl-C does;
+    `resume=out` continues it. Settings are `charlm train`'s, as keyword arguments
+    (`epochs=2`, `cell="lstm"`, ...)."""
+    return training_reports(train_config(corpus, out, settings), WarningsOutput())
+
+
+def train(corpus: str | os.PathLike[str] | None = None,
+          out: str | os.PathLike[str] | None = None, **settings: Any) -> TrainResult:
+    """Train as `charlm train` does, to the end, printing nothing; see `reports` for the
+    settings."""
+    config = train_config(corpus, out, settings)
+    made: list[Report] = []
+    checkpoint = run_to_end(training_reports(config, WarningsOutput()), made.append)
+    best = made[-1].best_checkpoint if made else None
+    return TrainResult(checkpoint, best, made, made[-1].stopped if made else None)

@@ -20,3 +20,7 @@ class CorpusError(CharlmError):
 
 class CheckpointError(CharlmError):
     """A file that is not a usable charlm checkpoint."""
+
+
+class CharlmWarning(UserWarning):
+    """What charlm warns of when it is used from Python (the commands print it as a line)."""
