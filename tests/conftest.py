@@ -11,6 +11,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from corpora import write_corpus  # noqa: E402
+from training import CHILD_SITE  # noqa: E402
 
 # Tests run with one thread: they are small, and CI machines have few cores.
 torch.set_num_threads(1)
@@ -27,8 +28,13 @@ TUTORIAL_VARIABLES = {"LEARNING_RATE", "VOCABULARY_SIZE", "EMBEDDING_DIM", "HIDD
 
 def isolate(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
     """No charlm or tutorial variables from the shell that runs the tests, prepared corpora
-    cached in a directory of the tests' own, and the CPU for every command that does not ask
-    for a device: CPU figures are compared exactly, and torchrun ranks must not share a GPU."""
+    cached in a directory of the tests' own, the CPU for every command that does not ask for a
+    device (CPU figures are compared exactly, and torchrun ranks must not share a GPU), and no
+    NLTK data installed on the machine, here or in the processes the tests start: an installed
+    punkt_tab splits sentences otherwise. A test that provides NLTK data of its own sets
+    nltk.data.path, or NLTK_DATA for a process it starts."""
+    import nltk.data
+
     from charlm.options import ENV_PREFIX
     from charlm.training.ranks import TASK_LAUNCHERS
 
@@ -40,6 +46,16 @@ def isolate(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_root))
     monkeypatch.setenv("CHARLM_DEVICE", "cpu")
+    monkeypatch.setattr(nltk.data, "path", [])
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    monkeypatch.setenv("PYTHONPATH", first_on_pythonpath(CHILD_SITE))
+
+
+def first_on_pythonpath(folder: Path) -> str:
+    """PYTHONPATH with `folder` first, and only once however often the tests isolate."""
+    others = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+              if entry and entry != str(folder)]
+    return os.pathsep.join([str(folder), *others])
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,6 +21,9 @@ from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
 
 ROOT = Path(__file__).resolve().parent.parent
+# On the PYTHONPATH of the processes the tests start: its sitecustomize keeps NLTK from the data
+# installed on the machine.
+CHILD_SITE = ROOT / "tests" / "child_site"
 TINY = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
         "--batch-size", "16", "--samples", "0", "--device", "cpu"]
 # The longest a test waits for a child process to reach a point or to end.
@@ -46,7 +49,8 @@ def quiet_reporter() -> Reporter:
 def child_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     """The test's environment for a child process, using this checkout's package."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARLM_")}
-    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    env.update({"PYTHONPATH": os.pathsep.join([str(ROOT), str(CHILD_SITE)]),
+                "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     env.update(extra_env or {})
     return env
 
