@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -75,14 +77,30 @@ def _isolated_test(
     isolate(monkeypatch, tmp_path_factory.mktemp("cache"))
 
 
+# What each of charlm's optional extras (pyproject.toml) installs that its tests import.
+EXTRA_MODULES = {"export": ("onnx", "onnxruntime", "onnxscript"),
+                 "tensorboard": ("tensorboard",)}
+
+
+@functools.cache
+def missing_modules(extra: str) -> tuple[str, ...]:
+    return tuple(name for name in EXTRA_MODULES[extra] if importlib.util.find_spec(name) is None)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `gpu` need a CUDA GPU; without one they are skipped."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    """Tests marked `gpu` need a CUDA GPU, and tests marked `extra(NAME)` the modules of that
+    optional extra; without them they are skipped. A test's own `extra()`, with no name,
+    overrides its module's: it runs without the extra."""
+    skip_gpu = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if skip_gpu is not None and "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+        extras = item.get_closest_marker("extra")
+        for extra in extras.args if extras is not None else ():
+            if missing_modules(extra):
+                item.add_marker(pytest.mark.skip(
+                    reason=f"needs the {extra} extra ({', '.join(missing_modules(extra))} not "
+                           f"installed): pip install 'charlm[{extra}]'"))
 
 
 # A tiny model trained once per test session, validated on a separate file (--valid), shared by
