@@ -56,13 +56,15 @@ def child_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]
 
 
 class Child:
-    """A process in a session of its own, its output read as it comes. Used as a context
-    manager, it and every process it started are killed if it still runs when the test ends,
-    so a failed or timed-out test leaves nothing behind."""
+    """A process in a session of its own, its output read as it comes (and, with stdin, its
+    input written as the test goes). Used as a context manager, it and every process it started
+    are killed if it still runs when the test ends, so a failed or timed-out test leaves nothing
+    behind."""
 
     def __init__(self, command: Sequence[str], env: dict[str, str],
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, stdin: bool = False) -> None:
         self.process = subprocess.Popen(list(command), env=env, cwd=cwd, text=True,
+                                        stdin=subprocess.PIPE if stdin else None,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         start_new_session=True)
         self.out_lines: list[str] = []
@@ -103,6 +105,21 @@ class Child:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def waiting(self) -> bool:
+        """Whether the child sleeps in a system call (reading its input, say), as Linux's /proc
+        tells; where there is no /proc, it is taken to be whenever it is asked."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except FileNotFoundError:
+            return self.running()
+        return stat.rsplit(")", 1)[1].split()[0] == "S"
+
+    def write_line(self, line: str) -> None:
+        """One line to the child's input (a Child started with stdin=True)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
     def send_signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
@@ -142,6 +159,8 @@ class Child:
             pytest.fail(f"the child did not end in {timeout:.0f} s:\n{self.stdout}\n"
                         f"{self.stderr}")
         self._join()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         return self.process.returncode
 
     def _join(self) -> None:
@@ -150,9 +169,10 @@ class Child:
 
 
 def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> Child:
+                   cwd: Path | None = None, stdin: bool = False) -> Child:
     """`python -m charlm ARGS` in a real process, using this checkout's package."""
-    return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd)
+    return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd,
+                 stdin)
 
 
 def rank_run_flags(corpus: str, out: Path, softmax: str = "full") -> dict[str, Any]:
