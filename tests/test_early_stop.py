@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from training import ROOT, TINY
+from training import TINY, child_environment
 from typer.testing import CliRunner
 
 from charlm.cli import app
@@ -126,9 +125,8 @@ def test_every_torchrun_rank_stops_at_the_same_step(tmp_path: Path, corpus_file:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                f"--master_port={port}", "-m", "charlm", "train", str(corpus_file), "-o",
                str(out), "--epochs", "60", "--early-stop", "1", *ARGS]
-    env = os.environ | {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
+    done = subprocess.run(command, env=child_environment(), capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("stopped early") == 1
     metrics = metrics_of(out)
