@@ -46,11 +46,6 @@ from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, CorpusError
 from charlm.model.network import ModelConfig
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
-from charlm.options import python_argument, resolve
-from charlm.training.config import TrainConfig
-from charlm.training.loop import Report, run_to_end
-from charlm.training.loop import reports as training_reports
-from charlm.training.outputs import Output
 from charlm.model.scoring import (
     BATCH_SIZE,
     Evaluation,
@@ -59,6 +54,11 @@ from charlm.model.scoring import (
     summarise,
     token_surprisals,
 )
+from charlm.options import python_argument, resolve
+from charlm.training.config import TrainConfig
+from charlm.training.loop import Report, run_to_end
+from charlm.training.loop import reports as training_reports
+from charlm.training.outputs import Output
 
 STDIN = "-"
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from corpora import write_corpus  # noqa: E402
+from training import CHILD_SITE  # noqa: E402
 
 # Tests run with one thread: they are small, and CI machines have few cores.
 torch.set_num_threads(1)
@@ -27,8 +30,13 @@ TUTORIAL_VARIABLES = {"LEARNING_RATE", "VOCABULARY_SIZE", "EMBEDDING_DIM", "HIDD
 
 def isolate(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
     """No charlm or tutorial variables from the shell that runs the tests, prepared corpora
-    cached in a directory of the tests' own, and the CPU for every command that does not ask
-    for a device: CPU figures are compared exactly, and torchrun ranks must not share a GPU."""
+    cached in a directory of the tests' own, the CPU for every command that does not ask for a
+    device (CPU figures are compared exactly, and torchrun ranks must not share a GPU), and no
+    NLTK data installed on the machine, here or in the processes the tests start: an installed
+    punkt_tab splits sentences otherwise. A test that provides NLTK data of its own sets
+    nltk.data.path, or NLTK_DATA for a process it starts."""
+    import nltk.data
+
     from charlm.options import ENV_PREFIX
     from charlm.training.ranks import TASK_LAUNCHERS
 
@@ -40,6 +48,16 @@ def isolate(monkeypatch: pytest.MonkeyPatch, cache_root: Path) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_root))
     monkeypatch.setenv("CHARLM_DEVICE", "cpu")
+    monkeypatch.setattr(nltk.data, "path", [])
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    monkeypatch.setenv("PYTHONPATH", first_on_pythonpath(CHILD_SITE))
+
+
+def first_on_pythonpath(folder: Path) -> str:
+    """PYTHONPATH with `folder` first, and only once however often the tests isolate."""
+    others = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+              if entry and entry != str(folder)]
+    return os.pathsep.join([str(folder), *others])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,14 +77,30 @@ def _isolated_test(
     isolate(monkeypatch, tmp_path_factory.mktemp("cache"))
 
 
+# What each of charlm's optional extras (pyproject.toml) installs that its tests import.
+EXTRA_MODULES = {"export": ("onnx", "onnxruntime", "onnxscript"),
+                 "tensorboard": ("tensorboard",)}
+
+
+@functools.cache
+def missing_modules(extra: str) -> tuple[str, ...]:
+    return tuple(name for name in EXTRA_MODULES[extra] if importlib.util.find_spec(name) is None)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `gpu` need a CUDA GPU; without one they are skipped."""
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    """Tests marked `gpu` need a CUDA GPU, and tests marked `extra(NAME)` the modules of that
+    optional extra; without them they are skipped. A test's own `extra()`, with no name,
+    overrides its module's: it runs without the extra."""
+    skip_gpu = None if torch.cuda.is_available() else pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if skip_gpu is not None and "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+        extras = item.get_closest_marker("extra")
+        for extra in extras.args if extras is not None else ():
+            if missing_modules(extra):
+                item.add_marker(pytest.mark.skip(
+                    reason=f"needs the {extra} extra ({', '.join(missing_modules(extra))} not "
+                           f"installed): pip install 'charlm[{extra}]'"))
 
 
 # A tiny model trained once per test session, validated on a separate file (--valid), shared by

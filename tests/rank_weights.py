@@ -1,11 +1,13 @@
 """Started by torchrun in test_distributed: trains a tiny run for one epoch on this rank and
-saves this rank's weights as rank<N>.pt in the given directory.
+saves this rank's weights as rank<N>.pt in the given directory. Settings given after the softmax
+as NAME=VALUE (VALUE in JSON) replace the run's.
 
-    torchrun --nproc_per_node=2 tests/rank_weights.py CORPUS DIRECTORY SOFTMAX
+    torchrun --nproc_per_node=2 tests/rank_weights.py CORPUS DIRECTORY SOFTMAX [NAME=VALUE ...]
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,8 +20,9 @@ from charlm.training.run import build_run
 from charlm.training.signals import InterruptGuard
 
 
-def main(corpus: str, directory: Path, softmax: str) -> None:
-    config = config_of(**rank_run_flags(corpus, directory / "ranked.pt", softmax))
+def main(corpus: str, directory: Path, softmax: str, settings: list[str]) -> None:
+    changes = {name: json.loads(value) for name, _, value in (s.partition("=") for s in settings)}
+    config = config_of(**rank_run_flags(corpus, directory / "ranked.pt", softmax) | changes)
     with ExitStack() as held:
         run = build_run(config, quiet_reporter(), held)
         train_loop(run, InterruptGuard())
@@ -27,4 +30,4 @@ def main(corpus: str, directory: Path, softmax: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4:])

@@ -6,14 +6,11 @@ import csv
 import json
 import math
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from training import ROOT
+from training import charlm_process
 from typer.testing import CliRunner
 
 from charlm.cli import app
@@ -95,16 +92,13 @@ def test_bad_input_is_one_line(trained_model: dict, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_ends_it_cleanly(trained_model: dict) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "charlm", "complete", str(trained_model["checkpoint"]), "--json"],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write("Anna was\n")
-    process.stdin.flush()
-    assert json.loads(process.stdout.readline())["prompt"] == "Anna was"
-    time.sleep(0.2)  # waiting for the next line now
-    process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=60)
-    assert process.returncode == 0
-    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors
+    with charlm_process(["complete", str(trained_model["checkpoint"]), "--json"],
+                        stdin=True) as child:
+        child.write_line("Anna was")
+        child.wait_until(lambda: bool(child.out_lines), "the answer to the first line")
+        assert json.loads(child.out_lines[0])["prompt"] == "Anna was"
+        # Answered, it sleeps only to read the next line.
+        child.wait_until(child.waiting, "waiting for the next line")
+        child.send_signal(signal.SIGINT)
+        assert child.finish() == 0, child.stderr
+    assert "Traceback" not in child.stderr and "KeyboardInterrupt" not in child.stderr

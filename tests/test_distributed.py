@@ -1,6 +1,8 @@
 """Training across processes with torchrun (two CPU ranks over gloo), and the device helpers."""
 
 import json
+import os
+import signal
 import socket
 import sys
 from contextlib import ExitStack
@@ -9,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_interrupts import temporaries
 from training import (
     ROOT,
     Child,
@@ -19,6 +22,7 @@ from training import (
 )
 from typer.testing import CliRunner
 
+from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
 from charlm.data.batches import epoch_order, make_batch
@@ -43,6 +47,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def without(args: list[str], *flags: str) -> list[str]:
+    """`args` less the given flags and their values."""
+    kept: list[str] = []
+    for flag, value in zip(args[0::2], args[1::2]):
+        if flag not in flags:
+            kept += [flag, value]
+    return kept
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started (torchrun's ranks), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def assert_same_training(first: Path, second: Path) -> None:
+    """The same average in the checkpoint, the same weights to train on, the same reports."""
+    a, b = load_checkpoint(first), load_checkpoint(second)
+    for expected, got in ((a["model_state"], b["model_state"]),
+                          (a["weight_average"]["training_weights"],
+                           b["weight_average"]["training_weights"])):
+        assert expected.keys() == got.keys()
+        for name, weights in expected.items():
+            assert torch.equal(weights, got[name]), name
+    assert val_losses(first) == val_losses(second)
 
 
 def val_losses(checkpoint: Path) -> list[float]:
@@ -184,3 +222,74 @@ def test_bf16_loss_is_close_to_float32() -> None:
 def test_cpu_batches_stay_where_they_are() -> None:
     batch = torch.arange(6).reshape(2, 3)
     assert Runtime(torch.device("cpu"), 1, amp=False).to_device(batch) is batch
+
+
+@pytest.mark.slow
+def test_a_rate_decayed_on_rank_0_reaches_every_rank(tmp_path: Path, corpus_file: Path) -> None:
+    # A report at every step, each window one report long, and a rate high enough for the
+    # validation loss to rise: rank 0's schedule decays the rate early in the epoch.
+    worker = ROOT / "tests" / "rank_weights.py"
+    command = torchrun(str(worker), str(corpus_file), str(tmp_path), "full", "lr_decay=0.5",
+                       "patience=1", "print_every=32", "learning_rate=0.2")
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    lines = (tmp_path / "ranked.pt.metrics.jsonl").read_text().splitlines()
+    rates = [json.loads(line)["lr"] for line in lines]
+    assert rates[0] == 0.2 and rates[-1] < 0.2, rates  # steps were trained at a decayed rate
+    checkpoint = load_checkpoint(tmp_path / "ranked.pt")
+    reductions = checkpoint["lr_schedule"]["reductions"]
+    assert reductions >= 1
+    assert checkpoint["optimizer_state"]["param_groups"][0]["lr"] == 0.2 * 0.5**reductions
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for name, weights in ranks[0].items():
+        assert torch.equal(weights, ranks[1][name]), name  # every rank stepped at that rate
+
+
+# Each rank draws its own dropout masks, from a random state of its own: a resumed run repeats
+# the uninterrupted run's masks only if every rank's state was saved and restored. One report
+# per epoch, so a run of one epoch reports where a run of two does.
+DROPOUT_RUN = [*without(ARGS, "--epochs"), "--epochs", "2", "--dropout", "0.3"]
+
+
+@pytest.mark.slow
+def test_two_ranks_with_dropout_resume_bit_exact(tmp_path: Path, corpus_file: Path) -> None:
+    whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
+    runs = [["-o", str(whole), *DROPOUT_RUN],
+            ["-o", str(parts), *without(DROPOUT_RUN, "--epochs"), "--epochs", "1"],
+            ["--resume", str(parts), "--epochs", "2"]]
+    for run in runs:
+        with Child(torchrun("-m", "charlm", "train", str(corpus_file), *run),
+                   child_environment(), cwd=tmp_path) as child:
+            assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    assert "resuming" in child.stdout
+    assert len(load_checkpoint(parts)["rng_states"]) == 2
+    assert_same_training(whole, parts)
+
+
+@pytest.mark.slow
+def test_two_ranks_with_dropout_stopped_by_a_signal_resume_bit_exact(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
+    flags = [*without(DROPOUT_RUN, "--print-every"), "--print-every", "64"]
+    with Child(torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(whole), *flags),
+               child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    # Every save pauses a second before its rename: the ranks receive the signal during the
+    # first, and stop after the next step, in the middle of the first epoch.
+    command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(parts), *flags)
+    with Child(command, child_environment({"CHARLM_TEST_PAUSE_BEFORE_RENAME": "1"}),
+               cwd=tmp_path) as child:
+        child.wait_until(lambda: bool(temporaries(parts)), "the first save")
+        ranks = children_of(child.pid)
+        assert len(ranks) == 2
+        for rank in ranks:
+            os.kill(rank, signal.SIGINT)
+        child.finish(TORCHRUN_S)  # torchrun fails a run whose ranks exit 130
+    assert child.stderr.count("Stopped: SIGINT received: finished step") == 2, child.stderr
+    progress = load_checkpoint(parts)["progress"]
+    assert progress["epoch"] == 0 and progress["steps"] > progress["reports"]
+    with Child(torchrun("-m", "charlm", "train", "--resume", str(parts)), child_environment(),
+               cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    assert_same_training(whole, parts)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
 import pytest
 import torch
 from nltk.tokenize import NLTKWordTokenizer
@@ -25,6 +24,8 @@ from charlm.data.tokenizer import TokenizerSettings
 from charlm.data.vocab import SPECIAL_TOKENS
 from charlm.model.network import ModelConfig, RNNLanguageModel
 
+# Every test here needs the export extra, but the one that checks what charlm says without it.
+pytestmark = pytest.mark.extra("export")
 runner = CliRunner()
 SENTENCES = ["Anna walked to the old house in the morning.", "Was Ben quiet?",
              "Mr. Clara painted the river, and the zebra was happy."]
@@ -46,6 +47,8 @@ def exported(trained_model: dict, tmp_path_factory: pytest.TempPathFactory) -> d
 def onnx_log_probs(onnx: Path, meta: dict, sentences: list[list[int]]) -> list[np.ndarray]:
     """Run the export as its users do, one word per call for all sentences at once, carrying
     the state; each sentence's log-probabilities after SENTENCE_START and each of its words."""
+    import onnxruntime
+
     session = onnxruntime.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
     special, config = meta["special_tokens"], meta["model"]
     shape = (config["layers"], len(sentences), config["hidden_dim"])
@@ -213,12 +216,17 @@ def test_bad_input_is_one_line_and_overwrites_nothing(exported: dict, trained_mo
     assert exported["onnx"].read_bytes() == before
     no_dir = invoke([str(trained_model["checkpoint"]), "-o", str(tmp_path / "no" / "m.onnx")])
     assert no_dir.exit_code == 1 and "does not exist" in no_dir.stderr
-    program = ("import sys; sys.modules['onnxruntime'] = None; from charlm.cli import main; "
+
+
+@pytest.mark.extra()
+def test_without_the_extra_it_says_how_to_install_it(trained_model: dict, tmp_path: Path) -> None:
+    program = ("import sys; sys.modules.update(dict.fromkeys(['onnx', 'onnxruntime', "
+               "'onnxscript'])); from charlm.cli import main; "
                f"sys.argv = ['charlm', 'export', {str(trained_model['checkpoint'])!r}, '-o', "
                f"{str(tmp_path / 'm.onnx')!r}]; main()")
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 1
-    assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnxruntime is not "
+    assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnx is not "
                                    "installed): pip install 'charlm[export]'")
     assert not (tmp_path / "m.onnx").exists()

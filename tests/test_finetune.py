@@ -13,12 +13,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.cli import app
+from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.training.averaging import WeightAverage
 
 runner = CliRunner()
 NAMES = ["anna", "ben", "clara", "david"]
 NEW_WORDS = ["zebra", "meadow"]  # outside the session model's vocabulary
 FLAGS = ["--batch-size", "16", "--samples", "0", "--print-every", "100000"]
+# The whole corpus in one batch, for one epoch: a run of one step.
+ONE_STEP = ["--batch-size", "65536", "--samples", "0", "--epochs", "1"]
 
 
 def write_new_corpus(path: Path, sentences: int, seed: int) -> Path:
@@ -91,17 +96,58 @@ def test_fine_tuning_lowers_the_loss_on_the_new_corpus(
     assert json.loads(info.stdout)["initialised_from"]["file"] == original.name
 
 
+def model_with(checkpoint: Checkpoint, weights: dict[str, torch.Tensor]) -> RNNLanguageModel:
+    model = RNNLanguageModel(ModelConfig.from_dict(checkpoint.model_config))
+    model.load_state_dict(weights)
+    return model
+
+
 def test_it_starts_from_the_models_weights(trained_model: dict, new_corpus: dict[str, Path],
                                            tmp_path: Path) -> None:
-    """With a learning rate too small to move the weights, the first validation loss is the
+    """One step at a learning rate too small to move the weights: the weights training goes on
+    from and their average are both the original model's, so the one validation loss is the
     original model's on the new corpus."""
     before = evaluate_json(trained_model["checkpoint"], new_corpus["valid"])["loss"]
     out = tmp_path / "still.pt"
     result = invoke(["train", str(new_corpus["train"]), "--init-from",
                      str(trained_model["checkpoint"]), "--valid", str(new_corpus["valid"]),
-                     "-o", str(out), "--epochs", "1", "--learning-rate", "1e-12", *FLAGS])
+                     "-o", str(out), "--learning-rate", "1e-12", *ONE_STEP])
     assert result.exit_code == 0, result.output
-    assert val_losses(out)[0] == pytest.approx(before, rel=1e-5)
+    # After one step, an average begun from other weights still holds about a tenth of them.
+    assert val_losses(out) == [pytest.approx(before, rel=1e-5)]
+    loaded = read_checkpoint(trained_model["checkpoint"]).model_state
+    tuned = read_checkpoint(out)
+    assert tuned.progress["steps"] == 1 and tuned.weight_average is not None
+    training_weights = tuned.weight_average["training_weights"]
+    assert training_weights.keys() == loaded.keys()
+    for name, value in loaded.items():
+        torch.testing.assert_close(training_weights[name], value, rtol=1e-6, atol=1e-9)
+
+
+def test_its_weight_average_starts_afresh(trained_model: dict, new_corpus: dict[str, Path],
+                                          tmp_path: Path) -> None:
+    """The average starts from the model's weights with no step counted: after one step it is
+    what a fresh average of the model makes of that step, not the old run's average, whose
+    steps would make it all but ignore the new ones."""
+    original = read_checkpoint(trained_model["checkpoint"])
+    assert original.weight_average is not None and original.weight_average["updates"] > 1
+    out = tmp_path / "one-step.pt"
+    result = invoke(["train", str(new_corpus["train"]), "--init-from",
+                     str(trained_model["checkpoint"]), "-o", str(out),
+                     "--learning-rate", "1e-3", *ONE_STEP])
+    assert result.exit_code == 0, result.output
+    tuned = read_checkpoint(out)
+    assert tuned.progress["steps"] == 1 and tuned.weight_average is not None
+    assert tuned.weight_average["updates"] == 1
+    stepped = tuned.weight_average["training_weights"]
+    assert any(not torch.equal(stepped[name], value)
+               for name, value in original.model_state.items())  # the step moved the weights
+
+    fresh = WeightAverage(model_with(original, original.model_state),
+                          tuned.train_config["weight_average"])
+    fresh.update(model_with(original, stepped))
+    for name, value in fresh.model.state_dict().items():
+        torch.testing.assert_close(tuned.model_state[name], value, rtol=0, atol=1e-7)
 
 
 def test_settings_of_the_model_are_refused(trained_model: dict, new_corpus: dict[str, Path],

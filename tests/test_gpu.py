@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import torch
+from training import config_of, quiet_reporter
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.training.run import build_run
 
 pytestmark = pytest.mark.gpu
 
@@ -71,3 +75,19 @@ def test_a_gpu_run_resumes_on_the_gpu(corpus_file: Path, tmp_path: Path) -> None
     progress = load_checkpoint(out)["progress"]
     assert progress["epoch"] == 2
     assert len(progress["metrics"]) == len(reports(out)) >= 2
+
+
+def test_a_gpu_runs_random_state_is_saved_and_resumed(corpus_file: Path, tmp_path: Path) -> None:
+    # Dropout on the GPU draws from the GPU's generator: the checkpoint keeps its state, and a
+    # resumed run continues from it rather than from the seed.
+    out = tmp_path / "dropout.pt"
+    train(corpus_file, out, "--epochs", "1", "--device", "cuda", "--dropout", "0.3")
+    [saved] = load_checkpoint(out)["rng_states"]
+    device = torch.device("cuda")
+    torch.manual_seed(1234)
+    assert not torch.equal(saved["cuda"], torch.cuda.get_rng_state(device))
+    config = config_of(corpus=str(corpus_file), resume=str(out), epochs=2, device="cuda")
+    with ExitStack() as held:
+        build_run(config, quiet_reporter(), held)
+        assert torch.equal(torch.cuda.get_rng_state(device), saved["cuda"])
+        assert torch.equal(torch.get_rng_state(), saved["cpu"])

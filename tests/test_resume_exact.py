@@ -42,6 +42,22 @@ def test_dropout_resumes_bit_exact_from_the_middle_of_an_epoch(
     assert metric_lines(stopped) == metric_lines(whole)
 
 
+def test_a_checkpoint_without_each_ranks_random_state_resumes_from_the_cpu_state(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    # Checkpoints written before every rank's random state was kept hold only torch_rng_state.
+    flags = tiny_flags(corpus=str(corpus_file), epochs=1, print_every=95, dropout=0.3)
+    whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
+    train(config_of(**flags, out=str(whole)), quiet_reporter())
+    with pytest.raises(Interrupted):
+        train(config_of(**flags, out=str(stopped)), SignalAfter(150))
+    document = load_checkpoint(stopped)
+    del document["rng_states"]
+    save_checkpoint(document, stopped)
+    train(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
+    assert_same_state(whole, stopped)
+
+
 def test_a_renamed_and_moved_corpus_resumes(
     one_epoch: Path, corpus_file: Path, tmp_path: Path
 ) -> None:

@@ -7,16 +7,20 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.util.tensor_util import make_ndarray
 from training import ROOT, TINY
 from typer.testing import CliRunner
 
 from charlm.cli import app
 
+if TYPE_CHECKING:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+# Every test here needs the tensorboard extra, but the one that checks what charlm says without
+# it.
+pytestmark = pytest.mark.extra("tensorboard")
 ARGS = [*TINY[:-2], "--samples", "2", "--print-every", "200", "--learning-rate", "0.01",
         "--quiet"]
 
@@ -26,6 +30,8 @@ def invoke(args: list[str]) -> Any:
 
 
 def events(directory: Path) -> EventAccumulator:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     accumulator = EventAccumulator(str(directory), size_guidance={"scalars": 0, "tensors": 0})
     accumulator.Reload()
     return accumulator
@@ -41,6 +47,8 @@ def scalars(accumulator: EventAccumulator, tag: str) -> list[tuple[int, float]]:
 
 
 def test_reports_and_samples_become_events(corpus_file: Path, tmp_path: Path) -> None:
+    from tensorboard.util.tensor_util import make_ndarray
+
     out, board = tmp_path / "m.pt", tmp_path / "board"
     result = invoke(["train", str(corpus_file), "-o", str(out), "--epochs", "2",
                      "--tensorboard", str(board), *ARGS])
@@ -80,7 +88,7 @@ def test_a_resumed_run_continues_the_same_events(corpus_file: Path, tmp_path: Pa
                       for m in metrics_of(out)]
 
 
-def test_bad_directory_and_missing_package(corpus_file: Path, tmp_path: Path) -> None:
+def test_a_file_is_no_directory(corpus_file: Path, tmp_path: Path) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x", encoding="utf-8")
     out = tmp_path / "m.pt"
@@ -88,7 +96,12 @@ def test_bad_directory_and_missing_package(corpus_file: Path, tmp_path: Path) ->
     assert result.exit_code == 1 and not out.exists()
     assert result.stderr.strip() == (f"Error: --tensorboard {a_file} is a file, not a "
                                      "directory; choose another directory")
-    # Without the package, as on an install without the extra.
+
+
+@pytest.mark.extra()
+def test_without_the_extra_it_says_how_to_install_it(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    # As on an install without the extra.
     program = ("import sys; sys.modules['tensorboard'] = None; from charlm.cli import main; "
                f"sys.argv = ['charlm', 'train', {str(corpus_file)!r}, '-o', {str(out)!r}, "
                f"'--tensorboard', {str(tmp_path / 'board')!r}]; main()")

@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 import torch
 from corpora import sentence, write_corpus
-from training import TINY
+from training import ROOT, TINY, child_environment
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import save_checkpoint
 from charlm.cli import app
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def invoke(*args: str) -> Any:
@@ -117,9 +115,8 @@ from charlm.cli import main
 main()
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=300, cwd=ROOT, env={"PYTHONPATH": str(ROOT),
-                                                        "PATH": "/usr/bin:/bin",
-                                                        "HOME": str(tmp_path)})
+                            timeout=300, cwd=ROOT,
+                            env=child_environment({"HOME": str(tmp_path)}))
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     warnings = [line for line in (result.stdout + result.stderr).splitlines()

@@ -21,6 +21,9 @@ from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
 
 ROOT = Path(__file__).resolve().parent.parent
+# On the PYTHONPATH of the processes the tests start: its sitecustomize keeps NLTK from the data
+# installed on the machine.
+CHILD_SITE = ROOT / "tests" / "child_site"
 TINY = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
         "--batch-size", "16", "--samples", "0", "--device", "cpu"]
 # The longest a test waits for a child process to reach a point or to end.
@@ -46,19 +49,22 @@ def quiet_reporter() -> Reporter:
 def child_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
     """The test's environment for a child process, using this checkout's package."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARLM_")}
-    env.update({"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+    env.update({"PYTHONPATH": os.pathsep.join([str(ROOT), str(CHILD_SITE)]),
+                "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     env.update(extra_env or {})
     return env
 
 
 class Child:
-    """A process in a session of its own, its output read as it comes. Used as a context
-    manager, it and every process it started are killed if it still runs when the test ends,
-    so a failed or timed-out test leaves nothing behind."""
+    """A process in a session of its own, its output read as it comes (and, with stdin, its
+    input written as the test goes). Used as a context manager, it and every process it started
+    are killed if it still runs when the test ends, so a failed or timed-out test leaves nothing
+    behind."""
 
     def __init__(self, command: Sequence[str], env: dict[str, str],
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, stdin: bool = False) -> None:
         self.process = subprocess.Popen(list(command), env=env, cwd=cwd, text=True,
+                                        stdin=subprocess.PIPE if stdin else None,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         start_new_session=True)
         self.out_lines: list[str] = []
@@ -99,6 +105,21 @@ class Child:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def waiting(self) -> bool:
+        """Whether the child sleeps in a system call (reading its input, say), as Linux's /proc
+        tells; where there is no /proc, it is taken to be whenever it is asked."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except FileNotFoundError:
+            return self.running()
+        return stat.rsplit(")", 1)[1].split()[0] == "S"
+
+    def write_line(self, line: str) -> None:
+        """One line to the child's input (a Child started with stdin=True)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
     def send_signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
@@ -138,6 +159,8 @@ class Child:
             pytest.fail(f"the child did not end in {timeout:.0f} s:\n{self.stdout}\n"
                         f"{self.stderr}")
         self._join()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
         return self.process.returncode
 
     def _join(self) -> None:
@@ -146,9 +169,10 @@ class Child:
 
 
 def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
-                   cwd: Path | None = None) -> Child:
+                   cwd: Path | None = None, stdin: bool = False) -> Child:
     """`python -m charlm ARGS` in a real process, using this checkout's package."""
-    return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd)
+    return Child([sys.executable, "-m", "charlm", *args], child_environment(extra_env), cwd,
+                 stdin)
 
 
 def rank_run_flags(corpus: str, out: Path, softmax: str = "full") -> dict[str, Any]:

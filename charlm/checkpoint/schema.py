@@ -48,7 +48,8 @@ class Checkpoint:
     lr_schedule: dict[str, Any] | None = None
     """The learning-rate schedule's state."""
     torch_rng_state: torch.Tensor | None = None
-    """The CPU random state at the save, so dropout continues as it would have."""
+    """The CPU random state at the save, so dropout continues as it would have (rank 0's under
+    torchrun)."""
     corpus: dict[str, Any] | None = None
     """The corpus it was trained on: path, fingerprint, sentences, vocabulary_stats."""
     initialised_from: dict[str, Any] | None = None
@@ -56,6 +57,19 @@ class Checkpoint:
     weight_average: dict[str, Any] | None = None
     """With --weight-average: model_state holds the average; this holds the steps it has taken
     ("updates") and the last step's weights ("training_weights"), which --resume trains on."""
+    rng_states: list[dict[str, torch.Tensor]] | None = None
+    """The random state of every process at the save, in rank order (one entry outside
+    torchrun): "cpu", and "cuda" for one that trained on a GPU; each rank resumes its own.
+    Checkpoints without it resume every rank from torch_rng_state."""
+
+    def random_state(self, rank: int) -> dict[str, torch.Tensor]:
+        """The random state rank `rank` saved, or torch_rng_state for a rank it has none of."""
+        states = self.rng_states or []
+        if rank < len(states):
+            return states[rank]
+        if self.torch_rng_state is None:
+            raise ValueError("the checkpoint has no random state")
+        return {"cpu": self.torch_rng_state}
 
     def to_document(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

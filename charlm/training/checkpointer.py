@@ -9,6 +9,7 @@ from pathlib import Path
 from charlm.checkpoint.files import is_checkpoint
 from charlm.checkpoint.schema import Checkpoint
 from charlm.errors import CharlmError
+from charlm.training.lock import LockLost, OutputLock
 
 
 def best_path(checkpoint: Path) -> Path:
@@ -17,19 +18,32 @@ def best_path(checkpoint: Path) -> Path:
 
 
 class Checkpointer:
-    """Owns the run's checkpoint files and which step they hold."""
+    """Owns the run's checkpoint files and which step they hold; writes them only while the
+    output path's lock (held by rank 0, the one that saves) is this run's."""
 
     def __init__(self, out: Path, best: Path | None, resume_command: str,
-                 saved_step: int = -1) -> None:
+                 lock: OutputLock | None = None, saved_step: int = -1) -> None:
         self.out = out
         self.best = best
         self.resume_command = resume_command
+        self.lock = lock
         self.saved_step = saved_step  # the step the file at `out` holds; -1: none of this run
         self.saves = 0
+
+    def check_lock(self, step: int) -> None:
+        """Stop, writing nothing, once another run holds the output path's lock: its files are
+        that run's now. Asked before each of the run's writes."""
+        lost = self.lock.lost() if self.lock is not None else None
+        if lost is None:
+            return
+        raise LockLost(f"{lost}; stopped at step {step} without writing, to leave that run's "
+                       f"files alone; make sure one run at a time writes {self.out}, then resume "
+                       f"with: {self.resume_command}")
 
     def save(self, checkpoint: Checkpoint, step: int, improved: bool) -> bool:
         """Save `checkpoint` of `step` to --out, and to the best path when it improved on the
         best; returns whether the best one was saved."""
+        self.check_lock(step)
         checkpoint.save(self.out)
         self.saved_step = step
         self.saves += 1

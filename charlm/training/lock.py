@@ -4,9 +4,15 @@ Two runs writing the same --out (two array tasks given the same name, a requeued
 run still goes on) would overwrite each other's checkpoint and metrics. The first takes the lock
 `.<out name>.lock`, created atomically, holding its host and process id; a second is refused at
 start with one line naming them. While the run lives, a thread touches the lock file every
-HEARTBEAT_S seconds. A lock left by a run that died is taken over, with a warning: at once when
-its process, on this host, has ended; after STALE_AFTER_S seconds without a heartbeat otherwise
-(a process on another machine cannot be asked, and process ids are reused).
+HEARTBEAT_S seconds. A lock left by a run that died is taken over, with a warning. On this host
+the process decides: a lock whose process has ended is taken over at once, and one whose process
+lives is kept whatever its heartbeat's age (a suspended job, stopped by SIGSTOP, beats no more but
+will go on). A process on another machine cannot be asked: its lock is taken over after
+STALE_AFTER_S seconds without a heartbeat.
+
+A run may still lose its lock (taken over by a run on another host that judged it dead, or the
+file removed): before each save it asks `lost`, and once the lock is another's it writes nothing
+more, and its heartbeat stops touching the other run's lock.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ STALE_AFTER_S = 300.0
 UNREADABLE_RETRIES = 10
 
 
+class LockLost(CharlmError):
+    """The output path's lock is no longer this run's: it must not write there any more."""
+
+
 def lock_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.lock")
 
@@ -40,6 +50,7 @@ class OutputLock:
         self.heartbeat_s = heartbeat_s
         self.path = lock_path(out)
         self.token = uuid.uuid4().hex
+        self.held = False  # whether acquire took the lock (a failed acquire takes none)
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -58,6 +69,7 @@ class OutputLock:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump({"host": host_name(), "pid": os.getpid(), "token": self.token,
                            "started": time.strftime("%Y-%m-%d %H:%M:%S")}, handle)
+            self.held = True
             self._heartbeat = threading.Thread(target=self._beat, name="charlm-lock",
                                                daemon=True)
             self._heartbeat.start()
@@ -76,6 +88,19 @@ class OutputLock:
         if holder is not None and holder.get("token") == self.token:
             self.path.unlink(missing_ok=True)
 
+    def lost(self) -> str | None:
+        """Why the lock is no longer this run's (another run holds it, or its file is gone), or
+        None while it is, or when no lock was taken."""
+        if not self.held:
+            return None
+        holder, raw, _ = self._holder()
+        if raw is None:
+            return f"the lock file {self.path} of {self.out} was removed while this run trained"
+        if holder is not None and holder.get("token") == self.token:
+            return None
+        return (f"{_describe(holder)} took over {self.out} while this run trained (lock: "
+                f"{self.path})")
+
     def __enter__(self) -> OutputLock:
         return self
 
@@ -84,10 +109,27 @@ class OutputLock:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
+            if not self._touch_if_own():
+                return
+
+    def _touch_if_own(self) -> bool:
+        """Touch the lock file while it holds this run's token; False once it does not. The
+        file read is the one touched, so a lock another run put in its place stays untouched."""
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # unreadable for now: try again at the next beat
+        with os.fdopen(descriptor, "rb") as handle:
             try:
-                os.utime(self.path)
+                holder = _parse(handle.read())
+                if holder is None or holder.get("token") != self.token:
+                    return False
+                os.utime(handle.fileno())
             except OSError:
                 pass
+        return True
 
     def _take_over_if_dead(self) -> str | None:
         """Remove the lock file of a run that died (returning the warning to give), or refuse
@@ -99,7 +141,7 @@ class OutputLock:
         if why is None:
             raise CharlmError(f"{self.out} is in use by {_describe(holder)}, last heartbeat "
                               f"{age:.0f} s ago; wait for that run to end or choose another "
-                              f"--out (lock: {self.path})")
+                              f"--out (lock: {self.path}){_reused_id_advice(holder, age)}")
         # Moved aside, not deleted: of two runs taking over at once, one rename succeeds.
         aside = self.path.with_name(f"{self.path.name}.taken-{self.token}")
         try:
@@ -149,15 +191,32 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 
 def _why_dead(holder: dict[str, Any] | None, age: float) -> str | None:
     """Why the lock's run must have died, or None when it may still run."""
+    pid = _local_pid(holder)
+    if pid is not None:
+        # This very process holds no lock it does not know of: its id was reused.
+        if pid == os.getpid() or not process_alive(pid):
+            return "which is no longer running"
+        return None  # alive here: suspended, perhaps, but not dead
     if age > STALE_AFTER_S:
         return f"whose heartbeat stopped {age:.0f} s ago"
+    return None
+
+
+def _local_pid(holder: dict[str, Any] | None) -> int | None:
+    """The process id of a lock held on this host, None for another host's or an unreadable one."""
     if holder is None or holder.get("host") != host_name():
         return None
     pid = holder.get("pid")
-    # This very process holds no lock it does not know of: its id was reused.
-    if isinstance(pid, int) and (pid == os.getpid() or not process_alive(pid)):
-        return "which is no longer running"
-    return None
+    return pid if isinstance(pid, int) else None
+
+
+def _reused_id_advice(holder: dict[str, Any] | None, age: float) -> str:
+    """For a live process of this host whose heartbeat stopped: its id may have been reused."""
+    pid = _local_pid(holder)
+    if pid is None or age <= STALE_AFTER_S:
+        return ""
+    return (f"; a suspended run keeps its lock, but if process {pid} is no charlm run, delete "
+            "the lock")
 
 
 def _describe(holder: dict[str, Any] | None) -> str:

@@ -2,14 +2,17 @@
 
 Each step trains on one batch per rank. After a step, in this order: the loss is read back from
 the device when due, a report is made when due (validate, sample, save), and a signal received
-during the step stops the run with a checkpoint.
+during the step stops the run with a checkpoint. Under torchrun rank 0 alone reports and saves;
+every rank takes part in gathering the random states it saves and in receiving what it decided.
 """
 
 from __future__ import annotations
 
 import math
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,12 +22,11 @@ from charlm.model.sampling import detokenize, make_generator, sample_sentences
 from charlm.model.scoring import mean_loss
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
+from charlm.training.progress import EARLY_STOP
 from charlm.training.ranks import Ranks
 from charlm.training.resume import AlreadyTrained
 from charlm.training.run import Run, build_run
 from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
-
-EARLY_STOP = "early-stop"  # Progress.stopped when --early-stop ended the run
 
 
 class TrainingDiverged(CharlmError):
@@ -87,12 +89,7 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
             if report_due:
                 # Saved with the report: right after an epoch ended, the next has had none yet.
                 progress.reported_in_epoch = progress.batch_in_epoch > 0
-                if ranks.is_main:
-                    report(run)
-                figures.pause()
-                # Rank 0 decided; every rank leaves at this same step.
-                if config.early_stop and ranks.any(progress.stopped is not None):
-                    progress.stopped = EARLY_STOP
+                if report_on_rank_0(run):
                     break
             if epoch_ended:
                 progress.reported_in_epoch = False
@@ -126,8 +123,22 @@ def read_back_loss(run: Run) -> None:
     run.figures.add_read_loss(value)
 
 
-def report(run: Run) -> None:
-    """Validate, record, sample and save; then tell every output."""
+def report_on_rank_0(run: Run) -> bool:
+    """Rank 0 reports (its checkpoint holding every rank's random state); every rank then
+    trains at the rate it decided. Returns whether it stopped the run early, on every rank."""
+    others = run.ranks.from_other_ranks(run.runtime.random_state())
+    decision = run.ranks.decided_by_main(partial(report, run, others))
+    run.schedule.follow(decision["lr"])
+    assert run.figures is not None
+    run.figures.pause()
+    if decision["stop"]:
+        run.progress.stopped = EARLY_STOP
+    return bool(decision["stop"])
+
+
+def report(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
+    """Validate, record, sample and save; then tell every output. Returns what the report
+    decided: the learning rate from here on, and whether the run stops early."""
     progress, figures, config = run.progress, run.figures, run.config
     assert figures is not None
     val_loss = mean_loss(run.evaluated_model, run.valid_set, run.runtime.device)
@@ -142,7 +153,7 @@ def report(run: Run) -> None:
         progress.reports_without_improvement + 1)
     metrics = {
         "elapsed_s": round(progress.elapsed_s, 3),
-        "epoch": progress.epoch + (1 if progress.batch_in_epoch else 0),
+        "epoch": progress.reached_epoch,
         "examples": progress.examples,
         "tokens": progress.tokens,
         "train_loss": figures.train_loss,
@@ -160,25 +171,24 @@ def report(run: Run) -> None:
     decayed = run.schedule.step(val_loss)
     samples = sample_text(run, config.samples, config.seed + progress.reports)
     figures.restart()
-    # The record first: a metrics file that cannot be written leaves the previous checkpoint,
-    # which it matches, in place.
+    # Nothing is written once another run holds the lock. The record first: a metrics file that
+    # cannot be written leaves the previous checkpoint, which it matches, in place.
+    run.checkpointer.check_lock(progress.steps)
     run.outputs.report(metrics)
-    best_saved = run.checkpointer.save(run.checkpoint(), progress.steps, improved)
+    best_saved = run.checkpointer.save(run.checkpoint(other_ranks), progress.steps, improved)
     if decayed:
         run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, config.patience)
     run.outputs.samples(samples)
     run.outputs.saved(str(run.checkpointer.out))
     if best_saved:
         run.outputs.line(f"best validation loss so far: also saved {run.checkpointer.best}")
+    return {"lr": run.schedule.lr, "stop": progress.stopped is not None}
 
 
 def early_stop_message(run: Run) -> str:
     """The one line that says the run stopped early, and which checkpoint to use."""
-    progress, config, best = run.progress, run.config, run.checkpointer.best
-    epoch = progress.metrics[-1]["epoch"]
-    text = (f"stopped early at epoch {epoch} of {config.epochs}: the validation loss "
-            f"has not improved for {config.early_stop} reports in a row (best "
-            f"{progress.best_val_loss:.4f}); ")
+    best = run.checkpointer.best
+    text = run.progress.stopped_early(run.config.epochs) + "; "
     if best is not None and best.exists():
         return text + f"use the best checkpoint {best}"
     return text + (f"saved the last checkpoint {run.checkpointer.out} (--keep-best also keeps "
@@ -205,12 +215,19 @@ def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
     """Save the step just finished (unless a report saved it) and stop with the resume command."""
     run.outputs.stop_progress()
     checkpointer = run.checkpointer
-    if checkpointer.saved_step != run.progress.steps and run.ranks.is_main:
-        checkpointer.save(run.checkpoint(), run.progress.steps, improved=False)
+    others = run.ranks.from_other_ranks(run.runtime.random_state())
+    run.ranks.decided_by_main(partial(save_on_signal, run, others))
     signum = guard.signum or 0
     raise Interrupted(signum, f"{signal_name(signum)} received: finished step "
                               f"{run.progress.steps} and saved the checkpoint {checkpointer.out}; "
                               f"resume with: {checkpointer.resume_command}")
+
+
+def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
+    """On rank 0: save the step just finished, unless its report saved it."""
+    if run.checkpointer.saved_step != run.progress.steps:
+        run.checkpointer.save(run.checkpoint(other_ranks), run.progress.steps, improved=False)
+    return {}
 
 
 def sample_text(run: Run, count: int, seed: int) -> list[str]:

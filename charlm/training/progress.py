@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+EARLY_STOP = "early-stop"  # Progress.stopped when --early-stop ended the run
 # Keys of the running figures in a checkpoint's "progress" record, beside Progress's fields.
 FIGURES_KEYS = ("interval_tokens", "interval_elapsed_s", "interval_loss_sum")
 
@@ -38,6 +39,26 @@ class Progress:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def reached_epoch(self) -> int:
+        """The epoch training is in, counted from 1; at an epoch's end, the one just ended."""
+        return self.epoch + (1 if self.batch_in_epoch else 0)
+
+    def stopped_early(self, epochs: int) -> str:
+        """Where and why --early-stop ended the run, for the messages that say so."""
+        count = self.reports_without_improvement
+        return (f"stopped early at epoch {self.reached_epoch} of {epochs}: the validation loss "
+                f"has not improved for {count} report{'' if count == 1 else 's'} in a row "
+                f"(best {self.best_val_loss:.4f})")
+
+    def go_on(self, early_stop: int) -> None:
+        """Continue a resumed run: whatever stopped it before is no longer why it ends. A run
+        that stopped early and goes on with its patience spent (resumed for more epochs) gets
+        `early_stop` new reports to improve on its best."""
+        if self.stopped == EARLY_STOP and self.reports_without_improvement >= early_stop > 0:
+            self.reports_without_improvement = 0
+        self.stopped = None
 
     def advance(self, sentences: int, tokens: int, batches: int, epoch_batches: int) -> bool:
         """Count one step; returns whether it ended the epoch."""

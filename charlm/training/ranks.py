@@ -4,8 +4,10 @@ Launched by `torchrun`, every process (rank) trains a DistributedDataParallel re
 CPUs, NCCL on GPUs. Rank 0 prepares the corpus (from the cache when it can) and sends it to the
 others, so a corpus is prepared once, not once per rank, and no shared file system is needed
 across machines. Each rank takes a disjoint share of every epoch's batches; all ranks compute the
-same epoch order, so no batch lists are exchanged. Only rank 0 reports, samples and saves.
-Outside torchrun every method reduces to a plain call in a single process.
+same epoch order, so no batch lists are exchanged. Only rank 0 reports, samples and saves; what
+its report decides (the learning rate, an early stop) reaches every rank at the same step, and
+its checkpoint holds every rank's random state. Outside torchrun every method reduces to a plain
+call in a single process.
 """
 
 from __future__ import annotations
@@ -158,6 +160,27 @@ class Ranks:
         value = torch.tensor([1 if flag else 0], dtype=torch.int32)
         dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.cpu_group)
         return bool(value.item())
+
+    def from_other_ranks(self, value: T) -> list[T]:
+        """On rank 0, the `value` of every other rank, in rank order; [] elsewhere (a collective
+        call: every rank must make it)."""
+        if not self.active:
+            return []
+        gathered: list[Any] | None = [None] * self.world_size if self.is_main else None
+        dist.gather_object(value, gathered, dst=0, group=self.cpu_group)
+        return gathered[1:] if gathered is not None else []
+
+    def decided_by_main(self, decide: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run `decide` on rank 0 alone; every rank gets the decision it returns (a JSON
+        object), at the same step. An error it raises stops every rank with the same one-line
+        message."""
+        if not self.active:
+            return decide()
+        if not self.is_main:
+            return self._receive()
+        decision = self._send_outcome(decide)
+        self._broadcast(json.dumps(decision).encode())
+        return decision
 
     def main_only(self, action: Callable[[], T]) -> T | None:
         """Run `action` on rank 0 alone (None on the others). An error it raises stops every

@@ -28,6 +28,7 @@ from charlm.options import (
     source_of,
 )
 from charlm.training.config import TrainConfig
+from charlm.training.progress import EARLY_STOP, Progress
 
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
@@ -45,10 +46,20 @@ class AlreadyTrained(CharlmError):
         self.checkpoint = checkpoint
 
 
-def finished(progress: dict[str, Any], epochs: int) -> bool:
-    """Whether a run whose checkpoint records `progress` has nothing left to do when asked for
-    `epochs` epochs: it has trained them all, or it stopped early."""
-    return progress.get("epoch", 0) >= epochs or progress.get("stopped") == "early-stop"
+def nothing_to_do(path: str, progress: Progress, asked_before: int, config: TrainConfig
+                  ) -> str | None:
+    """Why resuming with `config` a run that was asked for `asked_before` epochs has nothing to
+    do, or None when it trains on. A run that stopped early trains on when given more patience
+    (a larger --early-stop, or 0) or more epochs; the same command again has nothing to do."""
+    if progress.epoch >= config.epochs:
+        return f"{path}: already trained {progress.epoch} of {config.epochs} epochs; nothing to do"
+    if progress.stopped != EARLY_STOP:
+        return None
+    patience = progress.reports_without_improvement
+    if config.early_stop == 0 or config.early_stop > patience or config.epochs > asked_before:
+        return None
+    return (f"{path}: {progress.stopped_early(asked_before)}; nothing to do; to train on, pass "
+            f"--early-stop above {patience} (or 0) or --epochs above {asked_before}")
 
 
 def resolve_auto_resume(config: TrainConfig) -> TrainConfig:
@@ -104,14 +115,13 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
     corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
     merged = replace(config, corpus=corpus, **inherited,
                      origins=origins_of(config) | dict.fromkeys(inherited, CHECKPOINT))
-    progress = checkpoint.progress or {}
-    epochs_done = progress.get("epoch", 0)
-    if epochs_done > merged.epochs:
-        raise ConfigError(f"{path} has already trained {epochs_done} epochs, more than "
+    progress = Progress.from_dict(checkpoint.progress or {})
+    if progress.epoch > merged.epochs:
+        raise ConfigError(f"{path} has already trained {progress.epoch} epochs, more than "
                           f"--epochs {merged.epochs}; pass a larger --epochs to train further")
-    if finished(progress, merged.epochs):
-        raise AlreadyTrained(f"{path}: already trained {epochs_done} of {merged.epochs} epochs; "
-                             "nothing to do", Path(path))
+    done = nothing_to_do(path, progress, stored.get("epochs", merged.epochs), merged)
+    if done is not None:
+        raise AlreadyTrained(done, Path(path))
     return merged, checkpoint
 
 

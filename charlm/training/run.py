@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -82,9 +83,11 @@ class Run:
         """The model that reports measure, samples come from and checkpoints hold."""
         return self.average.model if self.average is not None else self.model
 
-    def checkpoint(self) -> Checkpoint:
-        """What a checkpoint of the run holds now."""
+    def checkpoint(self, other_ranks: Sequence[dict[str, torch.Tensor]] = ()) -> Checkpoint:
+        """What a checkpoint of the run holds now, saved by rank 0; `other_ranks`: the random
+        states of the other ranks, gathered at this step."""
         assert self.figures is not None
+        random_states = [self.runtime.random_state(), *other_ranks]
         return Checkpoint(
             model_config=self.model.config.to_dict(),
             model_state=weights_of(self.evaluated_model),
@@ -96,11 +99,12 @@ class Run:
             progress=self.progress.to_dict() | self.figures.state_dict(),
             optimizer_state=self.optimizer.state_dict(),
             lr_schedule=self.schedule.state_dict(),
-            torch_rng_state=torch.get_rng_state(),
+            torch_rng_state=random_states[0]["cpu"],
             corpus=self.corpus_record,
             initialised_from=self.initialised_from,
             weight_average=(self.average.state_dict(weights_of(self.model))
                             if self.average is not None else None),
+            rng_states=random_states,
         )
 
 
@@ -126,8 +130,9 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
                             ranks.local_world_size)
     ranks.join(runtime.device)
     best = best_path(out) if config.keep_best else None
+    lock = OutputLock(out)  # taken by rank 0, which saves, and asked before each save
     outputs = ranks.main_only(
-        partial(claim_outputs, config, console, out, best, in_place, held)) or Outputs([])
+        partial(claim_outputs, config, console, out, best, in_place, held, lock)) or Outputs([])
     if config.valid is not None:
         corpus_files(config.valid)  # a missing validation file fails before any work
     report_configuration(outputs, config, out, ranks, runtime)
@@ -154,7 +159,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
         train_set=train_set, valid_set=valid_set, model=model,
         step_loss=ranks.wrap(runtime.loss_module(model), runtime.device), optimizer=optimizer,
         schedule=PlateauSchedule(optimizer, config.lr_decay, config.patience),
-        checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out)),
+        checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out), lock),
     )
     report_model(run)
     if initial is not None:
@@ -237,8 +242,7 @@ def restore(run: Run, resumed: Checkpoint | None, in_place: bool) -> None:
         state = resumed.progress or {}
         restore_training_state(run, resumed)
         run.initialised_from = resumed.initialised_from
-        # The run goes on: whatever stopped it before is no longer why it ends.
-        run.progress.stopped = None
+        run.progress.go_on(run.config.early_stop)
         run.outputs.line(f"resuming {run.config.resume} at epoch {run.progress.epoch + 1}, step "
                          f"{run.progress.steps}, {run.progress.examples:,} sentences seen")
         if in_place:
@@ -267,7 +271,8 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
         run.model.load_state_dict(averaged["training_weights"] if averaged is not None
                                   else resumed.model_state)
         run.optimizer.load_state_dict(resumed.optimizer_state or {})
-        torch.set_rng_state(resumed.torch_rng_state)
+        # Each rank draws its own dropout masks: it continues from its own random state.
+        run.runtime.restore_random_state(resumed.random_state(run.ranks.rank))
         run.progress = Progress.from_dict(resumed.progress or {})
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CharlmError(
@@ -288,10 +293,10 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
 
 
 def claim_outputs(config: TrainConfig, console: Output, out: Path, best: Path | None,
-                  in_place: bool, held: ExitStack) -> Outputs:
+                  in_place: bool, held: ExitStack, lock: OutputLock) -> Outputs:
     """Lock the output path (held until `held` closes), refuse to overwrite what is not this
     run's to overwrite, and open the run's outputs. Rank 0 alone writes files."""
-    taken_over = held.enter_context(OutputLock(out)).acquire()
+    taken_over = held.enter_context(lock).acquire()
     check_output_path(out, config.force or in_place)
     if best is not None:
         check_output_path(best, config.force or config.resume is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +39,21 @@ class Runtime:
     def loss_due(self, step: int) -> bool:
         """Whether the training loss should be read back after `step`."""
         return step % self.loss_sync_steps == 0
+
+    def random_state(self) -> dict[str, torch.Tensor]:
+        """This process's random generators (dropout draws from them): the CPU's, and the GPU's
+        it trains on."""
+        state = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def restore_random_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Continue from `state`; a GPU state is left out on the CPU, and a run saved on the CPU
+        keeps the GPU's seeded state."""
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
 
     def amp_warning(self) -> str | None:
         if self.amp and self.device.type != "cuda":

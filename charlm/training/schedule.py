@@ -54,6 +54,12 @@ class PlateauSchedule:
         self.reductions += 1
         return True
 
+    def follow(self, lr: float) -> None:
+        """Train at `lr`, the rate rank 0's schedule decided: under torchrun only rank 0 sees the
+        reports, and every rank must step at the same rate or their models drift apart."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "factor": self.factor,
