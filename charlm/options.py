@@ -184,17 +184,18 @@ def parse_text(cls: type, name: str, text: str, source: str) -> Any:
 def check_type(cls: type, name: str, value: Any, source: str) -> None:
     """Refuse a value given from Python that is not of the field's type."""
     base, optional, is_list = field_type(cls, name)
+    kinds = {bool: "True or False", int: "a whole number", float: "a number", str: "text"}
     if value is None:
         if not optional:
-            raise ConfigError(f"{source}: None is not allowed; give a {base.__name__}")
+            raise ConfigError(f"{source}: None is not allowed; give {kinds[base]}")
         return
     if is_list:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, base) for v in value):
-            raise ConfigError(f"{source}={value!r} is not a list of {base.__name__}")
+            raise ConfigError(f"{source}: {value!r} is not a list of {kinds[base]}")
         return
     wanted: tuple[type, ...] = (int, float) if base is float else (base,)
     if not isinstance(value, wanted) or (isinstance(value, bool) and base is not bool):
-        raise ConfigError(f"{source}={value!r} is not a {base.__name__}")
+        raise ConfigError(f"{source}: {value!r} is not {kinds[base]}")
 
 
 def check_value(cls: type, name: str, value: Any, source: str) -> None:

@@ -98,3 +98,88 @@ def test_errors_are_charlm_errors_with_the_commands_lines(tmp_path: Path) -> Non
     result = runner.invoke(app, ["generate", str(missing)])
     assert result.stderr.strip() == f"Error: {refused.value}"
     assert isinstance(refused.value, charlm.CheckpointError)
+
+
+TINY_SETTINGS = {"embedding_dim": 8, "hidden_dim": 16, "vocabulary_size": 50, "batch_size": 16,
+                 "samples": 1, "device": "cpu", "threads": 1, "print_every": 150,
+                 "dropout": 0.1}
+TINY_FLAGS = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
+              "--batch-size", "16", "--samples", "1", "--device", "cpu", "--threads", "1",
+              "--print-every", "150", "--dropout", "0.1"]
+
+
+def same_training_state(first: Path, second: Path) -> None:
+    """Two checkpoints hold the same weights, average, optimizer state and progress."""
+    import torch
+
+    from charlm.checkpoint.schema import read_checkpoint
+
+    a, b = read_checkpoint(first), read_checkpoint(second)
+    for name, tensor in a.model_state.items():
+        assert torch.equal(tensor, b.model_state[name]), name
+    for name, tensor in a.weight_average["training_weights"].items():
+        assert torch.equal(tensor, b.weight_average["training_weights"][name]), name
+    assert a.progress["steps"] == b.progress["steps"]
+    timing = {"elapsed_s", "tokens_per_s"}
+    assert ([{k: v for k, v in m.items() if k not in timing} for m in a.progress["metrics"]]
+            == [{k: v for k, v in m.items() if k not in timing} for m in b.progress["metrics"]])
+
+
+def test_a_run_started_from_python_resumes_from_the_command_line(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One report at the end of each epoch, so the first run's last report is the whole run's.
+    whole = tmp_path / "whole.pt"
+    done = runner.invoke(app, ["train", str(corpus_file), "-o", str(whole), "--epochs", "2",
+                               *TINY_FLAGS, "--print-every", "100000"])
+    assert done.exit_code == 0, done.output
+    capsys.readouterr()
+    half = tmp_path / "half.pt"
+    result = charlm.train(corpus_file, out=half, epochs=1, **TINY_SETTINGS | {
+        "print_every": 100000})
+    assert capsys.readouterr() == ("", "")  # the library prints nothing
+    assert result.checkpoint == half and result.stopped is None
+    assert [r.epoch for r in result.reports][-1] == 1 and result.reports[-1].checkpoint == half
+    from charlm.checkpoint.schema import read_checkpoint
+
+    origins = read_checkpoint(half).setting_origins
+    assert origins["epochs"] == "epochs=" and origins["cell"] == "default"
+    resumed = runner.invoke(app, ["train", str(corpus_file), "--resume", str(half),
+                                  "--epochs", "2"])
+    assert resumed.exit_code == 0, resumed.output
+    same_training_state(whole, half)
+
+
+def test_breaking_out_of_reports_leaves_a_checkpoint_that_resume_continues(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    whole = tmp_path / "whole.pt"
+    charlm.train(corpus_file, out=whole, epochs=2, **TINY_SETTINGS)
+    part = tmp_path / "part.pt"
+    seen = []
+    for report in charlm.reports(corpus_file, out=part, epochs=2, **TINY_SETTINGS):
+        seen.append(report)
+        if len(seen) == 2:
+            break
+    from charlm.checkpoint.schema import read_checkpoint
+
+    assert read_checkpoint(part).progress["steps"] == seen[-1].step
+    assert seen[0].sentences < seen[1].sentences and seen[1].samples
+    # The lock is released: the same output can be trained on again at once.
+    rest = charlm.train(corpus_file, out=part, resume=part)
+    assert rest.reports and rest.reports[0].step > seen[-1].step
+    same_training_state(whole, part)
+
+
+def test_python_settings_are_checked_as_flags_are(corpus_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    with pytest.raises(charlm.ConfigError, match=r"learning_rate=: 0\.0 is too small; it must "
+                                                 "be greater than 0"):
+        charlm.train(corpus_file, out=out, learning_rate=0.0)
+    with pytest.raises(charlm.ConfigError, match="unknown setting 'lerning_rate='"):
+        charlm.train(corpus_file, out=out, lerning_rate=0.1)
+    with pytest.raises(charlm.ConfigError, match="hidden_dim=: 'big' is not a whole number"):
+        charlm.train(corpus_file, out=out, hidden_dim="big")
+    with pytest.raises(charlm.ConfigError, match="cell=: unknown value 'transformer'"):
+        charlm.train(corpus_file, out=out, cell="transformer")
+    assert not out.exists()

@@ -4,12 +4,18 @@ Each step trains on one batch per rank. After a step, in this order: the loss is
 the device when due, a report is made when due (validate, sample, save), and a signal received
 during the step stops the run with a checkpoint. Under torchrun rank 0 alone reports and saves;
 every rank takes part in gathering the random states it saves and in receiving what it decided.
+
+The loop yields each report, after its checkpoint is saved, to whoever iterates `reports`: the
+command, which only drains it (every output was told already), or a Python caller. A caller that
+breaks out of the loop stops the run there, with that report's checkpoint, as Ctrl-C does.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Generator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,19 +39,67 @@ class TrainingDiverged(CharlmError):
     """The loss became NaN or infinite."""
 
 
-def train(config: TrainConfig, console: Output) -> Path:
-    """Run `charlm train`; returns the checkpoint path."""
+@dataclass
+class Report:
+    """One report of a training run, yielded by `reports` once its checkpoint is saved."""
+
+    step: int
+    epoch: int
+    """The epoch the report falls in, counted from 1."""
+    sentences: int
+    """Training sentences seen so far."""
+    tokens: int
+    """Training tokens predicted so far."""
+    train_loss: float
+    """Mean training loss (nats per token) since the previous report."""
+    val_loss: float
+    val_ppl: float
+    tokens_per_s: float
+    lr: float
+    """The learning rate the steps since the previous report used."""
+    elapsed_s: float
+    """Training time so far, reports left out."""
+    best: bool
+    """Whether its validation loss is the best so far."""
+    samples: list[str] = field(default_factory=list)
+    checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    """With --keep-best: where the best model so far is."""
+    stopped: str | None = None
+    """"early-stop" when --early-stop ends the run at this report."""
+
+
+TrainingReports = Generator[Report, None, Path]
+
+
+def reports(config: TrainConfig, outputs: Output) -> TrainingReports:
+    """Train, yielding each report; returns the checkpoint path (a finished run yields none)."""
     with catch_interrupts() as guard, ExitStack() as held:
         try:
-            run = build_run(config, console, held)
+            run = build_run(config, outputs, held)
         except AlreadyTrained as done:
             if Ranks.from_environment().is_main:
-                console.line(str(done))
+                outputs.line(str(done))
             return done.checkpoint
-        return train_loop(run, guard)
+        return (yield from train_loop(run, guard))
 
 
-def train_loop(run: Run, guard: InterruptGuard) -> Path:
+def run_to_end(training: TrainingReports, each: Callable[[Report], Any] = lambda _: None
+               ) -> Path:
+    """Drain the reports of a run, handing each to `each`; returns the checkpoint path."""
+    while True:
+        try:
+            each(next(training))
+        except StopIteration as end:
+            return end.value
+
+
+def train(config: TrainConfig, console: Output) -> Path:
+    """Run `charlm train`; returns the checkpoint path."""
+    return run_to_end(reports(config, console))
+
+
+def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
     """Train until the configured epochs are done, reporting and saving as configured."""
     config, progress, ranks, runtime, outputs = (run.config, run.progress, run.ranks,
                                                  run.runtime, run.outputs)
@@ -89,7 +143,14 @@ def train_loop(run: Run, guard: InterruptGuard) -> Path:
             if report_due:
                 # Saved with the report: right after an epoch ended, the next has had none yet.
                 progress.reported_in_epoch = progress.batch_in_epoch > 0
-                if report_on_rank_0(run):
+                made = report_on_rank_0(run)
+                if made is not None:
+                    try:
+                        yield made
+                    except GeneratorExit:
+                        stop_for_caller(run, guard)
+                        raise
+                if progress.stopped is not None:
                     break
             if epoch_ended:
                 progress.reported_in_epoch = False
@@ -123,22 +184,26 @@ def read_back_loss(run: Run) -> None:
     run.figures.add_read_loss(value)
 
 
-def report_on_rank_0(run: Run) -> bool:
+def report_on_rank_0(run: Run) -> Report | None:
     """Rank 0 reports (its checkpoint holding every rank's random state); every rank then
-    trains at the rate it decided. Returns whether it stopped the run early, on every rank."""
+    trains at the rate it decided, and stops where it stopped early. Returns the report on
+    rank 0 (None on the others)."""
     others = run.ranks.from_other_ranks(run.runtime.random_state())
-    decision = run.ranks.decided_by_main(partial(report, run, others))
+    made: list[Report] = []
+    decision = run.ranks.decided_by_main(partial(report, run, others, made.append))
     run.schedule.follow(decision["lr"])
     assert run.figures is not None
     run.figures.pause()
     if decision["stop"]:
         run.progress.stopped = EARLY_STOP
-    return bool(decision["stop"])
+    return made[0] if made else None
 
 
-def report(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
-    """Validate, record, sample and save; then tell every output. Returns what the report
-    decided: the learning rate from here on, and whether the run stops early."""
+def report(run: Run, other_ranks: list[dict[str, torch.Tensor]],
+           made: Callable[[Report], Any]) -> dict[str, Any]:
+    """Validate, record, sample and save; then tell every output and hand the report to
+    `made`. Returns what the report decided: the learning rate from here on, and whether the
+    run stops early."""
     progress, figures, config = run.progress, run.figures, run.config
     assert figures is not None
     val_loss = mean_loss(run.evaluated_model, run.valid_set, run.runtime.device)
@@ -146,11 +211,7 @@ def report(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, An
         raise TrainingDiverged(f"the validation loss became {val_loss} at step "
                                f"{progress.steps}; {run.checkpointer.kept()}; lower "
                                "--learning-rate or set --clip-norm")
-    improved = val_loss < progress.best_val_loss
-    progress.reports += 1
-    progress.best_val_loss = min(progress.best_val_loss, val_loss)
-    progress.reports_without_improvement = 0 if improved else (
-        progress.reports_without_improvement + 1)
+    verdict = progress.judge(val_loss, config.early_stop, config.epochs)
     metrics = {
         "elapsed_s": round(progress.elapsed_s, 3),
         "epoch": progress.reached_epoch,
@@ -162,10 +223,9 @@ def report(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, An
         "tokens_per_s": figures.tokens_per_s,
         "lr": run.optimizer.param_groups[0]["lr"],
     }
-    if (config.early_stop and progress.reports_without_improvement >= config.early_stop
-            and progress.epoch < config.epochs):
+    if verdict.stop:
         # Recorded before the save: the checkpoint and the metrics file say why the run ended.
-        progress.stopped = metrics["stopped"] = EARLY_STOP
+        metrics["stopped"] = EARLY_STOP
     progress.metrics.append(metrics)
     # The decayed rate applies from the next step on; `lr` above is the one this interval used.
     decayed = run.schedule.step(val_loss)
@@ -175,14 +235,23 @@ def report(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, An
     # cannot be written leaves the previous checkpoint, which it matches, in place.
     run.checkpointer.check_lock(progress.steps)
     run.outputs.report(metrics)
-    best_saved = run.checkpointer.save(run.checkpoint(other_ranks), progress.steps, improved)
+    checkpointer = run.checkpointer
+    best_saved = checkpointer.save(run.checkpoint(other_ranks), progress.steps, verdict.improved)
     if decayed:
         run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, config.patience)
     run.outputs.samples(samples)
-    run.outputs.saved(str(run.checkpointer.out))
+    run.outputs.saved(str(checkpointer.out))
     if best_saved:
-        run.outputs.line(f"best validation loss so far: also saved {run.checkpointer.best}")
-    return {"lr": run.schedule.lr, "stop": progress.stopped is not None}
+        run.outputs.line(f"best validation loss so far: also saved {checkpointer.best}")
+    made(Report(step=progress.steps, epoch=metrics["epoch"], sentences=progress.examples,
+                tokens=progress.tokens, train_loss=metrics["train_loss"], val_loss=val_loss,
+                val_ppl=metrics["val_ppl"], tokens_per_s=metrics["tokens_per_s"],
+                lr=metrics["lr"], elapsed_s=metrics["elapsed_s"], best=verdict.improved,
+                samples=samples, checkpoint=checkpointer.out,
+                best_checkpoint=checkpointer.best if checkpointer.best is not None
+                and checkpointer.best.exists() else None,
+                stopped=metrics.get("stopped")))
+    return {"lr": run.schedule.lr, "stop": verdict.stop}
 
 
 def early_stop_message(run: Run) -> str:
@@ -221,6 +290,16 @@ def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
     raise Interrupted(signum, f"{signal_name(signum)} received: finished step "
                               f"{run.progress.steps} and saved the checkpoint {checkpointer.out}; "
                               f"resume with: {checkpointer.resume_command}")
+
+
+def stop_for_caller(run: Run, guard: InterruptGuard) -> None:
+    """The caller of `reports` broke out of its loop, right after a report saved the
+    checkpoint: the run stops there and says how to go on."""
+    guard.deferring = False
+    run.outputs.stop_progress()
+    run.outputs.line(f"stopped by the caller after step {run.progress.steps}; the checkpoint "
+                     f"{run.checkpointer.out} holds it; resume with: "
+                     f"{run.checkpointer.resume_command}")
 
 
 def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:

@@ -14,6 +14,16 @@ EARLY_STOP = "early-stop"  # Progress.stopped when --early-stop ended the run
 FIGURES_KEYS = ("interval_tokens", "interval_elapsed_s", "interval_loss_sum")
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a report's validation loss decided."""
+
+    improved: bool
+    """It is the best validation loss so far."""
+    stop: bool
+    """--early-stop ends the run at this report."""
+
+
 @dataclass
 class Progress:
     """Where training stands; saved in the checkpoint."""
@@ -51,6 +61,17 @@ class Progress:
         return (f"stopped early at epoch {self.reached_epoch} of {epochs}: the validation loss "
                 f"has not improved for {count} report{'' if count == 1 else 's'} in a row "
                 f"(best {self.best_val_loss:.4f})")
+
+    def judge(self, val_loss: float, early_stop: int, epochs: int) -> Verdict:
+        """Count a report of this validation loss; say whether it improved on the best, and
+        whether --early-stop ends the run here (recorded in `stopped`)."""
+        improved = val_loss < self.best_val_loss
+        self.reports += 1
+        self.best_val_loss = min(self.best_val_loss, val_loss)
+        self.reports_without_improvement = 0 if improved else self.reports_without_improvement + 1
+        if early_stop and self.reports_without_improvement >= early_stop and self.epoch < epochs:
+            self.stopped = EARLY_STOP
+        return Verdict(improved, self.stopped == EARLY_STOP)
 
     def go_on(self, early_stop: int) -> None:
         """Continue a resumed run: whatever stopped it before is no longer why it ends. A run

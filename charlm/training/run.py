@@ -4,7 +4,6 @@ where it reports. `build_run` does everything before the first step; loop.py tak
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from torch import nn
 from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import split_validation, target_counts
-from charlm.data.cache import cached_prepare
-from charlm.data.corpus import corpus_files, fingerprint, is_csv
+from charlm.data.corpus import corpus_files, is_csv
 from charlm.data.prepare import (
     EncodedSentences,
     PreparedCorpus,
@@ -27,32 +25,24 @@ from charlm.data.prepare import (
     split_advice,
 )
 from charlm.data.word_tokenizer import word_tokenizer_warning
-from charlm.errors import CharlmError, CorpusError
+from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.model.softmax import adaptive_cutoffs
-from charlm.options import given_fields, origins_of, settings_of
+from charlm.options import origins_of, settings_of
 from charlm.training.averaging import WeightAverage
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
-from charlm.training.init_from import (
-    InitialModel,
-    init_config,
-    initial_corpus,
-    report_coverage,
-)
 from charlm.training.lock import OutputLock
 from charlm.training.outputs import MetricsFile, Output, Outputs, metrics_path
 from charlm.training.progress import Progress, RunningFigures
 from charlm.training.ranks import Ranks
 from charlm.training.resume import (
     corpus_record,
-    resolve_auto_resume,
     resume_command,
-    resume_config,
-    resumed_corpus,
 )
 from charlm.training.runtime import Runtime
 from charlm.training.schedule import PlateauSchedule
+from charlm.training.start import choose_start
 from charlm.training.tensorboard import TensorBoardOutput
 
 
@@ -115,68 +105,47 @@ def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
 def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     """Everything up to the first training step: check, lock, prepare, build, restore. The
     lock on the output path stays in `held` until the caller closes it."""
-    resumed: Checkpoint | None = None
-    config = resolve_auto_resume(config)
-    initial: InitialModel | None = None
-    if config.resume is not None:
-        config, resumed = resume_config(config)
-    elif config.init_from is not None:
-        config, initial = init_config(config)
-    out = Path(config.out or config.resume or config.default_out)
-    # Resuming writes over the checkpoint it continues: that is what --resume asks for.
-    in_place = config.resume is not None and Path(config.resume).resolve() == out.resolve()
+    start = choose_start(config)
+    config, out = start.config, start.out
     ranks = Ranks.from_environment()
     runtime = Runtime.start(config.device, config.threads, config.amp, ranks.local_rank,
                             ranks.local_world_size)
     ranks.join(runtime.device)
     best = best_path(out) if config.keep_best else None
     lock = OutputLock(out)  # taken by rank 0, which saves, and asked before each save
-    outputs = ranks.main_only(
-        partial(claim_outputs, config, console, out, best, in_place, held, lock)) or Outputs([])
+    outputs = ranks.main_only(partial(claim_outputs, config, console, out, best,
+                                      start.in_place, held, lock)) or Outputs([])
     if config.valid is not None:
         corpus_files(config.valid)  # a missing validation file fails before any work
     report_configuration(outputs, config, out, ranks, runtime)
 
     started = time.monotonic()
-    source = CorpusSource(config, resumed, initial)
-    corpus = ranks.share_corpus(source.prepare)
-    report_corpus(outputs, corpus, time.monotonic() - started, source.cache_hit)
-    if source.store_failed:
-        outputs.warning(source.store_failed)
-    if initial is not None:
-        report_coverage(outputs, initial, corpus, source.unknown_words)
+    corpus = ranks.share_corpus(start.prepare)
+    report_corpus(outputs, corpus, time.monotonic() - started, start.cache_hit)
+    start.report_corpus(outputs, corpus)
     train_set, valid_set, valid_source = training_and_validation(config, corpus)
     outputs.line(f"training on {len(train_set):,} sentences, validating on "
                  f"{len(valid_set):,}{valid_source}")
 
-    stored = resumed or (initial.checkpoint if initial is not None else None)
-    model = build_model(config, len(corpus.vocabulary), train_set, runtime, stored)
+    model = build_model(config, len(corpus.vocabulary), train_set, runtime, start.stored)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=config.learning_rate,
                                     alpha=config.decay, eps=config.epsilon)
     run = Run(
         config=config, ranks=ranks, runtime=runtime, outputs=outputs, corpus=corpus,
-        corpus_record=corpus_record(str(config.corpus), corpus, source.digest),
+        corpus_record=corpus_record(str(config.corpus), corpus, start.digest),
         train_set=train_set, valid_set=valid_set, model=model,
         step_loss=ranks.wrap(runtime.loss_module(model), runtime.device), optimizer=optimizer,
         schedule=PlateauSchedule(optimizer, config.lr_decay, config.patience),
         checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out), lock),
     )
     report_model(run)
-    if initial is not None:
-        initialise(run, initial)
-    restore(run, resumed, in_place)
-    start_average(run, resumed)
+    figures_state = start.begin(run)  # replaces run.progress when resuming
+    run.figures = RunningFigures(run.progress, figures_state)
+    run.outputs.history(run.progress.metrics)
+    # Only rank 0 reports and saves, so only it keeps an average.
+    if config.weight_average > 0 and ranks.is_main:
+        run.average = start.average(run)
     return run
-
-
-def start_average(run: Run, resumed: Checkpoint | None) -> None:
-    """Average the weights from here on; a resumed run goes on with the average it kept. Only
-    rank 0 reports and saves, so only it keeps an average."""
-    if run.config.weight_average == 0 or not run.ranks.is_main:
-        return
-    run.average = WeightAverage(run.model, run.config.weight_average)
-    if resumed is not None and resumed.weight_average is not None:
-        run.average.load(resumed.model_state, resumed.weight_average["updates"])
 
 
 def build_model(config: TrainConfig, vocab_size: int, train_set: EncodedSentences,
@@ -198,98 +167,6 @@ def build_outputs(config: TrainConfig, console: Output, out: Path) -> Outputs:
     if config.tensorboard is not None:
         outputs.append(TensorBoardOutput(Path(config.tensorboard)))
     return Outputs(outputs)
-
-
-class CorpusSource:
-    """Where the training corpus comes from: the cache, a fresh preparation, or (resuming) the
-    checkpoint's tokenizer and vocabulary applied to the same text."""
-
-    def __init__(self, config: TrainConfig, resumed: Checkpoint | None,
-                 initial: InitialModel | None = None) -> None:
-        self.config = config
-        self.resumed = resumed
-        self.initial = initial
-        self.cache_hit = False
-        self.store_failed: str | None = None  # why the cache could not store the corpus
-        self.digest = ""  # only rank 0 saves checkpoints, the only use of the fingerprint
-        self.unknown_words: Counter[str] = Counter()  # fine-tuning: new words, with counts
-
-    def prepare(self) -> PreparedCorpus:
-        config = self.config
-        if self.resumed is not None:
-            self.digest = (self.resumed.corpus or {})["fingerprint"]
-            return resumed_corpus(config, self.resumed)
-        self.digest = fingerprint(str(config.corpus))
-        if self.initial is not None:
-            corpus, self.unknown_words = initial_corpus(config, self.initial)
-            return corpus
-        corpus, self.cache_hit = cached_prepare(
-            str(config.corpus), config.prepare_settings(), workers=config.workers,
-            cache_dir=config.cache_dir, use_cache=config.cache, digest=self.digest,
-            on_store_failed=self.cache_not_stored,
-        )
-        return corpus
-
-    def cache_not_stored(self, reason: str) -> None:
-        self.store_failed = reason
-
-
-def restore(run: Run, resumed: Checkpoint | None, in_place: bool) -> None:
-    """Continue a resumed run's weights, optimizer, schedule, random state and progress; start
-    the running figures and the metrics history."""
-    state: dict = {}
-    if resumed is not None:
-        state = resumed.progress or {}
-        restore_training_state(run, resumed)
-        run.initialised_from = resumed.initialised_from
-        run.progress.go_on(run.config.early_stop)
-        run.outputs.line(f"resuming {run.config.resume} at epoch {run.progress.epoch + 1}, step "
-                         f"{run.progress.steps}, {run.progress.examples:,} sentences seen")
-        if in_place:
-            run.checkpointer.saved_step = run.progress.steps
-    run.figures = RunningFigures(run.progress, state)
-    run.outputs.history(run.progress.metrics)
-
-
-def initialise(run: Run, initial: InitialModel) -> None:
-    """Start a fine-tuning run from the model's weights; all else starts afresh."""
-    try:
-        run.model.load_state_dict(initial.checkpoint.model_state)
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CharlmError(
-            f"--init-from {initial.path}: its weights do not fit the model it describes "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:80]})"
-        ) from None
-    run.initialised_from = initial.record()
-
-
-def restore_training_state(run: Run, resumed: Checkpoint) -> None:
-    config = run.config
-    # With a weight average, model_state holds the average, not the weights training goes on from.
-    averaged = resumed.weight_average
-    try:
-        run.model.load_state_dict(averaged["training_weights"] if averaged is not None
-                                  else resumed.model_state)
-        run.optimizer.load_state_dict(resumed.optimizer_state or {})
-        # Each rank draws its own dropout masks: it continues from its own random state.
-        run.runtime.restore_random_state(resumed.random_state(run.ranks.rank))
-        run.progress = Progress.from_dict(resumed.progress or {})
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CharlmError(
-            f"{config.resume} cannot be resumed: its training state does not fit this model "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:80]}); start a new run"
-        ) from None
-    if resumed.lr_schedule is not None:
-        run.schedule.load_state_dict(resumed.lr_schedule)
-    given = given_fields(config)
-    # Optimizer settings given on the command line replace the checkpoint's.
-    for group in run.optimizer.param_groups:
-        if "learning_rate" in given:
-            group["lr"] = config.learning_rate
-        if "decay" in given:
-            group["alpha"] = config.decay
-        if "epsilon" in given:
-            group["eps"] = config.epsilon
 
 
 def claim_outputs(config: TrainConfig, console: Output, out: Path, best: Path | None,
