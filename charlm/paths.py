@@ -153,7 +153,7 @@ def what_is(path: Path) -> str | None:
         return "a character device"
     if stat.S_ISBLK(mode):
         return "a block device"
-    return "not a regular file"
+    return "a special file"
 
 
 def check_input(path: Path, what: str, error: type[CharlmError] = CharlmError,
@@ -196,7 +196,7 @@ def check_file_destination(path: Path, flag: str) -> None:
     if not directory.is_dir():
         raise CharlmError(f"cannot write {path}: directory {directory} does not exist; create it "
                           f"or choose another {flag}")
-    kind = DIRECTORY if not path.name else what_is(path)
+    kind = what_is(path)
     if kind == DIRECTORY:
         raise CharlmError(f"{path} is a directory; give a file name with {flag}")
     if not _writable(directory):

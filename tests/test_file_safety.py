@@ -5,11 +5,12 @@ reverse) gets one line; every write reaches the disk whole or not at all."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from corpora import write_corpus
 from training import TINY, config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
+from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.paths import write_atomically
 from charlm.training.loop import train
@@ -99,43 +101,43 @@ def special(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         listener.close()
 
 
-def reading_commands(special: Path, model: dict, out: Path) -> dict[str, list[str]]:
-    """Every command that reads a file, given the special file where it reads one."""
-    s, corpus, checkpoint = str(special), str(model["train"]), str(model["checkpoint"])
-    return {
-        "generate": ["generate", s],
-        "info": ["info", s],
-        "complete": ["complete", s],
-        "score model": ["score", s, corpus],
-        "score text": ["score", checkpoint, s],
-        "evaluate model": ["evaluate", s, corpus],
-        "evaluate file": ["evaluate", checkpoint, s],
-        "export": ["export", s, "-o", str(out.with_suffix(".onnx"))],
-        "plot": ["plot", s, "-o", str(out.with_suffix(".png"))],
-        "train corpus": ["train", s, "-o", str(out), *TINY],
-        "train corpus directory": ["train", str(special.parent), "-o", str(out), *TINY],
-        "train --valid": ["train", corpus, "--valid", s, "-o", str(out), *TINY],
-        "train --init-from": ["train", corpus, "--init-from", s, "-o", str(out)],
-        "train --resume": ["train", corpus, "--resume", s],
-    }
-
-
-def writing_commands(special: Path, model: dict) -> dict[str, list[str]]:
-    """Every command that writes a file, given the special file as where it writes."""
-    s, corpus, checkpoint = str(special), str(model["train"]), str(model["checkpoint"])
-    return {
-        "train --out": ["train", corpus, "-o", s, "--force", *TINY],
-        "train --out --resume auto": ["train", corpus, "-o", s, "--resume", "auto", *TINY],
-        "train --tensorboard": ["train", corpus, "-o", str(special.with_name("m.pt")),
-                                "--tensorboard", s, *TINY],
-        "evaluate --per-token": ["evaluate", checkpoint, corpus, "--per-token", s, "--force"],
-        "plot --out": ["plot", str(model["metrics_file"]), "-o", s, "--force"],
-        "export --out": ["export", checkpoint, "-o", s, "--force"],
-    }
-
-
-READING = list(reading_commands(Path("x"), {"train": 0, "checkpoint": 0}, Path("o")))
-WRITING = list(writing_commands(Path("x"), {"train": 0, "checkpoint": 0, "metrics_file": 0}))
+Command = Callable[[str, dict, Path], list[str]]
+# Every command that reads a file, given (the special file, the trained model, an output path)
+# and run with the special file where it reads one.
+READING: dict[str, Command] = {
+    "generate": lambda s, model, out: ["generate", s],
+    "info": lambda s, model, out: ["info", s],
+    "complete": lambda s, model, out: ["complete", s],
+    "score model": lambda s, model, out: ["score", s, str(model["train"])],
+    "score text": lambda s, model, out: ["score", str(model["checkpoint"]), s],
+    "evaluate model": lambda s, model, out: ["evaluate", s, str(model["train"])],
+    "evaluate file": lambda s, model, out: ["evaluate", str(model["checkpoint"]), s],
+    "export": lambda s, model, out: ["export", s, "-o", str(out.with_suffix(".onnx"))],
+    "plot": lambda s, model, out: ["plot", s, "-o", str(out.with_suffix(".png"))],
+    "train corpus": lambda s, model, out: ["train", s, "-o", str(out), *TINY],
+    "train corpus directory": lambda s, model, out: ["train", str(Path(s).parent), "-o",
+                                                     str(out), *TINY],
+    "train --valid": lambda s, model, out: ["train", str(model["train"]), "--valid", s, "-o",
+                                            str(out), *TINY],
+    "train --init-from": lambda s, model, out: ["train", str(model["train"]), "--init-from", s,
+                                                "-o", str(out)],
+    "train --resume": lambda s, model, out: ["train", str(model["train"]), "--resume", s],
+}
+# Every command that writes a file, run with the special file where it writes.
+WRITING: dict[str, Command] = {
+    "train --out": lambda s, model, out: ["train", str(model["train"]), "-o", s, "--force",
+                                          *TINY],
+    "train --out --resume auto": lambda s, model, out: ["train", str(model["train"]), "-o", s,
+                                                        "--resume", "auto", *TINY],
+    "train --tensorboard": lambda s, model, out: ["train", str(model["train"]), "-o", str(out),
+                                                  "--tensorboard", s, *TINY],
+    "evaluate --per-token": lambda s, model, out: ["evaluate", str(model["checkpoint"]),
+                                                   str(model["train"]), "--per-token", s,
+                                                   "--force"],
+    "plot --out": lambda s, model, out: ["plot", str(model["metrics_file"]), "-o", s, "--force"],
+    "export --out": lambda s, model, out: ["export", str(model["checkpoint"]), "-o", s,
+                                           "--force"],
+}
 
 
 @pytest.mark.parametrize("command", READING)
@@ -143,7 +145,7 @@ def test_a_special_file_to_read_is_named_never_opened(
     command: str, special: tuple[Path, str], trained_model: dict
 ) -> None:
     path, kind = special
-    args = reading_commands(path, trained_model, path.parent.parent / "out.pt")[command]
+    args = READING[command](str(path), trained_model, path.parent.parent / "out.pt")
     line = refused(args, path.parent.parent, str(path), f" is {kind}, not ")
     if command == "train corpus directory":
         assert "in the corpus directory" in line
@@ -154,8 +156,8 @@ def test_a_special_file_to_write_is_named_never_replaced(
     command: str, special: tuple[Path, str], trained_model: dict
 ) -> None:
     path, kind = special
-    refused(writing_commands(path, trained_model)[command], path.parent.parent,
-            f"{path} is {kind}, not a")
+    args = WRITING[command](str(path), trained_model, path.parent.parent / "out.pt")
+    refused(args, path.parent.parent, f"{path} is {kind}, not a")
     assert path.is_symlink() or not path.is_file()  # still what it was
 
 
@@ -265,6 +267,12 @@ def test_an_earlier_runs_metrics_go_with_its_checkpoint(tmp_path: Path, corpus_f
     # Resumed in place, a run continues its metrics file, which must be charlm's.
     refused(["train", str(trained_model["train"]), "--resume", str(out), "--epochs", "9"],
             tmp_path, "exists and is not a charlm metrics file")
+    # With --force, a new run replaces the earlier checkpoint and the metrics that went with it.
+    shutil.copy(trained_model["metrics_file"], metrics_path(out))
+    result = invoke(["train", str(corpus_file), "-o", str(out), "--force", "--epochs", "1", *TINY])
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in metrics_path(out).read_text().splitlines()]
+    assert reports == load_checkpoint(out)["progress"]["metrics"]
 
 
 def first_image(tmp_path: Path, metrics: Path) -> Path:

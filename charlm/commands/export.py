@@ -54,7 +54,10 @@ class ExportConfig:
         "vocabulary and tokenizer settings are written beside it, as <out>.json.",
         short="-o",
     )
-    force: bool = option(False, "Overwrite existing files at the output paths.")
+    force: bool = option(
+        False, "Overwrite an earlier export at the output paths; any other file is never "
+        "replaced."
+    )
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
