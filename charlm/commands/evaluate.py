@@ -11,9 +11,9 @@ The summary and the per-token file come from the same per-token losses (scoring.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,13 @@ from charlm.commands.scoring import (
     summary_rows,
     token_surprisals,
 )
-from charlm.data.corpus import SPLIT_CHOICES, CorpusStats, is_csv, read_paragraphs
+from charlm.data.corpus import (
+    SPLIT_CHOICES,
+    CorpusStats,
+    corpus_members,
+    is_csv,
+    read_paragraphs,
+)
 from charlm.data.layout import choose_split
 from charlm.data.prepare import EncodedSentences, encode_corpus, split_advice
 from charlm.data.tokenizer import Tokenizer
@@ -37,6 +43,9 @@ from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import DEVICE_CHOICES, pick_device
 from charlm.errors import CharlmError, ConfigError, CorpusError
 from charlm.options import option
+from charlm.paths import OwnOutput, check_destination, write_atomically
+
+PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
 
 
 @dataclass
@@ -54,6 +63,10 @@ class EvaluateConfig:
         None,
         "Write one row per predicted token (sentence, position, token, oov, surprisal in "
         "bits) to this TSV file.",
+    )
+    force: bool = option(
+        False, "Replace an existing per-token file at --per-token (only one that evaluate "
+        "wrote: never a checkpoint, a corpus or any other file)."
     )
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
@@ -94,60 +107,75 @@ def column_for(path: str, text_column: str | None) -> str | None:
     return text_column if is_csv(Path(path)) else None
 
 
-def _check_writable(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise CharlmError(f"cannot write {path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a file name for --per-token")
+def is_per_token_file(path: Path) -> bool:
+    """Whether a file begins as evaluate's per-token files do."""
+    header = PER_TOKEN_HEADER.encode()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(header)) == header
+    except OSError:
+        return False
+
+
+PER_TOKEN_OUTPUT = OwnOutput("a per-token file of charlm evaluate", is_per_token_file)
+
+
+def check_per_token(path: Path, config: EvaluateConfig) -> None:
+    """Refuse, before any work, a --per-token path that cannot be written, would replace a
+    file evaluate did not write (or one without --force), or is a file being read."""
+    reading = [("the model evaluated", Path(str(config.model)))]
+    for file in config.files:
+        reading += [("a file evaluated", member) for member in corpus_members(file)]
+    check_destination(path, "--per-token", PER_TOKEN_OUTPUT, config.force, reading)
 
 
 def write_per_token(
     path: Path, files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray
 ) -> None:
-    """One TSV row per predicted token; written beside `path` and renamed, never half-written.
+    """One TSV row per predicted token; written atomically, never half-written."""
+    try:
+        write_atomically(path, partial(_write_rows, files, sentences, surprisal))
+    except OSError as error:
+        raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
 
-    The words are read again so the file shows each word as written, out-of-vocabulary ones too.
-    """
-    staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+def _write_rows(files: list[EvaluatedFile], sentences: EncodedSentences, surprisal: np.ndarray,
+                staged: Path) -> None:
+    """The words are read again so the file shows each word as written, out-of-vocabulary ones
+    too."""
     bits = surprisal / LN2
     ids = sentences.ids
     offsets = sentences.offsets
-    try:
-        with open(staged, "w", encoding="utf-8") as out:
-            out.write("sentence\tposition\ttoken\toov\tsurprisal_bits\n")
-            index = 0
-            for file in files:
-                for words in file.sentences():
-                    first = int(offsets[index])
-                    if len(words) != offsets[index + 1] - first:
-                        raise CharlmError(
-                            f"{file.path} read differently the second time; was it "
-                            "changed during evaluation?"
-                        )
-                    base = first + index
-                    rows = [
-                        f"{index + 1}\t{j + 1}\t{word}\t"
-                        f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
-                        for j, word in enumerate(words)
-                    ]
-                    rows.append(
-                        f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
-                        f"{bits[base + len(words)]:.6f}\n"
+    with open(staged, "w", encoding="utf-8") as out:
+        out.write(PER_TOKEN_HEADER)
+        index = 0
+        for file in files:
+            for words in file.sentences():
+                first = int(offsets[index])
+                if len(words) != offsets[index + 1] - first:
+                    raise CharlmError(
+                        f"{file.path} read differently the second time; was it "
+                        "changed during evaluation?"
                     )
-                    out.writelines(rows)
-                    index += 1
-        os.replace(staged, path)
-    except OSError as error:
-        raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
-    finally:
-        staged.unlink(missing_ok=True)
+                base = first + index
+                rows = [
+                    f"{index + 1}\t{j + 1}\t{word}\t"
+                    f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
+                    for j, word in enumerate(words)
+                ]
+                rows.append(
+                    f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
+                    f"{bits[base + len(words)]:.6f}\n"
+                )
+                out.writelines(rows)
+                index += 1
 
 
 def evaluate(config: EvaluateConfig) -> Evaluation:
     """Evaluate and (with --per-token) write the per-token file; prints nothing."""
     per_token = Path(config.per_token) if config.per_token else None
     if per_token is not None:
-        _check_writable(per_token)
+        check_per_token(per_token, config)
     if config.text_column is not None and not any(is_csv(Path(f)) for f in config.files):
         raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text files")
     device = pick_device(config.device)
