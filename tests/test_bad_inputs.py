@@ -30,7 +30,8 @@ def existing(tmp_path: Path) -> Path:
     """A checkpoint and its metrics file that a failed run must leave untouched."""
     path = tmp_path / "existing.pt"
     save_checkpoint({"model_state": {"w": torch.ones(2)}}, path)
-    path.with_name(path.name + ".metrics.jsonl").write_text('{"val_loss": 1.0}\n')
+    path.with_name(path.name + ".metrics.jsonl").write_text(
+        '{"tokens": 100, "train_loss": 2.0, "val_loss": 1.0}\n')
     return path
 
 
@@ -161,9 +162,10 @@ OUTPUT_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "directory under a file": (lambda tmp: tmp / "corpus.txt" / "model.pt",
                                "is a file, not a directory"),
     "a file that is not a checkpoint": (write_bytes("notes.txt", b"my notes\n"),
-                                        "exists and is not a charlm checkpoint; pass --force"),
+                                        "exists and is not a charlm checkpoint; it is never "
+                                        "replaced, not even with --force"),
     "an existing checkpoint": (lambda tmp: tmp / "existing.pt",
-                               "already holds a checkpoint; pass --force"),
+                               "already holds a charlm checkpoint; pass --force"),
     "a directory": (lambda tmp: tmp, "is a directory"),
 }
 
@@ -179,13 +181,15 @@ def test_bad_output(case: str, tmp_path: Path, corpus_file: Path, existing: Path
     assert snapshot(tmp_path) == before
 
 
-def test_force_overwrites_a_file_that_is_not_a_checkpoint(tmp_path: Path,
-                                                          corpus_file: Path) -> None:
+def test_force_never_replaces_a_file_that_is_not_a_checkpoint(tmp_path: Path,
+                                                               corpus_file: Path) -> None:
     out = tmp_path / "notes.txt"
     out.write_text("my notes\n")
-    result = invoke(["train", str(corpus_file), "-o", str(out), "--force", "--epochs", "1", *TINY])
-    assert result.exit_code == 0, result.output
-    assert out.read_bytes().startswith(b"PK")
+    before = snapshot(tmp_path)
+    result = invoke(["train", str(corpus_file), "-o", str(out), "--force", *TINY])
+    assert "notes.txt exists and is not a charlm checkpoint; it is never replaced, not even " \
+        "with --force" in one_error_line(result, code=1)
+    assert snapshot(tmp_path) == before
 
 
 @pytest.fixture(scope="module")

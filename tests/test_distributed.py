@@ -135,7 +135,8 @@ def test_a_refusal_on_rank_0_ends_every_rank_with_its_line(tmp_path: Path,
     command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(out), *flags)
     with Child(command, child_environment(), cwd=tmp_path) as child:
         assert child.finish(TORCHRUN_S) == 1, child.stdout + child.stderr
-    line = f"Error: {out} exists and is not a charlm checkpoint; pass --force"
+    line = (f"Error: {out} exists and is not a charlm checkpoint; it is never replaced, not even "
+            "with --force: move it away or choose another --out")
     # Rank 0 checks the output path alone; the other rank ends with the same line, not with a
     # traceback from the collective that rank 0 left.
     assert child.stderr.count(line) == 2, child.stderr

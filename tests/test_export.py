@@ -154,10 +154,8 @@ def test_punkt_tab_parameters_are_written_out(tmp_path: Path,
     checkpoint = tmp_path / "tab.pt"
     Checkpoint(model.config.to_dict(), model.state_dict(), words,
                TokenizerSettings().to_dict()).save(checkpoint)
-    (tmp_path / "tab.onnx").write_text("an older export", encoding="utf-8")
-    result = invoke([str(checkpoint), "--force"])
+    result = invoke([str(checkpoint)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "tab.onnx").read_bytes().startswith(b"\x08")  # an ONNX protobuf now
     meta = json.loads((tmp_path / "tab.onnx.json").read_text(encoding="utf-8"))
     splitter = meta["tokenizer"]["sentence_splitter"]
     assert splitter["source"] == "punkt_tab/english"
@@ -230,3 +228,95 @@ def test_without_the_extra_it_says_how_to_install_it(trained_model: dict, tmp_pa
     assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnx is not "
                                    "installed): pip install 'charlm[export]'")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def small_checkpoint(tmp_path: Path, damage: str | None = None) -> Path:
+    """A checkpoint of a small GRU with random weights; with `damage`, that weight is NaN."""
+    torch.manual_seed(5)
+    config = ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=8)
+    state = RNNLanguageModel(config).state_dict()
+    if damage is not None:
+        state[damage].view(-1)[0] = float("nan")
+    checkpoint = tmp_path / "model.pt"
+    Checkpoint(config.to_dict(), state, [*SPECIAL_TOKENS, *map(str, range(27))],
+               TokenizerSettings(splitter="punkt/trained-on-corpus",
+                                 punkt={"abbrev_types": [], "collocations": [],
+                                        "sent_starters": [], "ortho_context": []}).to_dict()
+               ).save(checkpoint)
+    return checkpoint
+
+
+def files_in(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def one_line(result: Any) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
+def test_a_checkpoint_that_gives_nan_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    # One NaN in the output layer's bias: every next-word log-probability is NaN.
+    checkpoint = small_checkpoint(tmp_path, damage="output.bias")
+    before = files_in(tmp_path)
+    line = one_line(invoke([str(checkpoint)]))
+    assert line == (f"Error: {checkpoint} gives log-probabilities that are not finite (NaN or "
+                    "infinity): its weights are damaged; nothing was written. Export an earlier "
+                    "checkpoint")
+    assert files_in(tmp_path) == before
+
+
+def test_an_export_that_disagrees_with_the_checkpoint_is_refused_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copy
+
+    from charlm.commands import export
+    from charlm.model.step import NextWordStep
+
+    real_export = export.export_onnx
+
+    def export_other_weights(step: NextWordStep, path: Path) -> None:
+        other = copy.deepcopy(step.model)
+        with torch.no_grad():
+            for parameter in other.parameters():
+                parameter.add_(0.05)
+        real_export(NextWordStep(other).eval(), path)
+
+    monkeypatch.setattr(export, "export_onnx", export_other_weights)
+    checkpoint = small_checkpoint(tmp_path)
+    before = files_in(tmp_path)
+    line = one_line(invoke([str(checkpoint)]))
+    assert line.startswith("Error: the ONNX export of the gru model disagrees with the "
+                           "checkpoint (log-probabilities differ by up to ")
+    assert "nothing was written" in line
+    assert files_in(tmp_path) == before
+
+
+def test_force_replaces_only_an_earlier_export(tmp_path: Path) -> None:
+    checkpoint = small_checkpoint(tmp_path)
+    onnx, meta = tmp_path / "model.onnx", tmp_path / "model.onnx.json"
+    for path, kind in [(onnx, "a charlm ONNX export"),
+                       (meta, "a charlm export's JSON (format charlm-onnx)")]:
+        path.write_text("my notes\n")
+        before = files_in(tmp_path)
+        line = one_line(invoke([str(checkpoint), "--force"]))
+        assert line == (f"Error: {path} exists and is not {kind}; it is never replaced, not "
+                        "even with --force: move it away or choose another --out")
+        assert files_in(tmp_path) == before
+        path.unlink()
+    before = files_in(tmp_path)
+    line = one_line(invoke([str(checkpoint), "-o", str(checkpoint), "--force"]))
+    assert "is the checkpoint exported, which this run reads" in line
+    assert files_in(tmp_path) == before
+
+    assert invoke([str(checkpoint)]).exit_code == 0
+    assert "already holds a charlm ONNX export; pass --force" in one_line(invoke([str(checkpoint)]))
+    older = json.loads(meta.read_text(encoding="utf-8")) | {"written_by": "an older charlm"}
+    meta.write_text(json.dumps(older), encoding="utf-8")
+    replaced = invoke([str(checkpoint), "--force"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "written_by" not in json.loads(meta.read_text(encoding="utf-8"))
+    assert sorted(files_in(tmp_path)) == ["model.onnx", "model.onnx.json", "model.pt"]

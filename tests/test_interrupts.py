@@ -8,7 +8,15 @@ import signal
 from pathlib import Path
 
 import pytest
-from training import TINY, Child, charlm_process, config_of, quiet_reporter, tiny_flags
+from training import (
+    TINY,
+    Child,
+    charlm_process,
+    config_of,
+    paused_saves_process,
+    quiet_reporter,
+    tiny_flags,
+)
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
@@ -63,11 +71,9 @@ def one_epoch(corpus_file: Path, tmp_path: Path) -> Path:
 
 def slow_save_process(corpus_file: Path, checkpoint: Path) -> Child:
     """Resume `checkpoint` with every save stopped between the temporary file and the rename."""
-    return charlm_process(
+    return paused_saves_process(
         ["train", str(corpus_file), "--resume", str(checkpoint), "--epochs", "3",
-         "--print-every", "16"],
-        {"CHARLM_TEST_PAUSE_BEFORE_RENAME": "600"},
-    )
+         "--print-every", "16"])
 
 
 def test_second_ctrl_c_stops_at_once_during_a_save_and_keeps_the_checkpoint(

@@ -17,9 +17,9 @@ from test_interrupts import one_epoch, temporaries
 from training import (
     TINY,
     Child,
-    charlm_process,
     child_environment,
     config_of,
+    paused_saves_process,
     quiet_reporter,
     tiny_flags,
 )
@@ -48,7 +48,7 @@ def test_a_second_run_is_refused_until_the_first_dies_then_takes_over(
             "--print-every", "48", *TINY]
     # The first run holds still in its first save, so it is surely running, and has written
     # nothing yet, when its requeued copy starts.
-    with charlm_process(args, {"CHARLM_TEST_PAUSE_BEFORE_RENAME": "600"}) as first:
+    with paused_saves_process(args) as first:
         first.wait_until(lambda: bool(temporaries(out)), "the first save")
         second = resume_auto(corpus_file, out, 1)
         assert second.exit_code == 1, second.output

@@ -175,6 +175,13 @@ def charlm_process(args: Sequence[str], extra_env: dict[str, str] | None = None,
                  stdin)
 
 
+def paused_saves_process(args: Sequence[str]) -> Child:
+    """`charlm ARGS` in a real process whose every checkpoint save holds still between its
+    complete temporary file and the rename (paused_saves.py)."""
+    script = Path(__file__).with_name("paused_saves.py")
+    return Child([sys.executable, str(script), *args], child_environment())
+
+
 def rank_run_flags(corpus: str, out: Path, softmax: str = "full") -> dict[str, Any]:
     """The run that test_distributed trains on two ranks and replays in one process: one epoch
     of 24 batches, so 12 steps of two."""

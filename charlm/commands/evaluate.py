@@ -11,20 +11,23 @@ The summary and the per-token file come from the same per-token losses (scoring.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from charlm.api import EvaluatedFiles
-from charlm.data.corpus import SPLIT_CHOICES
+from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
 from charlm.model.scoring import LN2, Evaluation, summary_rows
 from charlm.options import option
+from charlm.paths import OwnOutput, check_destination, write_atomically
+
+PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
 
 
 @dataclass
@@ -42,6 +45,10 @@ class EvaluateConfig:
         None,
         "Write one row per predicted token (sentence, position, token, oov, surprisal in "
         "bits) to this TSV file.",
+    )
+    force: bool = option(
+        False, "Replace an existing per-token file at --per-token (only one that evaluate "
+        "wrote: never a checkpoint, a corpus or any other file)."
     )
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
@@ -62,51 +69,65 @@ class EvaluateConfig:
             raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
 
 
-def _check_writable(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise CharlmError(f"cannot write {path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a file name for --per-token")
+def is_per_token_file(path: Path) -> bool:
+    """Whether a file begins as evaluate's per-token files do."""
+    header = PER_TOKEN_HEADER.encode()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(header)) == header
+    except OSError:
+        return False
+
+
+PER_TOKEN_OUTPUT = OwnOutput("a per-token file of charlm evaluate", is_per_token_file)
+
+
+def check_per_token(path: Path, config: EvaluateConfig) -> None:
+    """Refuse, before any work, a --per-token path that cannot be written, would replace a
+    file evaluate did not write (or one without --force), or is a file being read."""
+    reading = [("the model evaluated", Path(str(config.model)))]
+    for file in config.files:
+        reading += [("a file evaluated", member) for member in corpus_members(file)]
+    check_destination(path, "--per-token", PER_TOKEN_OUTPUT, config.force, reading)
 
 
 def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
-    """One TSV row per predicted token; written beside `path` and renamed, never half-written.
+    """One TSV row per predicted token; written atomically, never half-written."""
+    try:
+        write_atomically(path, partial(_write_rows, evaluated))
+    except OSError as error:
+        raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
 
-    The words are read again so the file shows each word as written, out-of-vocabulary ones too.
-    """
-    staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+def _write_rows(evaluated: EvaluatedFiles, staged: Path) -> None:
+    """The words are read again so the file shows each word as written, out-of-vocabulary ones
+    too."""
     bits = evaluated.surprisal / LN2
     ids = evaluated.sentences.ids
     offsets = evaluated.sentences.offsets
-    try:
-        with open(staged, "w", encoding="utf-8") as out:
-            out.write("sentence\tposition\ttoken\toov\tsurprisal_bits\n")
-            index = 0
-            for reader in evaluated.readers:
-                for words in reader.sentences():
-                    first = int(offsets[index])
-                    if len(words) != offsets[index + 1] - first:
-                        raise CharlmError(
-                            f"{reader.path} read differently the second time; was it "
-                            "changed during evaluation?"
-                        )
-                    base = first + index
-                    rows = [
-                        f"{index + 1}\t{j + 1}\t{word}\t"
-                        f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
-                        for j, word in enumerate(words)
-                    ]
-                    rows.append(
-                        f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
-                        f"{bits[base + len(words)]:.6f}\n"
+    with open(staged, "w", encoding="utf-8") as out:
+        out.write(PER_TOKEN_HEADER)
+        index = 0
+        for reader in evaluated.readers:
+            for words in reader.sentences():
+                first = int(offsets[index])
+                if len(words) != offsets[index + 1] - first:
+                    raise CharlmError(
+                        f"{reader.path} read differently the second time; was it "
+                        "changed during evaluation?"
                     )
-                    out.writelines(rows)
-                    index += 1
-        os.replace(staged, path)
-    except OSError as error:
-        raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
-    finally:
-        staged.unlink(missing_ok=True)
+                base = first + index
+                rows = [
+                    f"{index + 1}\t{j + 1}\t{word}\t"
+                    f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
+                    for j, word in enumerate(words)
+                ]
+                rows.append(
+                    f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
+                    f"{bits[base + len(words)]:.6f}\n"
+                )
+                out.writelines(rows)
+                index += 1
 
 
 def evaluate(config: EvaluateConfig) -> Evaluation:
@@ -115,7 +136,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
 
     per_token = Path(config.per_token) if config.per_token else None
     if per_token is not None:
-        _check_writable(per_token)
+        check_per_token(per_token, config)
     model = load(str(config.model), config.device)
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
                                      config.batch_size)

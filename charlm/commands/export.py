@@ -14,7 +14,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID
 from charlm.errors import CharlmError, ConfigError
 from charlm.model.step import NextWordStep, state_names
 from charlm.options import option
+from charlm.paths import OwnOutput, StagedFile, check_destination
 
 FORMAT = "charlm-onnx"
 FORMAT_VERSION = 1
@@ -54,7 +54,10 @@ class ExportConfig:
         "vocabulary and tokenizer settings are written beside it, as <out>.json.",
         short="-o",
     )
-    force: bool = option(False, "Overwrite existing files at the output paths.")
+    force: bool = option(
+        False, "Overwrite an earlier export at the output paths; any other file is never "
+        "replaced."
+    )
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
@@ -81,15 +84,40 @@ def require_onnx() -> str:
     return onnxruntime.__version__
 
 
-def check_outputs(paths: list[Path], force: bool) -> None:
-    for path in paths:
-        if not path.parent.is_dir():
-            raise CharlmError(f"cannot write {path}: directory {path.parent} does not exist")
-        if path.is_dir():
-            raise CharlmError(f"{path} is a directory; give a file name with --out")
-        if path.exists() and not force:
-            raise CharlmError(f"{path} exists; pass --force to overwrite it or choose another "
-                              "--out")
+def is_export(path: Path) -> bool:
+    """Whether a file is an ONNX graph of charlm's export (word ids in, log-probabilities out)."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 (whatever cannot be read as ONNX is not an export)
+        return False
+    return ([value.name for value in graph.input][:1] == ["word_ids"]
+            and [value.name for value in graph.output][:1] == ["log_probs"])
+
+
+def is_description(path: Path) -> bool:
+    """Whether a file is the JSON an export writes beside its ONNX file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("format") == FORMAT
+
+
+EXPORT_OUTPUT = OwnOutput("a charlm ONNX export", is_export)
+DESCRIPTION_OUTPUT = OwnOutput(f"a charlm export's JSON (format {FORMAT})", is_description)
+
+
+def check_outputs(config: ExportConfig, onnx_path: Path) -> Path:
+    """Refuse, before any work, output paths that cannot be written, would replace a file
+    that is not an earlier export (or one without --force), or are the checkpoint read;
+    returns the JSON's path."""
+    reading = [("the checkpoint exported", Path(str(config.model)))]
+    check_destination(onnx_path, "--out", EXPORT_OUTPUT, config.force, reading)
+    meta_path = json_path(onnx_path)  # named after the ONNX file, now known to be a file name
+    check_destination(meta_path, "--out", DESCRIPTION_OUTPUT, config.force, reading)
+    return meta_path
 
 
 def export_onnx(step: NextWordStep, path: Path) -> None:
@@ -132,9 +160,10 @@ def teacher_forced(step: StepFunction, sentences: list[list[int]], layers: int, 
             for i, s in enumerate(sentences)]
 
 
-def check_export(path: Path, trained: TrainedModel) -> float:
+def check_export(path: Path, trained: TrainedModel, source: str) -> float:
     """The largest difference between the export's log-probabilities (run by onnxruntime) and
-    the checkpoint's, over sentences of several lengths in one batch."""
+    the checkpoint's, over sentences of several lengths in one batch; refused when either
+    gives a value that is not finite, which no difference can measure."""
     import onnxruntime
 
     model = trained.model
@@ -150,13 +179,20 @@ def check_export(path: Path, trained: TrainedModel) -> float:
     sentences = [rng.integers(len(SPECIAL_TOKENS), config.vocab_size, n).tolist()
                  for n in CHECK_LENGTHS]
     exported = teacher_forced(run, sentences, config.layers, config.hidden_dim, len(names) - 1)
-    worst = 0.0
+    expected = []
     with torch.no_grad():
-        for words, got in zip(sentences, exported):
+        for words in sentences:
             logits, _ = model(torch.tensor([[START_ID, *words]]))
-            expected = torch.log_softmax(logits[0].float(), dim=-1).numpy()
-            worst = max(worst, float(np.abs(got - expected).max()))
-    return worst
+            expected.append(torch.log_softmax(logits[0].float(), dim=-1).numpy())
+    if not all(np.isfinite(values).all() for values in expected):
+        raise CharlmError(f"{source} gives log-probabilities that are not finite (NaN or "
+                          "infinity): its weights are damaged; nothing was written. Export an "
+                          "earlier checkpoint")
+    if not all(np.isfinite(values).all() for values in exported):
+        raise CharlmError(f"the ONNX export of the {config.cell} model gives log-probabilities "
+                          "that are not finite (NaN or infinity) under onnxruntime; nothing was "
+                          "written. Install the versions charlm[export] pins")
+    return max(float(np.abs(got - want).max()) for got, want in zip(exported, expected))
 
 
 def description(trained: TrainedModel, onnx_name: str, source: str) -> dict[str, Any]:
@@ -213,28 +249,24 @@ def export_model(config: ExportConfig) -> tuple[Path, Path, float]:
     largest difference."""
     runtime_version = require_onnx()
     onnx_path = config.onnx_path
-    meta_path = json_path(onnx_path)
-    check_outputs([onnx_path, meta_path], config.force)
+    meta_path = check_outputs(config, onnx_path)
     trained = load_trained(str(config.model))
-    staged = onnx_path.with_name(f".{onnx_path.name}.tmp-{os.getpid()}")
-    staged_meta = meta_path.with_name(f".{meta_path.name}.tmp-{os.getpid()}")
     try:
-        export_onnx(NextWordStep(trained.model).eval(), staged)
-        worst = check_export(staged, trained)
-        if not worst <= TOLERANCE:
-            raise CharlmError(f"the ONNX export of the {trained.model.config.cell} model "
-                              f"disagrees with the checkpoint (log-probabilities differ by up to "
-                              f"{worst:.3g} under onnxruntime {runtime_version}); nothing was "
-                              "written. Install the versions charlm[export] pins")
-        document = description(trained, onnx_path.name, Path(str(config.model)).name)
-        staged_meta.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        os.replace(staged, onnx_path)
-        os.replace(staged_meta, meta_path)
+        with StagedFile(onnx_path) as staged, StagedFile(meta_path) as staged_meta:
+            export_onnx(NextWordStep(trained.model).eval(), staged.path)
+            worst = check_export(staged.path, trained, str(config.model))
+            if not worst <= TOLERANCE:
+                raise CharlmError(f"the ONNX export of the {trained.model.config.cell} model "
+                                  "disagrees with the checkpoint (log-probabilities differ by up "
+                                  f"to {worst:.3g} under onnxruntime {runtime_version}); nothing "
+                                  "was written. Install the versions charlm[export] pins")
+            document = description(trained, onnx_path.name, Path(str(config.model)).name)
+            staged_meta.path.write_text(json.dumps(document, ensure_ascii=False),
+                                        encoding="utf-8")
+            staged.commit()
+            staged_meta.commit()
     except OSError as error:
         raise CharlmError(f"could not write {onnx_path}: {error.strerror or error}") from None
-    finally:
-        staged.unlink(missing_ok=True)
-        staged_meta.unlink(missing_ok=True)
     return onnx_path, meta_path, worst
 
 

@@ -7,18 +7,36 @@ a plot is drawn, with the Agg backend so no display is needed.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from charlm.errors import CharlmError, ConfigError
 from charlm.options import option
+from charlm.paths import OwnOutput, check_destination, check_input, write_atomically
+from charlm.training.outputs import REPORT_FIELDS, is_report
 
 DPI = 100
 INSTALL_HINT = "plotting needs matplotlib: pip install 'charlm[plot]' (or pip install matplotlib)"
 METRICS_SUFFIX = ".metrics.jsonl"
+# How files of the image formats charlm can recognise begin. Nothing tells a plot of charlm's
+# from another image, so --force replaces an image of the format its name says, never any
+# other file (nor a file of a format not listed here).
+IMAGE_SIGNATURES = {
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "pdf": (b"%PDF-",),
+    "svg": (b"<?xml", b"<svg"),
+    "eps": (b"%!PS",),
+    "ps": (b"%!PS",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "tif": (b"II*\x00", b"MM\x00*"),
+    "tiff": (b"II*\x00", b"MM\x00*"),
+    "webp": (b"RIFF",),
+    "gif": (b"GIF87a", b"GIF89a"),
+}
 
 
 @dataclass
@@ -35,6 +53,10 @@ class PlotConfig:
     out: str = option(
         "loss.png", "Image file to write (PNG, or any format matplotlib knows).", short="-o"
     )
+    force: bool = option(
+        False, "Replace an existing image at --out (only an image of that format: never a "
+        "checkpoint, a metrics file or any other file)."
+    )
     width: int = option(1000, "Image width in pixels.", minimum=100, maximum=20000)
     height: int = option(600, "Image height in pixels.", minimum=100, maximum=20000)
 
@@ -46,6 +68,7 @@ class PlotConfig:
 def read_metrics(path: str) -> list[dict[str, Any]]:
     """The reports of one metrics file, refusing files that are not charlm metrics."""
     file = Path(path)
+    check_input(file, "metrics")
     if not file.is_file():
         raise CharlmError(f"metrics file not found: {path}")
     records = []
@@ -60,12 +83,10 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
                     f"{path} line {number} is not JSON: give a "
                     f"<checkpoint>{METRICS_SUFFIX} file written by train"
                 ) from None
-            if not isinstance(record, dict) or not {"tokens", "train_loss", "val_loss"} <= set(
-                record
-            ):
+            if not is_report(record):
                 raise CharlmError(
-                    f"{path} line {number} is not a charlm report (it needs tokens, "
-                    "train_loss and val_loss)"
+                    f"{path} line {number} is not a charlm report (it needs "
+                    f"{', '.join(sorted(REPORT_FIELDS))})"
                 )
             records.append(record)
     if not records:
@@ -95,16 +116,54 @@ def _import_pyplot() -> Any:
     return plt
 
 
+def is_image(path: Path) -> bool:
+    """Whether a file begins as an image of the format its name says."""
+    signatures = IMAGE_SIGNATURES.get(path.suffix.lower().lstrip("."), ())
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return False
+    return any(head.startswith(signature) for signature in signatures)
+
+
+IMAGE_OUTPUT = OwnOutput("an image of the format its name says", is_image)
+
+
+def image_format(out: Path) -> str:
+    """The format the image is written in, from its name; refused when matplotlib has none."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    name = out.suffix.lower().lstrip(".")
+    if name not in FigureCanvasBase.get_supported_filetypes():
+        raise CharlmError(f"cannot write {out}: its name gives no image format matplotlib "
+                          "writes; end it in .png, .pdf or .svg")
+    return name
+
+
 def plot_metrics(config: PlotConfig) -> Path:
     """Run `charlm plot`: write the image and print its path."""
     import typer
 
     out = Path(config.out)
-    if not out.parent.is_dir():
-        raise CharlmError(f"cannot write {out}: directory {out.parent} does not exist")
+    check_destination(out, "--out", IMAGE_OUTPUT, config.force,
+                      [("a metrics file plotted", Path(p)) for p in config.metrics])
     runs = [(run_label(p, config.metrics), read_metrics(p)) for p in config.metrics]
     plt = _import_pyplot()
+    image = image_format(out)
+    figure = draw(plt, runs, config)
+    try:
+        write_atomically(out, partial(figure.savefig, dpi=DPI, format=image))
+    except (OSError, ValueError) as error:
+        raise CharlmError(f"could not write {out}: {error}") from None
+    finally:
+        plt.close(figure)
+    typer.echo(f"wrote {out}")
+    return out
 
+
+def draw(plt: Any, runs: list[tuple[str, list[dict[str, Any]]]], config: PlotConfig) -> Any:
+    """The figure: each run's training and validation loss against tokens seen."""
     figure, axis = plt.subplots(figsize=(config.width / DPI, config.height / DPI), dpi=DPI)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for number, (label, records) in enumerate(runs):
@@ -135,18 +194,7 @@ def plot_metrics(config: PlotConfig) -> Path:
     axis.legend(fontsize="small")
     axis.set_title("training and validation loss")
     figure.tight_layout()
-
-    staged = out.with_name(f".{out.name}.tmp-{os.getpid()}{out.suffix}")
-    try:
-        figure.savefig(staged, dpi=DPI)
-        os.replace(staged, out)
-    except (OSError, ValueError) as error:
-        raise CharlmError(f"could not write {out}: {error}") from None
-    finally:
-        plt.close(figure)
-        staged.unlink(missing_ok=True)
-    typer.echo(f"wrote {out}")
-    return out
+    return figure
 
 
 def _exp(values: Any) -> Any:

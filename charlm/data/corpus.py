@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from charlm.errors import CorpusError
+from charlm.paths import DIRECTORY, FILE, check_input, what_is
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".text", ".md")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -70,19 +71,37 @@ class CorpusStats:
 
 
 def corpus_files(path: str | Path) -> list[Path]:
-    """The files a corpus path stands for: the file itself, or a directory's text files."""
+    """The files a corpus path stands for: the file itself, or a directory's text files. A
+    named pipe or a device is refused before it is opened, given itself or found among a
+    directory's text files (which it would be taken for)."""
     path = Path(path)
+    check_input(path, "corpus", CorpusError, directories=True)
     if not path.exists():
         raise CorpusError(f"corpus not found: {path}; check the path")
     if path.is_dir():
-        found = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and p.name.lower().endswith(TEXT_SUFFIXES) and not p.name.startswith(".")
-        )
+        found = sorted(p for p in path.rglob("*")
+                       if p.name.lower().endswith(TEXT_SUFFIXES) and not p.name.startswith(".")
+                       and _member(p))
         if not found:
             raise CorpusError(f"no text files in directory {path}: it needs .txt or .txt.gz files")
         return found
     return [path]
+
+
+def _member(path: Path) -> bool:
+    """Whether a text file's name in a corpus directory is one to read: a regular file (a
+    directory so named is searched, not read; a named pipe or a device is refused)."""
+    kind = what_is(path)
+    if kind in (None, FILE, DIRECTORY):
+        return kind == FILE  # None: a broken link
+    raise CorpusError(f"{path}, in the corpus directory, is {kind}, not a text file: remove it "
+                      "from the directory or give the text files one by one")
+
+
+def corpus_members(path: str | Path) -> list[Path]:
+    """The files of a corpus that exists (see corpus_files); none when it is missing, which
+    reading it reports."""
+    return corpus_files(path) if Path(path).exists() else []
 
 
 def fingerprint(path: str | Path) -> str:

@@ -3,17 +3,18 @@ user about them when training stops."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from charlm.checkpoint.files import is_checkpoint
+from charlm.checkpoint.files import CHECKPOINT_OUTPUT
 from charlm.checkpoint.schema import Checkpoint
-from charlm.errors import CharlmError
+from charlm.paths import check_replaceable
 from charlm.training.lock import LockLost, OutputLock
 
 
 def best_path(checkpoint: Path) -> Path:
     """Where --keep-best keeps the best checkpoint: model.pt → model.best.pt."""
+    if not checkpoint.name:  # --out "." names a directory, which the run refuses at its start
+        return checkpoint
     return checkpoint.with_name(f"{checkpoint.stem}.best{checkpoint.suffix or '.pt'}")
 
 
@@ -66,36 +67,7 @@ class Checkpointer:
                 f"{self.saved_step}) is intact; resume with: {self.resume_command}")
 
 
-def _writable(directory: Path) -> bool:
-    """Whether a file can be created in `directory` (tried, since os.access is wrong for root)."""
-    if not os.access(directory, os.W_OK):
-        return False
-    probe = directory / f".charlm-write-probe-{os.getpid()}"
-    try:
-        probe.touch()
-    except OSError:
-        return False
-    probe.unlink(missing_ok=True)
-    return True
-
-
 def check_output_path(path: Path, force: bool) -> None:
-    """Refuse, before any work, an output path that cannot be written or would lose a file."""
-    directory = path.parent
-    if directory.exists() and not directory.is_dir():
-        raise CharlmError(f"cannot write {path}: {directory} is a file, not a directory; choose "
-                          "another --out")
-    if not directory.is_dir():
-        raise CharlmError(f"cannot write {path}: directory {directory} does not exist; create it "
-                          "or choose another --out")
-    if not _writable(directory):
-        raise CharlmError(f"cannot write {path}: directory {directory} is not writable; choose "
-                          "another --out")
-    if path.is_dir():
-        raise CharlmError(f"{path} is a directory; give a file name with --out")
-    if path.exists() and not force:
-        if is_checkpoint(path):
-            raise CharlmError(f"{path} already holds a checkpoint; pass --force to overwrite it "
-                              "or choose another --out")
-        raise CharlmError(f"{path} exists and is not a charlm checkpoint; pass --force to "
-                          "overwrite it or choose another --out")
+    """Refuse, before any work, to replace a file at a checkpoint path (already checked to be
+    a writable file path) unless it is an earlier checkpoint and `force` is given."""
+    check_replaceable(path, "--out", CHECKPOINT_OUTPUT, force)

@@ -36,7 +36,8 @@ class TrainConfig:
         panel="Output",
     )
     force: bool = option(
-        False, "Overwrite an existing file at the checkpoint path.", panel="Output"
+        False, "Overwrite an earlier checkpoint (and its metrics file) at the checkpoint path; "
+        "a file that is not a charlm checkpoint is never replaced.", panel="Output"
     )
     resume: str | None = option(
         None,

@@ -48,11 +48,16 @@ class OutputLock:
     def __init__(self, out: Path, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.out = out
         self.heartbeat_s = heartbeat_s
-        self.path = lock_path(out)
         self.token = uuid.uuid4().hex
         self.held = False  # whether acquire took the lock (a failed acquire takes none)
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+
+    @property
+    def path(self) -> Path:
+        """The lock file: named after --out, which is checked to name a file before the lock
+        is taken."""
+        return lock_path(self.out)
 
     def acquire(self) -> str | None:
         """Take the lock; returns a warning when it took over a dead run's lock. A directory

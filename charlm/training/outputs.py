@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charlm.checkpoint.files import remove_stale_temporaries, temporary_path
 from charlm.errors import CharlmError
+from charlm.paths import OwnOutput, sync_directory, write_atomically
+
+# What every report of the metrics file holds (and `charlm plot` needs).
+REPORT_FIELDS = frozenset({"tokens", "train_loss", "val_loss"})
 
 
 class Output:
@@ -90,14 +93,36 @@ def metrics_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name + ".metrics.jsonl")
 
 
+def is_report(record: Any) -> bool:
+    """Whether a metrics line's value is a training report."""
+    return isinstance(record, dict) and REPORT_FIELDS <= record.keys()
+
+
+def is_metrics_file(path: Path) -> bool:
+    """Whether every line of the file is a charlm report (a file with none holds nothing to
+    lose, so an empty one counts too)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return all(is_report(json.loads(line)) for line in handle if line.strip())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+# What a run replaces beside its checkpoint, and only as it replaces the checkpoint.
+METRICS_OUTPUT = OwnOutput("a charlm metrics file", is_metrics_file)
+
+
 class MetricsFile(Output):
-    """<checkpoint>.metrics.jsonl: one JSON object per report, the run's whole history."""
+    """<checkpoint>.metrics.jsonl: one JSON object per report, the run's whole history. Every
+    write reaches the disk before the run goes on, so the file never holds fewer reports than
+    the checkpoint saved after it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def history(self, metrics: Sequence[Mapping[str, Any]]) -> None:
-        # The checkpoint's record is the run's history: the file continues from it.
+        # The checkpoint's record is the run's history: the file continues from it. The run
+        # checked at its start that a file already here is charlm's own to replace.
         if not metrics:
             self.path.unlink(missing_ok=True)
             return
@@ -115,6 +140,8 @@ class MetricsFile(Output):
         try:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(dict(metrics)) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
         except OSError as error:
             with contextlib.suppress(OSError):
                 if size is None:
@@ -122,18 +149,21 @@ class MetricsFile(Output):
                 else:
                     os.truncate(self.path, size)
             raise self._failed(error) from None
+        if size is None:
+            sync_directory(self.path.parent)  # the new file's name, too, is on the disk
 
     def _rewrite(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the whole file through a renamed temporary file, so a failed write never loses
-        the history already there."""
-        staged = temporary_path(self.path)
-        remove_stale_temporaries(self.path)
-        try:
+        """Replace the whole file atomically, so a failed write never loses the history already
+        there."""
+        text = "".join(json.dumps(dict(m)) + "\n" for m in records)
+
+        def write(staged: Path) -> None:
             with open(staged, "w", encoding="utf-8") as handle:
-                handle.write("".join(json.dumps(dict(m)) + "\n" for m in records))
-            os.replace(staged, self.path)
+                handle.write(text)
+
+        try:
+            write_atomically(self.path, write)
         except OSError as error:
-            staged.unlink(missing_ok=True)
             raise self._failed(error) from None
 
     def _failed(self, error: OSError) -> CharlmError:

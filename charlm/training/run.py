@@ -16,7 +16,7 @@ from torch import nn
 from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import split_validation, target_counts
-from charlm.data.corpus import corpus_files, is_csv
+from charlm.data.corpus import corpus_files, corpus_members, is_csv
 from charlm.data.prepare import (
     EncodedSentences,
     PreparedCorpus,
@@ -29,11 +29,23 @@ from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.model.softmax import adaptive_cutoffs
 from charlm.options import origins_of, settings_of
+from charlm.paths import (
+    check_directory_destination,
+    check_file_destination,
+    check_not_read,
+    check_replaceable,
+)
 from charlm.training.averaging import WeightAverage
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
 from charlm.training.lock import OutputLock
-from charlm.training.outputs import MetricsFile, Output, Outputs, metrics_path
+from charlm.training.outputs import (
+    METRICS_OUTPUT,
+    MetricsFile,
+    Output,
+    Outputs,
+    metrics_path,
+)
 from charlm.training.progress import Progress, RunningFigures
 from charlm.training.ranks import Ranks
 from charlm.training.resume import (
@@ -171,16 +183,45 @@ def build_outputs(config: TrainConfig, console: Output, out: Path) -> Outputs:
 
 def claim_outputs(config: TrainConfig, console: Output, out: Path, best: Path | None,
                   in_place: bool, held: ExitStack, lock: OutputLock) -> Outputs:
-    """Lock the output path (held until `held` closes), refuse to overwrite what is not this
-    run's to overwrite, and open the run's outputs. Rank 0 alone writes files."""
+    """Check every path the run writes, lock the output path (held until `held` closes),
+    refuse to overwrite what is not this run's to overwrite, and open the run's outputs. Rank 0
+    alone writes files."""
+    check_file_destination(out, "--out")  # first: the files beside it are named after it
+    reading = files_read(config, in_place)
+    written = [out, metrics_path(out), *([best] if best is not None else [])]
+    for path in written:
+        check_file_destination(path, "--out")
+        check_not_read(path, "--out", reading)
+    if config.tensorboard is not None:
+        check_directory_destination(Path(config.tensorboard), "--tensorboard")
     taken_over = held.enter_context(lock).acquire()
-    check_output_path(out, config.force or in_place)
+    replace = config.force or in_place
+    check_output_path(out, replace)
+    # The metrics file goes with its checkpoint; with none at --out it records a run that
+    # saved nothing (a job killed before its first save, which --resume auto starts again).
+    check_replaceable(metrics_path(out), "--out", METRICS_OUTPUT, replace or not out.exists())
     if best is not None:
         check_output_path(best, config.force or config.resume is not None)
     outputs = build_outputs(config, console, out)
     if taken_over:
         outputs.warning(taken_over)
     return outputs
+
+
+def files_read(config: TrainConfig, in_place: bool) -> list[tuple[str, Path]]:
+    """Every file the run reads, with what it is: none may be one the run writes, but for the
+    checkpoint that resuming in place continues."""
+    reading: list[tuple[str, Path]] = []
+    for flag, corpus in (("the corpus", config.corpus), ("the --valid corpus", config.valid)):
+        if corpus is not None:
+            members = corpus_members(corpus)
+            reading += [(flag if member == Path(corpus) else f"a file of {flag}", member)
+                        for member in members]
+    if config.init_from is not None:
+        reading.append(("the model --init-from starts from", Path(config.init_from)))
+    if config.resume is not None and not in_place:
+        reading.append(("the checkpoint --resume continues", Path(config.resume)))
+    return reading
 
 
 def report_configuration(outputs: Output, config: TrainConfig, out: Path, ranks: Ranks,

@@ -35,9 +35,6 @@ class TensorBoardOutput(Output):
         except ImportError:
             raise CharlmError("--tensorboard needs the tensorboard package: "
                               "pip install 'charlm[tensorboard]'") from None
-        if directory.exists() and not directory.is_dir():
-            raise CharlmError(f"--tensorboard {directory} is a file, not a directory; choose "
-                              "another directory")
         self.directory = directory
         self.writer_class = SummaryWriter
         self.writer: Any = None
