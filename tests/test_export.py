@@ -220,5 +220,6 @@ def test_bad_input_is_one_line_and_overwrites_nothing(exported: dict, trained_mo
                           text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnxruntime is not "
-                                   "installed): pip install 'charlm[export]'")
+                                   "installed): pip install 'charlm-rnn[export]' (from a "
+                                   "checkout: pip install -e '.[export]')")
     assert not (tmp_path / "m.onnx").exists()

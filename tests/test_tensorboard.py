@@ -96,5 +96,6 @@ def test_bad_directory_and_missing_package(corpus_file: Path, tmp_path: Path) ->
                           text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == ("Error: --tensorboard needs the tensorboard package: "
-                                   "pip install 'charlm[tensorboard]'")
+                                   "pip install 'charlm-rnn[tensorboard]' (from a checkout: "
+                                   "pip install -e '.[tensorboard]')")
     assert not out.exists() and not (tmp_path / "board").exists()

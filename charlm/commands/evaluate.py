@@ -15,16 +15,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from charlm.api import EvaluatedFiles
 from charlm.data.corpus import SPLIT_CHOICES
-from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.scoring import LN2, Evaluation, summary_rows
 from charlm.options import option
+
+if TYPE_CHECKING:
+    from charlm.api import EvaluatedFiles
+    from charlm.model.scoring import Evaluation
 
 
 @dataclass
@@ -74,6 +76,9 @@ def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
 
     The words are read again so the file shows each word as written, out-of-vocabulary ones too.
     """
+    from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
+    from charlm.model.scoring import LN2
+
     staged = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     bits = evaluated.surprisal / LN2
     ids = evaluated.sentences.ids
@@ -126,6 +131,8 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
 
 def evaluate_files(config: EvaluateConfig) -> Evaluation:
     """Run `charlm evaluate`: evaluate, then print a table or one JSON object."""
+    from charlm.model.scoring import summary_rows
+
     result = evaluate(config)
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
