@@ -8,16 +8,21 @@ TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The exact versions tested; pyproject.toml holds the floors.
+CONSTRAINTS := constraints.txt
+# Linting needs ruff alone: a small environment of its own, without torch.
+LINT_VENV := .venv-lint
+LINT_INSTALLED := $(LINT_VENV)/.installed
 
 .PHONY: install demo test test-slow test-all lint bench clean
 
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot,export,tensorboard]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,plot,export,tensorboard]"
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
@@ -35,8 +40,13 @@ test-slow: $(INSTALLED)
 test-all: $(INSTALLED)
 	$(BIN)/python -m pytest -q -m ""
 
-lint: $(INSTALLED)
-	$(BIN)/ruff check charlm tests benchmarks data
+$(LINT_INSTALLED): $(CONSTRAINTS)
+	test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet -c $(CONSTRAINTS) ruff
+	touch $(LINT_INSTALLED)
+
+lint: $(LINT_INSTALLED)
+	$(LINT_VENV)/bin/ruff check charlm tests benchmarks data
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf runs .pytest_cache .ruff_cache *.egg-info $(LINT_VENV)

@@ -147,7 +147,7 @@ def train_for(corpus: str, seconds: float, flags: list[str], workdir: Path) -> T
     step, stop it with SIGINT as a user would (it saves its checkpoint), and read the result."""
     out = workdir / "run.pt"
     command = [sys.executable, "-m", "charlm", "train", corpus, "--out", str(out), "--force",
-               "--log-format", "json", *flags]
+               "--json", *flags]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

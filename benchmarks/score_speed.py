@@ -1,11 +1,11 @@
-"""Scoring speed: `charlm score --one-per-line` on sentences of 10 to 20 words, sentences/s.
+"""Scoring speed: `charlm score --split one-per-line` on sentences of 10 to 20 words, sentences/s.
 
     python benchmarks/score_speed.py ../shared/corpora/austen            # trains one epoch first
     python benchmarks/score_speed.py ../shared/corpora/austen --model MODEL.pt [--sentences 20000]
 
 Takes sentences of 10 to 20 words from the corpus, as the model's tokenizer splits it, and writes
 them one per line (repeated if the corpus has fewer). Then it times `charlm score MODEL FILE
---one-per-line` as a user runs it: a fresh process that loads the model, tokenizes, scores and
+--split one-per-line` as a user runs it: a fresh process that loads the model, tokenizes, scores and
 prints every line (output to /dev/null). It also times the same command in this process, where
 torch and NLTK are already imported: the start-up left out, the model's loading kept in.
 Without --model it trains the default model on the corpus for one epoch, in a temporary directory.
@@ -58,13 +58,13 @@ def whole_command(model: Path, lines: Path, threads: int) -> float:
         env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "charlm", "score", str(model), str(lines),
-                    "--one-per-line"], env=env, check=True, stdout=subprocess.DEVNULL)
+                    "--split", "one-per-line"], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
 def in_process(model: Path, lines: Path) -> float:
     config = resolve(ScoreConfig, {"model": str(model), "files": [str(lines)],
-                                   "one_per_line": True}, {})
+                                   "split": "one-per-line"}, {})
     started = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         print_scores(config)
@@ -90,7 +90,7 @@ def main() -> None:
         print(f"{args.sentences:,} lines ({distinct:,} distinct sentences of 10-20 words); "
               f"{threads} threads", flush=True)
         command = whole_command(model, lines, args.threads)
-        print(f"charlm score --one-per-line, whole command: {command:.2f} s, "
+        print(f"charlm score --split one-per-line, whole command: {command:.2f} s, "
               f"{args.sentences / command:,.0f} sentences/s")
         loaded = in_process(model, lines)
         print(f"in this process (no start-up): {loaded:.2f} s, "

@@ -30,6 +30,7 @@ import torch
 
 from charlm.checkpoint.trained import TrainedModel, load_trained
 from charlm.data.corpus import (
+    AUTO,
     ONE_PER_LINE,
     CorpusStats,
     column_for,
@@ -224,26 +225,39 @@ class Model:
         return Completion(line, words, unknown, self.next_words(line, k), continuation)
 
     def score(self, sentences: Iterable[str]) -> list[SentenceScore]:
-        """Each string scored as one sentence, exactly as given (`charlm score --one-per-line`):
-        its log-probability, its tokens and its unknown words."""
+        """Each string scored as one sentence, exactly as given (`charlm score --split
+        one-per-line`): its log-probability, its tokens and its unknown words."""
         texts = list(sentences)
         return self.score_sentences(texts, [self.tokenizer.prompt_words(t) for t in texts],
                                     "the sentences given").scores
 
     def score_text(self, inputs: Sequence[str], one_per_line: bool = False,
-                   text_column: str | None = None, batch_size: int = BATCH_SIZE) -> Scoring:
+                   text_column: str | None = None, batch_size: int = BATCH_SIZE,
+                   split: str | None = None) -> Scoring:
         """Every sentence of files (in any format train reads; "-" is standard input), split and
-        tokenized as the model's training text, or each line one sentence (`one_per_line`)."""
+        tokenized as the model's training text (its split unless `split` says otherwise, as
+        `evaluate_files`), or each line one sentence exactly as given (`one_per_line`, or
+        `split` "one-per-line")."""
+        one_per_line = one_per_line or split == ONE_PER_LINE
+        if split == AUTO and STDIN in inputs:
+            raise CorpusError("--split auto chooses from a look at a file's text, and standard "
+                              "input can be read only once: give --split paragraphs or lines")
         texts: list[str] = []
         words: list[list[str]] = []
-        for text, sentence in read_sentences(inputs, self.tokenizer, one_per_line, text_column):
-            texts.append(text)
-            words.append(sentence)
+        tokenizers = [self._tokenizer_for(name, None if one_per_line else split, text_column)
+                      for name in inputs]
+        for name, tokenizer in zip(inputs, tokenizers):
+            for text, sentence in read_sentences([name], tokenizer, one_per_line, text_column):
+                texts.append(text)
+                words.append(sentence)
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
         scoring = self.score_sentences(texts, words, where, batch_size)
-        split = ONE_PER_LINE if one_per_line else self.tokenizer.settings.split
+        # The model's own tokenizer reports its drops above; one cutting with another split, here.
+        scoring.warnings += [_not_scored(t) for t in tokenizers
+                             if t is not self.tokenizer and t.dropped_long]
+        splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
         scoring.summary = replace(scoring.summary, files=[_input_name(n) for n in inputs],
-                                  split=[split] * len(inputs))
+                                  split=splits)
         return scoring
 
     def score_sentences(self, texts: list[str], words: list[list[str]], where: str,
@@ -266,9 +280,7 @@ class Model:
         surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size)
         warnings = []
         if self.tokenizer.dropped_long:
-            warnings.append(f"{self.tokenizer.dropped_long:,} sentences of more than "
-                            f"{self.tokenizer.settings.max_words} words were not scored (the "
-                            "model's limit; --one-per-line scores every line)")
+            warnings.append(_not_scored(self.tokenizer))
         return Scoring(sentence_scores(texts, words, encoded, surprisal),
                        summarise([where], encoded, surprisal), encoded, surprisal, warnings)
 
@@ -376,6 +388,11 @@ def _stdin_lines() -> Iterator[str]:
         yield from stream
     finally:
         stream.detach()  # closing the wrapper would close standard input itself
+
+
+def _not_scored(tokenizer: Tokenizer) -> str:
+    return (f"{tokenizer.dropped_long:,} sentences of more than {tokenizer.settings.max_words} "
+            "words were not scored (the model's limit; --split one-per-line scores every line)")
 
 
 def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,

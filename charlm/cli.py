@@ -3,30 +3,37 @@
 Each command's flags, environment variables, defaults and help come from its config dataclass;
 the command resolves a config and hands it to a plain function. Every CharlmError becomes one
 line on stderr and its exit code, never a traceback.
+
+Only the config dataclasses are imported here, and they need no torch: --help, --version and
+shell completion answer at once. Each command imports its implementation when it runs.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
 
 from charlm import __version__
+from charlm.cli_help import HelpCommand, HelpGroup
+from charlm.commands.cache import CacheConfig
 from charlm.commands.complete import CompleteConfig
 from charlm.commands.evaluate import EvaluateConfig
-from charlm.commands.export import ExportConfig
+from charlm.commands.export_config import ExportConfig
 from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
 from charlm.commands.score import ScoreConfig
 from charlm.errors import CharlmError
 from charlm.options import (
+    Former,
     field_type,
     flag_name,
+    formers,
     help_text,
     metadata,
     option_fields,
@@ -35,11 +42,11 @@ from charlm.options import (
     resolve,
 )
 from charlm.training.config import TrainConfig
-from charlm.training.ranks import end_rank_process
 
 app = typer.Typer(
     name="charlm",
     help="Train word-level GRU/LSTM language models on your own text, and generate from them.",
+    cls=HelpGroup,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -54,10 +61,19 @@ def fail(error: CharlmError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
+def _complete_choices(choices: tuple[str, ...]) -> Callable[[], list[str]]:
+    """What shell completion offers for an option with a fixed set of values."""
+
+    def complete() -> list[str]:
+        return list(choices)
+
+    return complete
+
+
 def _parameter(cls: type, name: str) -> inspect.Parameter:
     meta = metadata(cls, name)
     base, _, is_list = field_type(cls, name)
-    text = escape(help_text(cls, name))
+    text = help_text(cls, name)
     if meta["argument"]:
         default: Any = typer.Argument(None, help=text, metavar=name.upper(), show_default=False)
         # typer inspects the annotation
@@ -69,32 +85,57 @@ def _parameter(cls: type, name: str) -> inspect.Parameter:
         annotation = Optional[bool]  # noqa: UP045
     else:
         names = [flag_name(name)] + ([meta["short"]] if meta["short"] else [])
+        choices = meta["choices"]
         # Values arrive as text and are parsed here, so a bad value gets the same one-line
-        # error whether it came from a flag or an environment variable.
-        default = typer.Option(None, *names, help=text, metavar=METAVARS.get(base, "TEXT"),
-                               show_default=False, rich_help_panel=meta["panel"])
+        # error whether it came from a flag or an environment variable: the choices are shown
+        # and completed, but checked by the settings.
+        default = typer.Option(
+            None, *names, help=text, show_default=False, rich_help_panel=meta["panel"],
+            metavar=f"[{'|'.join(choices)}]" if choices else METAVARS.get(base, "TEXT"),
+            autocompletion=_complete_choices(choices) if choices else None)
         annotation = Optional[str]  # noqa: UP045
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation)
+
+
+def _former_parameter(former: Former) -> inspect.Parameter:
+    """The hidden flag of a former spelling, read as text (or yes/no) by the settings."""
+    if former.switch:
+        switch = former.name.replace("_", "-")
+        default: Any = typer.Option(None, f"--{switch}/--no-{switch}", hidden=True)
+        annotation: Any = Optional[bool]  # noqa: UP045
+    else:
+        default = typer.Option(None, flag_name(former.name), hidden=True)
+        annotation = Optional[str]  # noqa: UP045
+    return inspect.Parameter(former.name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
+
+
+def _parameters(cls: type) -> list[inspect.Parameter]:
+    # Grouped in --help by panel, in the order of PANELS; former spellings last, hidden.
+    ordered = sorted(option_fields(cls), key=lambda f: panel_rank(f.metadata["panel"]))
+    return ([_parameter(cls, f.name) for f in ordered]
+            + [_former_parameter(former) for f in ordered for former in formers(cls, f.name)])
+
+
+def _flags(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The values typed on the command line: a setting's text parsed to its type; a former
+    spelling's left to the settings, which know what each of its values means."""
+    settings = {f.name for f in option_fields(cls)}
+    return {key: parse_text(cls, key, value, flag_name(key))
+            if isinstance(value, str) and key in settings else value
+            for key, value in given.items()}
 
 
 def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any], None]], None]:
     """Register `run(config)` as a command whose options are the fields of `cls`."""
 
     def register(run: Callable[[Any], None]) -> None:
-        # Grouped in --help by panel, in the order of PANELS.
-        ordered = sorted(option_fields(cls), key=lambda f: panel_rank(f.metadata["panel"]))
-        parameters = [_parameter(cls, f.name) for f in ordered]
+        parameters = _parameters(cls)
 
         def command(**given: Any) -> None:
             try:
-                flags = {
-                    key: parse_text(cls, key, value, flag_name(key))
-                    if isinstance(value, str) else value
-                    for key, value in given.items()
-                }
-                config = resolve(cls, flags, os.environ)
-                run(config)
+                run(resolve(cls, _flags(cls, given), os.environ))
             except CharlmError as error:
                 raise fail(error) from None
             except KeyboardInterrupt:
@@ -104,7 +145,7 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}
         command.__doc__ = help
-        app.command(name, help=help)(command)
+        app.command(name, help=help, cls=HelpCommand)(command)
 
     return register
 
@@ -169,6 +210,14 @@ def plot_command(config: PlotConfig) -> None:
     plot_metrics(config)
 
 
+@config_command("cache", CacheConfig,
+                "Show the cache of prepared corpora (where it is, what it holds), or clear it.")
+def cache_command(config: CacheConfig) -> None:
+    from charlm.commands.cache import show_cache
+
+    show_cache(config)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"charlm {__version__}")
@@ -183,10 +232,17 @@ def _main(
     """Train word-level GRU/LSTM language models on your own text, and generate from them."""
 
 
+def _end_rank_process(code: int | str | None) -> None:
+    # Only training starts a process group, and it loads the module that ends one.
+    ranks = sys.modules.get("charlm.training.ranks")
+    if ranks is not None:
+        ranks.end_rank_process(code)
+
+
 def main() -> None:
     try:
-        app()
+        app(prog_name="charlm")
     except SystemExit as done:
-        end_rank_process(done.code)
+        _end_rank_process(done.code)
         raise
-    end_rank_process(0)
+    _end_rank_process(0)

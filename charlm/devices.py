@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from charlm.errors import CharlmError
 
+if TYPE_CHECKING:
+    import torch
+
+# Read by the settings (and --help) without loading torch.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     """The device for `--device`; under torchrun each GPU rank takes its own GPU."""
+    import torch
+
     if name == "cuda" and not torch.cuda.is_available():
         raise CharlmError("--device cuda was asked for but no CUDA GPU is available; use "
                           "--device cpu or auto")

@@ -3,7 +3,9 @@
 Each command has one configuration dataclass (beside the command that uses it). A field made with
 `option` carries its help text, bounds, help panel and variables. `resolve` turns explicit flags
 plus the environment into a validated instance with the precedence flag > variable > tutorial
-variable > default, and records where each value came from.
+variable > default, and records where each value came from. A setting renamed keeps its former
+spelling (`Former`): its flag, hidden from --help, and its variables are still read, after the
+current ones.
 
 Variables mean one thing. `charlm train`, the batch-job command, reads CHARLM_<NAME>; every other
 command reads CHARLM_<COMMAND>_<NAME>, so a variable exported for training never changes
@@ -17,7 +19,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypeVar
 
 from charlm.errors import ConfigError
@@ -34,6 +36,20 @@ PANELS = ("Data", "Model", "Optimisation", "Run", "Output")
 C = TypeVar("C")
 
 
+@dataclass(frozen=True)
+class Former:
+    """An earlier spelling of a setting, still read so that scripts keep working: its flag
+    (hidden from --help), its variables and its keyword argument.
+
+    `values` maps each value the former spelling took to the setting's value (None: as if not
+    given); without it the former spelling took the setting's own values."""
+
+    name: str
+    values: Mapping[Any, Any] | None = None
+    switch: bool = False
+    """It was a yes/no flag (--name / --no-name): `values` maps True and False."""
+
+
 def option(
     default: Any,
     help: str,
@@ -48,11 +64,13 @@ def option(
     panel: str | None = None,
     shared: bool = False,
     fixed: bool = False,
+    formerly: tuple[Former, ...] = (),
 ) -> Any:
     """A config field; `minimum`/`maximum` are inclusive bounds, `above` is exclusive.
 
     `panel` groups the option in --help; `shared` reads CHARLM_<NAME> in every command; `fixed`
-    marks a training setting a resumed run may not change (it decides the data or the model).
+    marks a training setting a resumed run may not change (it decides the data or the model);
+    `formerly` lists the spellings it had before.
     """
     metadata = {
         "help": help,
@@ -66,6 +84,7 @@ def option(
         "panel": panel,
         "shared": shared,
         "fixed": fixed,
+        "formerly": formerly,
     }
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
@@ -117,6 +136,15 @@ def env_names(cls: type, name: str) -> list[str]:
     return names
 
 
+def formers(cls: type, name: str) -> tuple[Former, ...]:
+    """The earlier spellings of a field."""
+    return tuple(metadata(cls, name).get("formerly", ()))
+
+
+def former_env_name(cls: type, former: Former) -> str:
+    return env_prefix(cls) + former.name.upper()
+
+
 def fixed_fields(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in option_fields(cls) if f.metadata.get("fixed"))
 
@@ -163,11 +191,7 @@ def parse_text(cls: type, name: str, text: str, source: str) -> Any:
     if optional and raw.lower() in {"", "none"}:
         return None
     if base is bool:
-        if raw.lower() in TRUE_WORDS:
-            return True
-        if raw.lower() in FALSE_WORDS:
-            return False
-        raise ConfigError(f"{source}={text!r} is not a yes/no value: use 1 or 0, true or false")
+        return _yes_no(text, source)
     if base is int:
         try:
             return int(raw)
@@ -179,6 +203,31 @@ def parse_text(cls: type, name: str, text: str, source: str) -> Any:
         except ValueError:
             raise ConfigError(f"{source}={text!r} is not a number") from None
     return raw
+
+
+def _yes_no(text: str, source: str) -> bool:
+    raw = text.strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{source}={text!r} is not a yes/no value: use 1 or 0, true or false")
+
+
+def former_value(cls: type, name: str, former: Former, given: Any, source: str,
+                 as_text: bool) -> Any:
+    """A value given in a former spelling (`as_text`: typed on the command line or in a
+    variable; else from Python), as the field's value; None when it means "not given"."""
+    text = as_text and isinstance(given, str)
+    if former.values is None:
+        return parse_text(cls, name, given, source) if text else given
+    key = given
+    if text:
+        key = _yes_no(given, source) if former.switch else given.strip()
+    if key not in former.values:
+        raise ConfigError(f"{source}: unknown value {given!r}; choose one of "
+                          f"{', '.join(map(str, former.values))}")
+    return former.values[key]
 
 
 def check_type(cls: type, name: str, value: Any, source: str) -> None:
@@ -226,12 +275,26 @@ def _num(x: float) -> str:
 def _value_and_origin(cls: type, name: str, flags: Mapping[str, Any],
                       env: Mapping[str, str], given_as: Callable[[str], str]
                       ) -> tuple[Any, str]:
+    """The field's value and where it came from: its flag, a former flag, its variables, a
+    former variable, else its default."""
     given = flags.get(name)
     if given is not None and given != []:
         return given, given_as(name)
+    for former in formers(cls, name):
+        if flags.get(former.name) is not None:
+            value = former_value(cls, name, former, flags[former.name], given_as(former.name),
+                                 as_text=given_as is flag_name)
+            if value is not None:
+                return value, given_as(former.name)
     for var in env_names(cls, name):
         if env.get(var) is not None:
             return parse_text(cls, name, env[var], var), var
+    for former in formers(cls, name):
+        var = former_env_name(cls, former)
+        if env.get(var) is not None:
+            value = former_value(cls, name, former, env[var], var, as_text=True)
+            if value is not None:
+                return value, var
     return default_of(cls, name), DEFAULT
 
 
@@ -247,7 +310,8 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str],
     `given_as` names a given value's origin: its flag for the command line, its keyword
     argument for Python (`python_argument`), whose values are also checked for their type."""
     names = [f.name for f in option_fields(cls)]
-    unknown = sorted(set(flags) - set(names))
+    spellings = {name: [name, *(former.name for former in formers(cls, name))] for name in names}
+    unknown = sorted(set(flags) - {spelling for each in spellings.values() for spelling in each})
     if unknown:
         raise ConfigError(f"unknown setting {given_as(unknown[0])!r}; the settings are: "
                           f"{', '.join(sorted(names))}")
@@ -256,7 +320,7 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str],
     for name in names:
         values[name], origins[name] = _value_and_origin(cls, name, flags, env, given_as)
         source = source_of_origin(name, origins[name])
-        if given_as is not flag_name and origins[name] == given_as(name):
+        if given_as is not flag_name and origins[name] in map(given_as, spellings[name]):
             check_type(cls, name, values[name], source)
         check_value(cls, name, values[name], source)
     apply_presets(cls, values, origins)
@@ -305,14 +369,11 @@ def source_of(config: Any, name: str) -> str:
 
 
 def help_text(cls: type, name: str) -> str:
-    """The --help line of a field: its description, variables and default."""
-    meta = metadata(cls, name)
-    parts = [meta["help"]]
-    if meta.get("choices"):
-        parts.append(f"One of: {', '.join(meta['choices'])}.")
-    parts.append(f"[env: {', '.join(env_names(cls, name))}]")
+    """The --help of a field: its description, then a line of its variables and default (its
+    choices are shown as its type)."""
+    facts = [f"[env: {', '.join(env_names(cls, name))}]"]
     default = default_of(cls, name)
     if default is not None and default != []:
         shown = ("yes" if default else "no") if isinstance(default, bool) else default
-        parts.append(f"[default: {shown}]")
-    return " ".join(parts)
+        facts.append(f"[default: {shown}]")
+    return metadata(cls, name)["help"] + "\n" + " ".join(facts)

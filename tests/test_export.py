@@ -226,7 +226,8 @@ def test_without_the_extra_it_says_how_to_install_it(trained_model: dict, tmp_pa
                           text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnx is not "
-                                   "installed): pip install 'charlm[export]'")
+                                   "installed): pip install 'charlm-rnn[export]' (from a "
+                                   "checkout: pip install -e '.[export]')")
     assert not (tmp_path / "m.onnx").exists()
 
 

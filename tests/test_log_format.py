@@ -1,5 +1,5 @@
 """Training output: rich panels at a terminal, plain lines with --quiet, JSON lines with
---log-format json (never a progress bar)."""
+--json (never a progress bar)."""
 
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ def test_json_lines_even_at_a_terminal(corpus_file: Path, tmp_path: Path) -> Non
     assert "\x1b[" not in console.file.getvalue()  # no terminal control codes, no progress bar
 
 
-def test_json_log_format_from_the_command_line(corpus_file: Path, tmp_path: Path) -> None:
+def test_json_lines_from_the_command_line(corpus_file: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [
-        "train", str(corpus_file), "-o", str(tmp_path / "m.pt"), "--log-format", "json",
+        "train", str(corpus_file), "-o", str(tmp_path / "m.pt"), "--json",
         "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50", "--epochs",
         "1", "--samples", "1",
     ])

@@ -57,7 +57,8 @@ def test_plot_without_matplotlib_says_how_to_install_it(
     result = runner.invoke(app, ["plot", str(trained_model["metrics_file"]), "-o", str(out)])
     assert result.exit_code == 1
     assert len(result.stderr.splitlines()) == 1
-    assert "pip install 'charlm[plot]'" in result.stderr
+    assert ("pip install 'charlm-rnn[plot]' (from a checkout: pip install -e '.[plot]')"
+            in result.stderr)
     assert not out.exists()
 
 

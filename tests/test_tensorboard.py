@@ -109,5 +109,6 @@ def test_without_the_extra_it_says_how_to_install_it(corpus_file: Path, tmp_path
                           text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == ("Error: --tensorboard needs the tensorboard package: "
-                                   "pip install 'charlm[tensorboard]'")
+                                   "pip install 'charlm-rnn[tensorboard]' (from a checkout: "
+                                   "pip install -e '.[tensorboard]')")
     assert not out.exists() and not (tmp_path / "board").exists()

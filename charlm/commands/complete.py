@@ -11,15 +11,16 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from charlm.api import Completion
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.sampling import make_generator
-from charlm.options import option
+from charlm.options import Former, option
+
+if TYPE_CHECKING:
+    from charlm.api import Completion
 
 PROMPT = "> "
 
@@ -31,8 +32,8 @@ class CompleteConfig:
     COMMAND = "complete"
 
     model: str | None = option(None, "Checkpoint to explore.", argument=True)
-    top_k: int = option(10, "How many of the most likely next words to show.", minimum=1,
-                        maximum=10_000)
+    next_words: int = option(10, "How many of the most likely next words to show.", minimum=1,
+                             maximum=10_000, formerly=(Former("top_k"),))
     max_words: int = option(30, "Longest sampled continuation, in words.", minimum=1,
                             maximum=1000)
     temperature: float = option(1.0, "Sampling temperature of the continuation.", above=0.0,
@@ -84,6 +85,7 @@ def _lines(interactive: bool) -> Iterator[str]:
 def run_complete(config: CompleteConfig) -> int:
     """Run `charlm complete`; returns how many lines it answered."""
     from charlm.api import load
+    from charlm.model.sampling import make_generator
 
     model = load(str(config.model), config.device)
     generator = make_generator(config.seed)
@@ -93,7 +95,7 @@ def run_complete(config: CompleteConfig) -> int:
     answered = 0
     try:
         for line in _lines(interactive):
-            completion = model.complete(line, config.top_k, config.max_words,
+            completion = model.complete(line, config.next_words, config.max_words,
                                         config.temperature, generator)
             if completion.words and len(completion.unknown) == len(completion.words):
                 typer.echo(f"Warning: none of the words of {line!r} is in the vocabulary; they "

@@ -15,19 +15,22 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from charlm.api import EvaluatedFiles
 from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.scoring import LN2, Evaluation, summary_rows
 from charlm.options import option
 from charlm.paths import OwnOutput, check_destination, write_atomically
 
 PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
+
+if TYPE_CHECKING:
+    from charlm.api import EvaluatedFiles
+    from charlm.model.scoring import Evaluation
 
 
 @dataclass
@@ -102,6 +105,8 @@ def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
 def _write_rows(evaluated: EvaluatedFiles, staged: Path) -> None:
     """The words are read again so the file shows each word as written, out-of-vocabulary ones
     too."""
+    from charlm.model.scoring import LN2
+
     bits = evaluated.surprisal / LN2
     ids = evaluated.sentences.ids
     offsets = evaluated.sentences.offsets
@@ -147,6 +152,8 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
 
 def evaluate_files(config: EvaluateConfig) -> Evaluation:
     """Run `charlm evaluate`: evaluate, then print a table or one JSON object."""
+    from charlm.model.scoring import summary_rows
+
     result = evaluate(config)
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)

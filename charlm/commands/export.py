@@ -15,21 +15,20 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from charlm import __version__
+from charlm import __version__, install_hint
 from charlm.checkpoint.trained import TrainedModel, load_trained
+from charlm.commands.export_config import ExportConfig
 from charlm.data.tokenizer import SPECIAL_TOKEN, URL
 from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID
-from charlm.errors import CharlmError, ConfigError
+from charlm.errors import CharlmError
 from charlm.model.step import NextWordStep, state_names
-from charlm.options import option
 from charlm.paths import OwnOutput, StagedFile, check_destination
 
 FORMAT = "charlm-onnx"
@@ -39,33 +38,6 @@ TOLERANCE = 1e-4
 CHECK_LENGTHS = (1, 4, 9)  # words of the sentences the check runs, teacher-forced, in one batch
 
 StepFunction = Callable[[np.ndarray, list[np.ndarray]], tuple[np.ndarray, list[np.ndarray]]]
-
-
-@dataclass
-class ExportConfig:
-    """Settings of `charlm export`."""
-
-    COMMAND = "export"
-
-    model: str | None = option(None, "Checkpoint to export.", argument=True)
-    out: str | None = option(
-        None,
-        "ONNX file to write. Default: the checkpoint's name with the suffix .onnx. The "
-        "vocabulary and tokenizer settings are written beside it, as <out>.json.",
-        short="-o",
-    )
-    force: bool = option(
-        False, "Overwrite an earlier export at the output paths; any other file is never "
-        "replaced."
-    )
-
-    def check(self, sources: Mapping[str, str]) -> None:
-        if self.model is None:
-            raise ConfigError("no checkpoint given: charlm export MODEL.pt")
-
-    @property
-    def onnx_path(self) -> Path:
-        return Path(self.out) if self.out else Path(str(self.model)).with_suffix(".onnx")
 
 
 def json_path(onnx_path: Path) -> Path:
@@ -80,7 +52,7 @@ def require_onnx() -> str:
         import onnxscript  # noqa: F401
     except ImportError as error:
         raise CharlmError(f"charlm export needs ONNX support ({error.name} is not installed): "
-                          "pip install 'charlm[export]'") from None
+                          f"{install_hint('export')}") from None
     return onnxruntime.__version__
 
 
@@ -259,7 +231,9 @@ def export_model(config: ExportConfig) -> tuple[Path, Path, float]:
                 raise CharlmError(f"the ONNX export of the {trained.model.config.cell} model "
                                   "disagrees with the checkpoint (log-probabilities differ by up "
                                   f"to {worst:.3g} under onnxruntime {runtime_version}); nothing "
-                                  "was written. Install the versions charlm[export] pins")
+                                  "was written. Install the versions it was tested with: pip "
+                                  "install -c constraints.txt -e '.[export]' in a checkout of "
+                                  "charlm")
             document = description(trained, onnx_path.name, Path(str(config.model)).name)
             staged_meta.path.write_text(json.dumps(document, ensure_ascii=False),
                                         encoding="utf-8")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import typer
 
-from charlm.data.vocab import UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
 from charlm.options import option
@@ -69,6 +68,7 @@ class GenerateConfig:
 def generate_text(config: GenerateConfig) -> list[str]:
     """Print `config.count` sentences (as the tutorial: no unknown words unless allowed)."""
     from charlm.api import load
+    from charlm.data.vocab import UNKNOWN_ID
 
     model = load(str(config.model), config.device)
     words, ids = model.prompt_ids(config.prompt)

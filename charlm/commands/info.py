@@ -14,9 +14,6 @@ from typing import Any
 
 import typer
 
-from charlm.checkpoint.files import FORMAT, FORMAT_VERSION
-from charlm.checkpoint.trained import load_trained
-from charlm.data.vocab import SPECIAL_TOKENS
 from charlm.errors import ConfigError
 from charlm.options import option
 
@@ -43,6 +40,10 @@ def _finite(value: float | None) -> float | None:
 
 def describe(path: str) -> dict[str, Any]:
     """The checkpoint's contents as plain JSON-ready values."""
+    from charlm.checkpoint.files import FORMAT, FORMAT_VERSION
+    from charlm.checkpoint.trained import load_trained
+    from charlm.data.vocab import SPECIAL_TOKENS
+
     trained = load_trained(path)
     checkpoint = trained.checkpoint
     settings = trained.tokenizer.settings

@@ -1,7 +1,7 @@
 """`charlm plot`: training and validation loss against tokens seen, one line pair per run.
 
-matplotlib is an optional extra (`pip install 'charlm[plot]'`), imported only here and only when
-a plot is drawn, with the Agg backend so no display is needed.
+matplotlib is an optional extra (`plot`; see INSTALL_HINT), imported only here and only when a
+plot is drawn, with the Agg backend so no display is needed.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from charlm import install_hint
 from charlm.errors import CharlmError, ConfigError
 from charlm.options import option
 from charlm.paths import OwnOutput, check_destination, check_input, write_atomically
 from charlm.training.outputs import REPORT_FIELDS, is_report
 
 DPI = 100
-INSTALL_HINT = "plotting needs matplotlib: pip install 'charlm[plot]' (or pip install matplotlib)"
+INSTALL_HINT = f"plotting needs matplotlib: {install_hint('plot')}, or pip install matplotlib"
 METRICS_SUFFIX = ".metrics.jsonl"
 # How files of the image formats charlm can recognise begin. Nothing tells a plot of charlm's
 # from another image, so --force replaces an image of the format its name says, never any

@@ -1,7 +1,8 @@
 """`charlm score`: a model as a measuring instrument, one row per sentence.
 
 Text is read from files (any format `train` reads) or standard input, split into sentences and
-tokenized exactly as `evaluate` does, or, with --one-per-line, each line is one sentence as given.
+tokenized exactly as `evaluate` does, or, with --split one-per-line, each line is one sentence as
+given.
 Every sentence is scored in the batches `evaluate` uses (scoring.py), so the summary printed at the
 end is `evaluate`'s, digit for digit, and the per-sentence log-probabilities add up to its total.
 """
@@ -15,15 +16,18 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from charlm.api import STDIN, Scoring
-from charlm.data.corpus import is_csv
+from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.scoring import Evaluation, SentenceScore, summary_rows
-from charlm.options import option
+from charlm.options import Former, option
+
+if TYPE_CHECKING:
+    from charlm.api import Scoring
+    from charlm.model.scoring import Evaluation, SentenceScore
 
 COLUMNS = ("sentence", "text", "tokens", "oov", "log_prob", "log10_prob", "perplexity")
 ROWS_PER_WRITE = 1000
@@ -40,10 +44,13 @@ class ScoreConfig:
         [], "Text to score, in any format train reads; none, or -, reads standard input.",
         argument=True,
     )
-    one_per_line: bool = option(
-        False,
-        "Score each line as one sentence exactly as given: no sentence splitting and no "
-        "filtering (for a list of candidates).",
+    split: str | None = option(
+        None,
+        "How text is cut before sentence splitting (see charlm train --split); one-per-line "
+        "scores each line as one sentence exactly as given, none left out (for a list of "
+        "candidates). Default: as the checkpoint's training corpus was.",
+        choices=SPLIT_CHOICES,
+        formerly=(Former("one_per_line", {True: ONE_PER_LINE, False: None}, switch=True),),
     )
     json: bool = option(
         False, "Print JSON lines: one object per sentence, then one holding the summary."
@@ -63,6 +70,8 @@ class ScoreConfig:
 
     @property
     def inputs(self) -> list[str]:
+        from charlm.api import STDIN
+
         return list(self.files) or [STDIN]
 
 
@@ -71,8 +80,8 @@ def score(config: ScoreConfig) -> Scoring:
     from charlm.api import load
 
     model = load(str(config.model), config.device)
-    return model.score_text(config.inputs, config.one_per_line, config.text_column,
-                            config.batch_size)
+    return model.score_text(config.inputs, text_column=config.text_column,
+                            batch_size=config.batch_size, split=config.split)
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:
@@ -105,6 +114,8 @@ def _write(lines: Iterator[str]) -> None:
 
 def score_rows(result: Evaluation) -> list[tuple[str, str]]:
     """`evaluate`'s summary, then the figures only `score` prints."""
+    from charlm.model.scoring import summary_rows
+
     known = result.tokens - result.oov_words
     return summary_rows(result) + [
         ("log-prob", f"{result.log_prob:.4f} (natural log; log10 {result.log10_prob:.4f})"),

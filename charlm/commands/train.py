@@ -10,4 +10,5 @@ from charlm.training.loop import train
 
 
 def train_command(config: TrainConfig) -> Path:
-    return train(config, Reporter(log_format=config.log_format, quiet=config.quiet))
+    return train(config, Reporter(log_format="json" if config.json else "text",
+                                  quiet=config.quiet))

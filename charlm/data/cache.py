@@ -6,6 +6,9 @@ NLTK's punkt_tab is installed, the NLTK version and charlm's prepare version), s
 setting never reuses a stale entry. An entry is a directory of .npy arrays and one JSON file: loaded
 with numpy (no pickle) and JSON, never by unpickling. It is written to a temporary directory and
 renamed into place, so a crash or a concurrent run never leaves a half-written entry.
+
+`cache_entries` finds what charlm stored in a directory, and `clear_cache` removes that and
+nothing else the directory holds (`charlm cache`).
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from charlm.data.corpus import fingerprint
 from charlm.data.layout import choose_split
@@ -31,14 +36,77 @@ CACHE_ENV = "CHARLM_CACHE_DIR"
 META_FILE = "meta.json"
 IDS_FILE = "ids.npy"
 OFFSETS_FILE = "offsets.npy"
+ENTRY_FILES = frozenset({META_FILE, IDS_FILE, OFFSETS_FILE})
+KEY_CHARS = 32  # hexadecimal digits of an entry's name
+STAGING = ".tmp-"  # an entry being written is staged in .<name>.tmp-<random>
+ENTRY_NAME = re.compile(rf"[0-9a-f]{{{KEY_CHARS}}}")
+STAGED_NAME = re.compile(rf"\.[0-9a-f]{{{KEY_CHARS}}}{re.escape(STAGING)}[A-Za-z0-9_]+")
 
 
 def default_cache_dir() -> Path:
-    """$CHARLM_CACHE_DIR, else $XDG_CACHE_HOME/charlm, else ~/.cache/charlm."""
+    """$CHARLM_CACHE_DIR, else the user cache directory of the platform: $XDG_CACHE_HOME/charlm
+    or ~/.cache/charlm on Linux, ~/Library/Caches/charlm on macOS, %LOCALAPPDATA%\\charlm\\Cache
+    on Windows."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "charlm"
+    return Path(platformdirs.user_cache_dir("charlm", appauthor=False))
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One thing charlm stored in a cache directory: a prepared corpus, or one a run was
+    storing when it stopped (`complete` False)."""
+
+    path: Path
+    size: int
+    """Bytes of its files."""
+    modified: float
+    """When it was written (seconds since the epoch)."""
+    complete: bool
+    vocabulary: int | None = None
+    """Words in the prepared corpus's vocabulary (None: unreadable or incomplete)."""
+    tokens: int | None = None
+    """Tokens of its text."""
+
+
+def _entry(path: Path) -> CacheEntry | None:
+    """`path` as an entry charlm stored: a directory named as one, holding only an entry's files
+    (a complete one, its metadata at least)."""
+    complete = ENTRY_NAME.fullmatch(path.name) is not None
+    if not (complete or STAGED_NAME.fullmatch(path.name)):
+        return None
+    if path.is_symlink() or not path.is_dir():
+        return None
+    files = {f.name: f for f in path.iterdir()}
+    if not set(files) <= ENTRY_FILES or (complete and META_FILE not in files):
+        return None
+    if any(f.is_symlink() or not f.is_file() for f in files.values()):
+        return None
+    stats = [f.stat() for f in files.values()]
+    entry = CacheEntry(path, sum(s.st_size for s in stats),
+                       max((s.st_mtime for s in stats), default=path.stat().st_mtime), complete)
+    try:
+        counts = json.loads((path / META_FILE).read_text(encoding="utf-8"))["vocabulary_stats"]
+        return replace(entry, vocabulary=int(counts["size"]), tokens=int(counts["tokens"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return entry
+
+
+def cache_entries(directory: Path) -> list[CacheEntry]:
+    """What charlm stored in `directory`, oldest first; none when it does not exist."""
+    if not directory.is_dir():
+        return []
+    found = [_entry(path) for path in directory.iterdir()]
+    return sorted((e for e in found if e is not None), key=lambda e: (e.modified, e.path.name))
+
+
+def clear_cache(directory: Path) -> list[CacheEntry]:
+    """Remove what charlm stored in `directory`, and nothing else it holds; returns what was
+    removed."""
+    removed = cache_entries(directory)
+    for entry in removed:
+        shutil.rmtree(entry.path)
+    return removed
 
 
 def cache_key(path: str | Path, settings: PrepareSettings, digest: str | None = None) -> str:
@@ -53,7 +121,7 @@ def cache_key(path: str | Path, settings: PrepareSettings, digest: str | None = 
         "nltk": nltk.__version__,
         "prepare_version": PREPARE_VERSION,
     }
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:KEY_CHARS]
 
 
 def load_entry(directory: Path) -> PreparedCorpus | None:
@@ -73,7 +141,7 @@ def load_entry(directory: Path) -> PreparedCorpus | None:
 def save_entry(directory: Path, corpus: PreparedCorpus) -> None:
     """Write an entry atomically: staged in a temporary directory, then renamed into place."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    staged = Path(tempfile.mkdtemp(prefix=f".{directory.name}{STAGING}", dir=directory.parent))
     try:
         np.save(staged / IDS_FILE, np.ascontiguousarray(corpus.sentences.ids))
         np.save(staged / OFFSETS_FILE, np.ascontiguousarray(corpus.sentences.offsets))

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
+from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, CellKind
+
 # A layer's outputs (batch, time, hidden), its last h, and its last c (None without a cell state).
 LayerResult = tuple[Tensor, Tensor, "Tensor | None"]
 
@@ -137,30 +138,21 @@ def cifg_lstm_layer(xw: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh:
 
 @dataclass(frozen=True)
 class Cell:
-    """One recurrent cell: its time loop, its weights' shape, and PyTorch's fused equivalent."""
+    """A cell of CELL_KINDS (kinds.py) with what runs it: its time loop and its fused layer."""
 
+    kind: CellKind
     layer: Callable[..., LayerResult]
     """The hand-written time loop (the equations above)."""
-    gate_rows: int
-    """Rows of weight_ih / weight_hh per hidden unit."""
-    fused: type[nn.Module] | None = None
+    fused: type[nn.Module] | None
     """PyTorch's fused layer computing the same cell with sigmoid gates (cuDNN on a GPU)."""
-    has_cell_state: bool = False
-    """The state is (h, c), as an LSTM's, rather than h alone."""
-    gated: bool = True
-    """Whether a gate activation applies."""
-    peephole_rows: int = 0
-    """Rows of per-unit peephole weights (weight_peephole_l<k>), if any."""
 
 
-# The one list of cells: adding a cell is one entry here plus its time loop above.
-CELLS: dict[str, Cell] = {
-    "gru": Cell(gru_layer, 3, fused=nn.GRU),
-    "lstm": Cell(lstm_layer, 4, fused=nn.LSTM, has_cell_state=True),
-    "rnn": Cell(rnn_layer, 1, fused=nn.RNN, gated=False),
-    "peephole-lstm": Cell(peephole_lstm_layer, 4, has_cell_state=True, peephole_rows=3),
-    "cifg-lstm": Cell(cifg_lstm_layer, 3, has_cell_state=True),
-}
+def _cell(kind: CellKind) -> Cell:
+    # The kind names its time loop among the functions above, and its fused layer in torch.nn.
+    return Cell(kind, globals()[kind.time_loop], getattr(nn, kind.fused) if kind.fused else None)
+
+
+CELLS: dict[str, Cell] = {name: _cell(kind) for name, kind in CELL_KINDS.items()}
 
 
 class HandWrittenRNN(nn.Module):
@@ -186,7 +178,7 @@ class HandWrittenRNN(nn.Module):
         if gate_activation not in GATE_ACTIVATIONS:
             raise ValueError(f"unknown gate activation {gate_activation!r}")
         self.cell = cell
-        self.spec = CELLS[cell]
+        self.spec = CELL_KINDS[cell]
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -236,7 +228,7 @@ class HandWrittenRNN(nn.Module):
             w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
             xw = torch.nn.functional.linear(x, w_ih, b_ih)
             peephole = getattr(self, f"weight_peephole_l{k}", None)
-            x, h, c = self.spec.layer(xw, h0[k], c0[k], w_hh, b_hh, peephole, self.hard,
+            x, h, c = CELLS[self.cell].layer(xw, h0[k], c0[k], w_hh, b_hh, peephole, self.hard,
                                       self.reset_before)
             if c is not None:
                 final_c.append(c)

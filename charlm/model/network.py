@@ -15,14 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from charlm.data.batches import IGNORE
-from charlm.model.cells import CELLS, GATE_ACTIVATIONS, HandWrittenRNN
+from charlm.model.cells import CELLS, HandWrittenRNN
+from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem
 
 # On a CPU the output layer and loss run over this many scores at a time, so each block stays in
 # the cache between the product, the softmax and their backward: one block for a whole batch of
 # 128 sentences over 2,000 words spills out of it and takes a third longer per token.
 CPU_SCORES_PER_BLOCK = 2**21
-IMPLEMENTATIONS = ("auto", "fused", "hand-written")
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -42,7 +42,7 @@ class ModelConfig:
     dropout: float = 0.0
     tie_weights: bool = False
     bptt_truncate: int = -1  # backpropagate at most this many steps; -1: the whole sequence
-    softmax: str = "full"  # a key of SOFTMAXES
+    softmax: str = "full"  # a key of SOFTMAX_KINDS
     cutoffs: tuple[int, ...] = ()  # where the adaptive softmax's clusters start
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,7 +55,7 @@ class ModelConfig:
     @property
     def hand_written(self) -> bool:
         """Whether the cell runs on charlm/model/cells.py rather than a fused PyTorch layer."""
-        return (self.implementation == "hand-written" or CELLS[self.cell].fused is None
+        return (self.implementation == "hand-written" or CELL_KINDS[self.cell].fused is None
                 or self.gate_activation == "hard-sigmoid")
 
     def problem(self, names: Mapping[str, str] | None = None) -> str | None:
@@ -64,13 +64,13 @@ class ModelConfig:
         def name(field: str) -> str:
             return (names or {}).get(field, field)
 
-        if self.cell not in CELLS:
-            return f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}"
+        if self.cell not in CELL_KINDS:
+            return f"unknown cell {self.cell!r}; choose one of {', '.join(CELL_KINDS)}"
         if self.gate_activation not in GATE_ACTIVATIONS:
             return f"unknown gate activation {self.gate_activation!r}"
         if self.implementation not in IMPLEMENTATIONS:
             return f"unknown implementation {self.implementation!r}"
-        if not CELLS[self.cell].gated and self.gate_activation != "sigmoid":
+        if not CELL_KINDS[self.cell].gated and self.gate_activation != "sigmoid":
             return (f"{name('gate_activation')}={self.gate_activation} does not apply to --cell "
                     f"{self.cell}, which has no gates; leave it at sigmoid")
         if self.implementation == "fused" and self.hand_written:
@@ -80,8 +80,8 @@ class ModelConfig:
             return (f"{name('tie_weights')} needs the embedding and hidden sizes to be equal, but "
                     f"{name('embedding_dim')}={self.embedding_dim} and "
                     f"{name('hidden_dim')}={self.hidden_dim}; set both to the same size")
-        if self.softmax not in SOFTMAXES:
-            return f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAXES)}"
+        if self.softmax not in SOFTMAX_KINDS:
+            return f"unknown softmax {self.softmax!r}; choose one of {', '.join(SOFTMAX_KINDS)}"
         if self.tie_weights and self.softmax != "full":
             return (f"{name('tie_weights')} shares the embedding with a full output layer; the "
                     f"{self.softmax} softmax has none: drop one of {name('tie_weights')} and "

@@ -1,6 +1,6 @@
 """The output layer: the last hidden states → scores over the vocabulary, and the training loss.
 
-Two kinds, registered in SOFTMAXES:
+Two kinds, named in kinds.py's SOFTMAX_KINDS:
 - full: one linear layer over every word, then a softmax (the tutorial's output layer).
 - adaptive: Grave et al.'s adaptive softmax (2017). The most frequent words and one entry per
   cluster of rarer words form a small head; each cluster's words get their own smaller layer. A
@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from charlm.model.kinds import SOFTMAX_KINDS
 
 # Adaptive clusters: the head holds the most frequent words up to this share of the training
 # targets, the first cluster those up to the second share, the last cluster the rest.
@@ -91,9 +93,9 @@ class AdaptiveSoftmax(nn.Module):
         return total
 
 
+# Each output layer by its name; SOFTMAX_KINDS names the class of each.
 SOFTMAXES: dict[str, type[FullSoftmax] | type[AdaptiveSoftmax]] = {
-    "full": FullSoftmax,
-    "adaptive": AdaptiveSoftmax,
+    name: globals()[class_name] for name, class_name in SOFTMAX_KINDS.items()
 }
 
 

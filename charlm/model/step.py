@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from charlm.model.cells import CELLS
+from charlm.model.kinds import CELL_KINDS
 from charlm.model.network import RNNLanguageModel
 
 
 def state_names(model: RNNLanguageModel) -> list[str]:
     """The state's parts: h, and c for the cells that keep a cell state."""
-    return ["h", "c"] if CELLS[model.config.cell].has_cell_state else ["h"]
+    return ["h", "c"] if CELL_KINDS[model.config.cell].has_cell_state else ["h"]
 
 
 class NextWordStep(nn.Module):

@@ -1,18 +1,32 @@
-"""The settings of `charlm train`: one field per flag, with its help, bounds and variables."""
+"""The settings of `charlm train`: one field per flag, with its help, bounds and variables.
+
+They load without torch (--help and shell completion read them): the choices come from
+kinds.py, and the model's settings are checked by the network's ModelConfig, imported when used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from charlm import install_hint
 from charlm.data.corpus import SPLIT_CHOICES
 from charlm.data.settings import PrepareSettings
+from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.cells import CELLS
-from charlm.model.network import ModelConfig
-from charlm.model.softmax import SOFTMAXES
-from charlm.options import option, origins_field
+from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
+from charlm.options import Former, option, origins_field
+
+if TYPE_CHECKING:
+    from charlm.model.network import ModelConfig
+
+# Shared with `charlm cache`, which reads the same directory.
+CACHE_DIR_HELP = (
+    "Where prepared corpora are cached. Default: the user cache directory, "
+    "$XDG_CACHE_HOME/charlm or ~/.cache/charlm on Linux, ~/Library/Caches/charlm on macOS, "
+    "%LOCALAPPDATA%\\charlm\\Cache on Windows (charlm cache shows it)."
+)
 
 
 @dataclass
@@ -132,7 +146,7 @@ class TrainConfig:
         "gru",
         "Recurrent cell: gru, lstm and rnn (tanh) run on PyTorch's fused layers; peephole-lstm "
         "and cifg-lstm (coupled input and forget gate) on charlm's hand-written cells.",
-        choices=tuple(CELLS),
+        choices=tuple(CELL_KINDS),
         panel="Model",
         fixed=True,
     )
@@ -140,7 +154,7 @@ class TrainConfig:
         "sigmoid",
         "Gate activation. hard-sigmoid (Theano's clip(0.2x+0.5, 0, 1)) runs gru and lstm on the "
         "hand-written cells; gru with hard-sigmoid is the tutorial's Theano GRU.",
-        choices=("sigmoid", "hard-sigmoid"),
+        choices=GATE_ACTIVATIONS,
         panel="Model",
         fixed=True,
     )
@@ -148,7 +162,7 @@ class TrainConfig:
         "auto",
         "auto: PyTorch's fused layer where one computes the cell, else the hand-written cell; "
         "hand-written: always the hand-written cell (slower; for study and comparison).",
-        choices=("auto", "fused", "hand-written"),
+        choices=IMPLEMENTATIONS,
         panel="Model",
     )
     embedding_dim: int = option(
@@ -191,7 +205,7 @@ class TrainConfig:
         "Output layer: full (a softmax over every word, as the tutorial) or adaptive (frequent "
         "words in a small head, rarer ones in clusters, with cut-offs chosen from the training "
         "words' frequencies: far faster for large vocabularies).",
-        choices=tuple(SOFTMAXES),
+        choices=tuple(SOFTMAX_KINDS),
         panel="Model",
         fixed=True,
     )
@@ -213,9 +227,10 @@ class TrainConfig:
     )
     tutorial_schedule: bool = option(
         False,
-        "Learn as the tutorial did: RMSprop at a constant 0.001 on batches of 64 sentences "
-        "(the defaults learn faster: 0.002 on batches of 128, halved when the validation loss "
-        "stops falling). Settings given explicitly still win.",
+        "Learn as the tutorial did: RMSprop at 0.001 on batches of 64 sentences, reporting the "
+        "last step's weights (the defaults learn faster: 0.002 on batches of 128, reporting a "
+        "moving average of the weights). Both keep the rate constant; --lr-decay lowers it. "
+        "Settings given explicitly still win.",
         panel="Optimisation",
     )
     decay: float = option(
@@ -281,17 +296,18 @@ class TrainConfig:
     samples: int = option(
         10, "Sentences to generate at each report.", minimum=0, maximum=1000, panel="Output"
     )
-    log_format: str = option(
-        "text",
-        "Training output: text (a progress bar and panels at a terminal, plain lines "
-        "elsewhere) or json (one JSON object per line, no progress bar).",
-        choices=("text", "json"),
+    json: bool = option(
+        False,
+        "Print one JSON object per line, never a progress bar (else a progress bar and panels "
+        "at a terminal, plain lines elsewhere).",
         panel="Output",
+        formerly=(Former("log_format", {"text": False, "json": True}),),
     )
     tensorboard: str | None = option(
         None,
         "Also write the reports (losses, perplexity, learning rate, speed, samples) as "
-        "TensorBoard events to this directory (needs charlm[tensorboard]).",
+        "TensorBoard events to this directory. Needs the tensorboard extra: "
+        f"{install_hint('tensorboard')}.",
         panel="Output",
     )
     quiet: bool = option(
@@ -308,7 +324,7 @@ class TrainConfig:
     device: str = option(
         "auto",
         "Where to train: auto picks CUDA when available.",
-        choices=("auto", "cpu", "cuda"),
+        choices=DEVICE_CHOICES,
         panel="Run",
         shared=True,
     )
@@ -336,11 +352,7 @@ class TrainConfig:
     cache: bool = option(
         True, "Reuse the prepared corpus from the cache, and store it there.", panel="Data"
     )
-    cache_dir: str | None = option(
-        None,
-        "Where prepared corpora are cached. Default: $XDG_CACHE_HOME/charlm or ~/.cache/charlm.",
-        panel="Data",
-    )
+    cache_dir: str | None = option(None, CACHE_DIR_HELP, panel="Data", shared=True)
     origins: dict[str, str] = origins_field()
 
     # Defaults that a switch changes: with --tutorial-schedule, the tutorial's rate, constant,
@@ -387,6 +399,8 @@ class TrainConfig:
         )
 
     def model_config(self, vocab_size: int, cutoffs: tuple[int, ...] = ()) -> ModelConfig:
+        from charlm.model.network import ModelConfig
+
         return ModelConfig(
             vocab_size=vocab_size,
             embedding_dim=self.embedding_dim,

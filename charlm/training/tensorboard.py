@@ -3,7 +3,7 @@
 Every value is logged at the step of the training tokens seen (the metrics file's `tokens`), so
 runs of different batch sizes or ranks line up. A resumed run appends to the same directory;
 events a crashed run wrote after its last checkpoint are purged, as the checkpoint forgets them.
-Needs the optional `tensorboard` package (charlm[tensorboard]).
+Needs the optional `tensorboard` package (the extra `tensorboard`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from charlm import install_hint
 from charlm.errors import CharlmError
 from charlm.training.outputs import Output
 
@@ -34,7 +35,7 @@ class TensorBoardOutput(Output):
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise CharlmError("--tensorboard needs the tensorboard package: "
-                              "pip install 'charlm[tensorboard]'") from None
+                              f"{install_hint('tensorboard')}") from None
         self.directory = directory
         self.writer_class = SummaryWriter
         self.writer: Any = None
