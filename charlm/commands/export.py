@@ -163,7 +163,8 @@ def check_export(path: Path, trained: TrainedModel, source: str) -> float:
     if not all(np.isfinite(values).all() for values in exported):
         raise CharlmError(f"the ONNX export of the {config.cell} model gives log-probabilities "
                           "that are not finite (NaN or infinity) under onnxruntime; nothing was "
-                          "written. Install the versions charlm[export] pins")
+                          "written. Install the versions it was tested with: pip install -c "
+                          "constraints.txt -e '.[export]' in a checkout of charlm")
     return max(float(np.abs(got - want).max()) for got, want in zip(exported, expected))
 
 
