@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import FORMAT_VERSION, load_checkpoint
 from charlm.cli import app
-from charlm.options import resolve
+from charlm.options import resolve, settings_of
 from charlm.training.config import TrainConfig
 
 runner = CliRunner()
@@ -28,7 +27,7 @@ def test_info_json_round_trips_the_config(trained_model: dict) -> None:
     info = info_json(trained_model["checkpoint"])
     stored = load_checkpoint(trained_model["checkpoint"])["train_config"]
     rebuilt = TrainConfig(**info["config"])
-    assert asdict(rebuilt) == stored
+    assert settings_of(rebuilt) == stored
     # The config also resolves as given flags: it is a valid configuration, not just a dump.
     assert resolve(TrainConfig, info["config"], {}) == rebuilt
     assert rebuilt.embedding_dim == 8 and rebuilt.hidden_dim == 16
