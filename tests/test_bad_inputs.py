@@ -1,5 +1,5 @@
 """Every bad input gets one line that says what to do, a non-zero exit, no traceback, and
-leaves every existing file as it was (the README's bad-input table)."""
+leaves every existing file as it was (the table of docs/bad-input.md)."""
 
 from __future__ import annotations
 

@@ -110,10 +110,10 @@ def test_json_holds_the_vocabulary_and_every_tokenizer_setting(trained_model: di
     assert re.compile(tokenizer["url_pattern"]).search("see http://example.com")
 
 
-def test_readme_program_scores_without_charlm(trained_model: dict, exported: dict,
-                                              tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Export")[1]
+def test_documented_program_scores_without_charlm(trained_model: dict, exported: dict,
+                                                  tmp_path: Path) -> None:
+    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    section = page.split("\n## export\n")[1]
     program = section.split("```python\n")[1].split("```")[0]
     imported = re.findall(r"^(?:import|from) (\w+)", program, re.MULTILINE)
     assert not {"charlm", "torch"} & set(imported), imported
