@@ -46,7 +46,7 @@ $(LINT_INSTALLED): $(CONSTRAINTS)
 	touch $(LINT_INSTALLED)
 
 lint: $(LINT_INSTALLED)
-	$(LINT_VENV)/bin/ruff check charlm tests benchmarks data
+	$(LINT_VENV)/bin/ruff check charlm tests benchmarks data docs
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache *.egg-info $(LINT_VENV)

@@ -145,6 +145,7 @@ def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any],
         command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in parameters}
         command.__doc__ = help
+        command.config_class = cls  # type: ignore[attr-defined]  # for the generated reference
         app.command(name, help=help, cls=HelpCommand)(command)
 
     return register

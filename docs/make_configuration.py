@@ -99,17 +99,9 @@ class Row:
 
 
 def config_class(info: CommandInfo) -> type | None:
-    """The configuration dataclass a command was registered with, or None.
-
-    cli.py's `config_command` registers a function that resolves the class it closes over;
-    a `config_class` attribute on the function, if cli.py sets one, names it directly."""
-    callback = info.callback
-    declared = getattr(callback, "config_class", None)
-    if declared is not None:
-        return declared
-    if callback is None or callback.__closure__ is None:
-        return None
-    cls = inspect.getclosurevars(callback).nonlocals.get("cls")
+    """The configuration dataclass a command was registered with (cli.py's `config_command`
+    names it on the function it registers), or None."""
+    cls = getattr(info.callback, "config_class", None)
     return cls if isinstance(cls, type) and option_fields_or_none(cls) else None
 
 
