@@ -1,10 +1,12 @@
-"""Shared pieces of the benchmarks: `charlm train` itself run for a fixed time, and the tutorial's
-one-sentence-per-step training written out as the baseline to compare it with."""
+"""Shared pieces of the benchmarks: charlm's training run for a fixed time (through the Python
+API, or as the `charlm train` command itself), and the tutorial's one-sentence-per-step training
+written out as the baseline to compare it with."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -12,9 +14,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
+# As the `charlm` command does before torch loads (charlm/__main__.py): idle OpenMP threads spin
+# a while before they sleep, so in-process runs train as fast as the command.
+if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+    os.environ["GOMP_SPINCOUNT"] = "30000000"
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -23,7 +31,7 @@ from charlm.data.cache import cached_prepare  # noqa: E402
 from charlm.data.prepare import EncodedSentences  # noqa: E402
 from charlm.data.vocab import END_ID, START_ID  # noqa: E402
 from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
-from charlm.options import resolve  # noqa: E402
+from charlm.options import flag_name, option_fields, parse_text, resolve  # noqa: E402
 from charlm.training.config import TrainConfig  # noqa: E402
 from charlm.training.runtime import configure_cpu  # noqa: E402
 
@@ -142,7 +150,49 @@ class TrainedFor:
         return self.tokens / max(self.training_s, 1e-9)
 
 
+def settings_from_flags(flags: list[str]) -> dict[str, Any]:
+    """`charlm train` flags (`--batch-size 128`, `--batch-size=128`, `--keep-best`,
+    `--no-lowercase`) as the keyword arguments of `charlm.train`."""
+    by_flag = {flag_name(f.name): f.name for f in option_fields(TrainConfig)}
+    settings: dict[str, Any] = {}
+    words = [part for flag in flags for part in flag.split("=", 1)] if flags else []
+    i = 0
+    while i < len(words):
+        flag = words[i]
+        if flag.startswith("--no-") and "--" + flag[5:] in by_flag:
+            settings[by_flag["--" + flag[5:]]] = False
+        elif flag in by_flag and TrainConfig.__dataclass_fields__[by_flag[flag]].type in (
+                "bool", bool):
+            settings[by_flag[flag]] = True
+        elif flag in by_flag:
+            name = by_flag[flag]
+            settings[name] = parse_text(TrainConfig, name, words[i + 1], flag)
+            i += 1
+        else:
+            raise SystemExit(f"not a charlm train flag: {flag}")
+        i += 1
+    return settings
+
+
 def train_for(corpus: str, seconds: float, flags: list[str], workdir: Path) -> TrainedFor:
+    """Train on CORPUS with FLAGS through the Python API (the loop `charlm train` runs), and
+    stop at the first report after `seconds` of training time (reports excluded) by breaking
+    out of the loop of reports, which saves the checkpoint as Ctrl-C would."""
+    import charlm
+
+    settings = settings_from_flags(flags) | {"force": True}
+    made = []
+    for report in charlm.reports(corpus, out=workdir / "run.pt", **settings):
+        made.append(report)
+        if report.elapsed_s >= seconds:
+            break
+    last = made[-1]
+    metrics = [{"elapsed_s": r.elapsed_s, "epoch": r.epoch, "tokens": r.tokens, "lr": r.lr,
+                "val_ppl": r.val_ppl, "val_loss": r.val_loss} for r in made]
+    return TrainedFor(last.tokens, last.elapsed_s, last.step, metrics)
+
+
+def command_for(corpus: str, seconds: float, flags: list[str], workdir: Path) -> TrainedFor:
     """Run `charlm train CORPUS FLAGS` (the command users run) for `seconds` after its first
     step, stop it with SIGINT as a user would (it saves its checkpoint), and read the result."""
     out = workdir / "run.pt"

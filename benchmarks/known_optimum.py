@@ -10,8 +10,9 @@ written once (seeded) and reused.
 
 The optimum is the true chain's cross-entropy on valid.txt per predicted token, as charlm counts
 them: every word, the "." and SENTENCE_END (which always follows "." and so costs nothing). Then
-`charlm train DIR/train.txt --valid DIR/valid.txt` runs with its defaults (and any --flag) for
---minutes after its first step, and its reports are printed against the optimum.
+charlm trains on DIR/train.txt, validated on DIR/valid.txt, with its defaults (and any --flag)
+through the Python API until the first report after --minutes of training time, and its reports
+are printed against the optimum.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
     python benchmarks/learning_curve.py ../shared/corpora/austen [--minutes 5] [--curves]
         [--setting=""] [--setting="--tutorial-schedule"] [--flag=--threads=2 ...]
 
-Each --setting (a string of `charlm train` flags; "" is the defaults) runs in turn, alone, for
---minutes of wall-clock time after its first step, and is stopped with SIGINT as a user would.
+Each --setting (a string of `charlm train` flags; "" is the defaults) runs in turn, alone, through
+the Python API (the loop `charlm train` runs), until the first report after --minutes of training
+time (reports excluded), where it breaks out of the loop of reports.
 --flag adds flags to every setting. Prints, for each: training tokens per second (reports
 excluded), the validation perplexity of the last report and the best one, the learning rate at
 the end, and with --curves every report.

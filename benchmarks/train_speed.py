@@ -18,11 +18,11 @@ from pathlib import Path
 from _common import (
     Clock,
     baseline_step,
+    command_for,
     configure,
     load,
     new_model,
     sentence_order,
-    train_for,
 )
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         flags = ["--threads", str(args.threads), "--epochs", "1000", "--print-every",
                  str(10**9), "--samples", "0", *args.flag]
-        result = train_for(args.corpus, args.seconds, flags, Path(workdir))
+        result = command_for(args.corpus, args.seconds, flags, Path(workdir))
     print(f"charlm train {' '.join(args.flag) or '(defaults)'}: {result.tokens_per_s:,.0f} "
           f"tokens/s, {result.steps} steps in {result.training_s:.1f} s of training")
     if args.no_baseline:
