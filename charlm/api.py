@@ -246,12 +246,15 @@ class Model:
         words: list[list[str]] = []
         tokenizers = [self._tokenizer_for(name, None if one_per_line else split, text_column)
                       for name in inputs]
+        stats = CorpusStats()
         for name, tokenizer in zip(inputs, tokenizers):
-            for text, sentence in read_sentences([name], tokenizer, one_per_line, text_column):
+            for text, sentence in read_sentences([name], tokenizer, one_per_line, text_column,
+                                                 stats):
                 texts.append(text)
                 words.append(sentence)
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
         scoring = self.score_sentences(texts, words, where, batch_size)
+        scoring.warnings = stats.warnings() + scoring.warnings
         # The model's own tokenizer reports its drops above; one cutting with another split, here.
         scoring.warnings += [_not_scored(t) for t in tokenizers
                              if t is not self.tokenizer and t.dropped_long]
@@ -396,19 +399,21 @@ def _not_scored(tokenizer: Tokenizer) -> str:
 
 
 def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,
-                   text_column: str | None) -> Iterator[tuple[str, list[str]]]:
-    """(text, words) of every sentence of every input, in order."""
+                   text_column: str | None, stats: CorpusStats | None = None
+                   ) -> Iterator[tuple[str, list[str]]]:
+    """(text, words) of every sentence of every input, in order; what reading finds wrong
+    goes into `stats`."""
     for name in inputs:
         column = None if name == STDIN else column_for(name, text_column)
         if one_per_line:
             lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if name == STDIN
-                     else read_lines(name, column))
+                     else read_lines(name, column, stats))
             for line in lines:
                 yield line, tokenizer.prompt_words(line)
             continue
         split = tokenizer.settings.split
         paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
-                      else read_paragraphs(name, column, split=split))
+                      else read_paragraphs(name, column, stats, split))
         for paragraph in paragraphs:
             yield from tokenizer.split(paragraph)
 

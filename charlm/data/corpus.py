@@ -253,20 +253,6 @@ def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int
     return 0
 
 
-def _csv_cells(path: Path, text_column: str | None) -> Iterator[str]:
-    """The text field of every row of a CSV file."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    with _text_stream(path) as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            return
-        column = choose_text_column(header, text_column, path)
-        for row in reader:
-            if column < len(row):
-                yield row[column]
-
-
 class _CountedLines:
     """A CSV file's lines for the csv reader, counted, then one sentinel line.
 
@@ -296,9 +282,9 @@ class _CountedLines:
         yield CSV_END_SENTINEL
 
 
-def _csv_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
-    """The lines of each row's text field, each field followed by a blank line, so no paragraph
-    runs across rows."""
+def _csv_fields(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
+    """The text field of every row of a CSV file; a quoted field that never closes is recorded
+    in `stats` with the line its row began on."""
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     with _text_stream(path) as stream:
         source = _CountedLines(stream)
@@ -318,9 +304,16 @@ def _csv_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Itera
                 stats.unclosed_quotes.append([str(path), first_line])
                 row[-1] = row[-1].rstrip("\r\n")[: -len(CSV_END_SENTINEL)]
             if column < len(row):
-                for line in row[column].splitlines():
-                    yield line + "\n"
-                yield "\n"
+                yield row[column]
+
+
+def _csv_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
+    """The lines of each row's text field, each field followed by a blank line, so no paragraph
+    runs across rows."""
+    for field_text in _csv_fields(path, text_column, stats):
+        for line in field_text.splitlines():
+            yield line + "\n"
+        yield "\n"
 
 
 def _file_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
@@ -338,13 +331,15 @@ def _text_lines(path: Path) -> Iterator[str]:
             yield line.rstrip("\r\n")
 
 
-def read_lines(path: str | Path, text_column: str | None = None) -> Iterator[str]:
+def read_lines(path: str | Path, text_column: str | None = None,
+               stats: CorpusStats | None = None) -> Iterator[str]:
     """Every line of a corpus, in order, without its line ending; in a CSV file each row's text
     field is one line (its own line breaks become spaces)."""
     for file in _checked_files(path, text_column):
         _check_not_binary(file)
         if is_csv(file):
-            reader = (" ".join(cell.splitlines()) for cell in _csv_cells(file, text_column))
+            reader = (" ".join(cell.splitlines())
+                      for cell in _csv_fields(file, text_column, stats or CorpusStats()))
         else:
             reader = _text_lines(file)
         yield from _read_errors_as_corpus_errors(file, reader)
