@@ -1,14 +1,16 @@
 """`python tests/paused_saves.py ARGS...` runs `charlm ARGS...` with every checkpoint save (a
-destination ending in .pt) held for ten minutes once its temporary file is complete, before the
-rename, so a test can kill or interrupt the process in the middle of a save."""
+destination ending in .pt) held for ten minutes (or PAUSED_SAVES_S seconds) once its temporary
+file is complete, before the rename, so a test can kill or interrupt the process in the middle of
+a save."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from charlm.paths import StagedFile
 
-PAUSE_S = 600.0
+PAUSE_S = float(os.environ.get("PAUSED_SAVES_S", "600"))
 _commit = StagedFile.commit
 
 

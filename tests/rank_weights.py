@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from training import config_of, quiet_reporter, rank_run_flags
 
-from charlm.training.loop import train_loop
+from charlm.training.loop import run_to_end, train_loop
 from charlm.training.run import build_run
 from charlm.training.signals import InterruptGuard
 
@@ -25,7 +25,7 @@ def main(corpus: str, directory: Path, softmax: str, settings: list[str]) -> Non
     config = config_of(**rank_run_flags(corpus, directory / "ranked.pt", softmax) | changes)
     with ExitStack() as held:
         run = build_run(config, quiet_reporter(), held)
-        train_loop(run, InterruptGuard())
+        run_to_end(train_loop(run, InterruptGuard()))
         torch.save(run.model.state_dict(), directory / f"rank{run.ranks.rank}.pt")
 
 

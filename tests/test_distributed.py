@@ -278,9 +278,9 @@ def test_two_ranks_with_dropout_stopped_by_a_signal_resume_bit_exact(
         assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
     # Every save pauses a second before its rename: the ranks receive the signal during the
     # first, and stop after the next step, in the middle of the first epoch.
-    command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(parts), *flags)
-    with Child(command, child_environment({"CHARLM_TEST_PAUSE_BEFORE_RENAME": "1"}),
-               cwd=tmp_path) as child:
+    paused = str(ROOT / "tests" / "paused_saves.py")
+    command = torchrun(paused, "train", str(corpus_file), "-o", str(parts), *flags)
+    with Child(command, child_environment({"PAUSED_SAVES_S": "1"}), cwd=tmp_path) as child:
         child.wait_until(lambda: bool(temporaries(parts)), "the first save")
         ranks = children_of(child.pid)
         assert len(ranks) == 2
