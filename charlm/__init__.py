@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from charlm.errors import CharlmError, CheckpointError, ConfigError, CorpusError
+from charlm.errors import CharlmError, CharlmWarning, CheckpointError, ConfigError, CorpusError
 
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"
@@ -24,7 +24,8 @@ DISTRIBUTION = "charlm-rnn"
 _API = ("load", "Model", "train", "reports", "Report", "TrainResult", "SentenceScore",
         "Evaluation", "Generation", "GeneratedSentence")
 
-__all__ = ["CharlmError", "CheckpointError", "ConfigError", "CorpusError", "__version__", *_API]
+__all__ = ["CharlmError", "CharlmWarning", "CheckpointError", "ConfigError", "CorpusError",
+           "__version__", *_API]
 
 if TYPE_CHECKING:
     from charlm.api import (  # noqa: F401

@@ -254,10 +254,8 @@ class Model:
                 words.append(sentence)
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
         scoring = self.score_sentences(texts, words, where, batch_size)
-        scoring.warnings = stats.warnings() + scoring.warnings
-        # The model's own tokenizer reports its drops above; one cutting with another split, here.
-        scoring.warnings += [_not_scored(t) for t in tokenizers
-                             if t is not self.tokenizer and t.dropped_long]
+        scoring.warnings = stats.warnings() + [_not_scored(t) for t in tokenizers
+                                               if t.dropped_long]
         splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
         scoring.summary = replace(scoring.summary, files=[_input_name(n) for n in inputs],
                                   split=splits)
@@ -281,18 +279,19 @@ class Model:
         lengths = np.array([len(sentence) for sentence in words], dtype=np.int64)
         encoded = EncodedSentences(ids, offsets_of(lengths))
         surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size)
-        warnings = []
-        if self.tokenizer.dropped_long:
-            warnings.append(_not_scored(self.tokenizer))
         return Scoring(sentence_scores(texts, words, encoded, surprisal),
-                       summarise([where], encoded, surprisal), encoded, surprisal, warnings)
+                       summarise([where], encoded, surprisal), encoded, surprisal, [])
 
     def evaluate(self, path_or_text: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  text_column: str | None = None, split: str | None = None,
                  batch_size: int = BATCH_SIZE) -> Evaluation:
         """Loss, perplexity and OOV rate on corpora (paths, in any format train reads) or on a
-        text: a string that names no existing file or directory is read as the text itself."""
+        text: a string that names no existing file or directory and holds more than one word is
+        read as the text itself (a single word that names nothing is a path not found)."""
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
+            if len(path_or_text.split()) < 2:
+                raise CorpusError(f"corpus not found: {path_or_text}; check the path (a text to "
+                                  "evaluate holds more than one word)")
             sentences = self.text_sentences(path_or_text)
             return self.score_sentences([text for text, _ in sentences],
                                         [words for _, words in sentences], "the text given",
@@ -307,6 +306,8 @@ class Model:
                        ) -> EvaluatedFiles:
         """`charlm evaluate`: files encoded as the model's training corpus was (its tokenizer
         and vocabulary; its split unless `split` says otherwise), every token scored."""
+        if not files:
+            raise CorpusError("no file to evaluate on: give at least one corpus")
         if text_column is not None and not any(column_for(f, text_column) for f in files):
             raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text "
                               "files")
@@ -327,10 +328,11 @@ class Model:
         return EvaluatedFiles(summary, readers, sentences, surprisal)
 
     def _tokenizer_for(self, path: str, split: str | None, text_column: str | None) -> Tokenizer:
-        if split is None:
-            return self.tokenizer
-        return self.tokenizer.with_split(choose_split(path, split, column_for(path,
-                                                                             text_column)).mode)
+        """A tokenizer of this call's own (its counts of dropped sentences are this call's),
+        cutting text with `split` (None: as the model's training text was)."""
+        mode = (self.tokenizer.settings.split if split is None
+                else choose_split(path, split, column_for(path, text_column)).mode)
+        return Tokenizer(replace(self.tokenizer.settings, split=mode))
 
 
 @dataclass
@@ -423,7 +425,7 @@ class WarningsOutput(Output):
     """Training's events, for a Python caller: warnings through `warnings`, nothing printed."""
 
     def warning(self, text: str) -> None:
-        warnings.warn(text, CharlmWarning, stacklevel=2)
+        warnings.warn(text, CharlmWarning, stacklevel=1)
 
 
 def train_config(corpus: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,

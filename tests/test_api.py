@@ -183,3 +183,33 @@ def test_python_settings_are_checked_as_flags_are(corpus_file: Path, tmp_path: P
     with pytest.raises(charlm.ConfigError, match="cell=: unknown value 'transformer'"):
         charlm.train(corpus_file, out=out, cell="transformer")
     assert not out.exists()
+
+
+def test_the_callers_own_code_runs_outside_training(corpus_file: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    outside = signal.getsignal(signal.SIGINT)
+    seen = []
+    for report in charlm.reports(corpus_file, out=tmp_path / "m.pt", epochs=2, **TINY_SETTINGS):
+        # Ctrl-C interrupts the caller's code as it would without charlm ...
+        assert signal.getsignal(signal.SIGINT) is outside
+        seen.append(report)
+        time.sleep(1.5)
+    # ... and the time it takes is not counted as training time.
+    steps = [later.elapsed_s - earlier.elapsed_s for earlier, later in zip(seen, seen[1:])]
+    assert len(steps) >= 2 and max(steps) < 1.0, steps
+
+
+def test_a_model_counts_dropped_sentences_of_each_call_alone(
+    trained_model: dict, tmp_path: Path
+) -> None:
+    text = tmp_path / "long.txt"
+    text.write_text(" ".join(["anna"] * 300) + ".\n\nAnna walked to the garden.\n",
+                    encoding="utf-8")
+    model = charlm.load(trained_model["checkpoint"])
+    first = model.score_text([str(text)]).warnings
+    assert first == model.score_text([str(text)]).warnings
+    assert len(first) == 1 and first[0].startswith("1 sentences")
+    with pytest.raises(charlm.CorpusError, match="corpus not found: held-out.txt"):
+        model.evaluate("held-out.txt")

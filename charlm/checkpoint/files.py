@@ -19,8 +19,6 @@ import torch
 
 from charlm.errors import CheckpointError
 from charlm.paths import OwnOutput, check_input, write_atomically
-from charlm.paths import host_name as host_name  # the run lock names them from here
-from charlm.paths import process_alive as process_alive
 
 FORMAT = "charlm"
 FORMAT_VERSION = 1

@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from charlm.checkpoint.files import host_name, process_alive
 from charlm.errors import CharlmError
+from charlm.paths import host_name, process_alive
 
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -25,7 +25,7 @@ import torch
 from charlm.data.batches import batch_tokens, epoch_order, make_batch
 from charlm.errors import CharlmError
 from charlm.model.sampling import detokenize, make_generator, sample_sentences
-from charlm.model.scoring import mean_loss
+from charlm.model.scoring import mean_loss, perplexity_of
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.progress import EARLY_STOP
@@ -86,12 +86,14 @@ def reports(config: TrainConfig, outputs: Output) -> TrainingReports:
 
 def run_to_end(training: TrainingReports, each: Callable[[Report], Any] = lambda _: None
                ) -> Path:
-    """Drain the reports of a run, handing each to `each`; returns the checkpoint path."""
-    while True:
-        try:
-            each(next(training))
-        except StopIteration as end:
-            return end.value
+    """Drain the reports of a run, handing each to `each`; returns the checkpoint path. An error
+    in `each` stops the run as breaking out of its loop does."""
+    with closing(training):
+        while True:
+            try:
+                each(next(training))
+            except StopIteration as end:
+                return end.value
 
 
 def train(config: TrainConfig, console: Output) -> Path:
@@ -144,12 +146,18 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
                 # Saved with the report: right after an epoch ended, the next has had none yet.
                 progress.reported_in_epoch = progress.batch_in_epoch > 0
                 made = report_on_rank_0(run)
+                caller_stopped = False
                 if made is not None:
                     try:
-                        yield made
+                        with guard.suspended():
+                            yield made
                     except GeneratorExit:
-                        stop_for_caller(run, guard)
-                        raise
+                        caller_stopped = True
+                # The caller's time is not training time; every rank stops where it stopped.
+                figures.pause()
+                if ranks.any(caller_stopped):
+                    stop_for_caller(run, guard)
+                    return run.checkpointer.out
                 if progress.stopped is not None:
                     break
             if epoch_ended:
@@ -192,8 +200,6 @@ def report_on_rank_0(run: Run) -> Report | None:
     made: list[Report] = []
     decision = run.ranks.decided_by_main(partial(report, run, others, made.append))
     run.schedule.follow(decision["lr"])
-    assert run.figures is not None
-    run.figures.pause()
     if decision["stop"]:
         run.progress.stopped = EARLY_STOP
     return made[0] if made else None
@@ -219,7 +225,7 @@ def report(run: Run, other_ranks: list[dict[str, torch.Tensor]],
         "tokens": progress.tokens,
         "train_loss": figures.train_loss,
         "val_loss": val_loss,
-        "val_ppl": math.exp(min(val_loss, 700.0)),
+        "val_ppl": perplexity_of(val_loss),
         "tokens_per_s": figures.tokens_per_s,
         "lr": run.optimizer.param_groups[0]["lr"],
     }
@@ -297,9 +303,11 @@ def stop_for_caller(run: Run, guard: InterruptGuard) -> None:
     checkpoint: the run stops there and says how to go on."""
     guard.deferring = False
     run.outputs.stop_progress()
-    run.outputs.line(f"stopped by the caller after step {run.progress.steps}; the checkpoint "
-                     f"{run.checkpointer.out} holds it; resume with: "
-                     f"{run.checkpointer.resume_command}")
+    finished = run.progress.epoch >= run.config.epochs or run.progress.stopped is not None
+    if run.ranks.is_main and not finished:
+        run.outputs.line(f"stopped by the caller after step {run.progress.steps}; the checkpoint "
+                         f"{run.checkpointer.out} holds it; resume with: "
+                         f"{run.checkpointer.resume_command}")
 
 
 def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:

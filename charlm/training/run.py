@@ -201,7 +201,7 @@ def claim_outputs(config: TrainConfig, console: Output, out: Path, best: Path | 
     # saved nothing (a job killed before its first save, which --resume auto starts again).
     check_replaceable(metrics_path(out), "--out", METRICS_OUTPUT, replace or not out.exists())
     if best is not None:
-        check_output_path(best, config.force or config.resume is not None)
+        check_output_path(best, replace)
     outputs = build_outputs(config, console, out)
     if taken_over:
         outputs.warning(taken_over)

@@ -42,6 +42,7 @@ class InterruptGuard:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.deferring = False
+        self.previous: dict[int, Any] = {}  # the handlers the guard replaced, while installed
         # What stopping at once leaves behind; the training loop gives its checkpointer's word.
         self.describe_stop: Callable[[], str] = lambda: (
             "interrupted before training started; nothing was saved")
@@ -58,6 +59,19 @@ class InterruptGuard:
             return
         self.deferring = False
         raise Interrupted(signum, f"{signal_name(signum)}: {self.describe_stop()}")
+
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Give the signals back to the handlers before the guard for the block: while the
+        caller of the training loop runs its own code, Ctrl-C interrupts that code."""
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        try:
+            yield
+        finally:
+            for sig in self.previous:
+                signal.signal(sig, self.handle)
 
 
 def _note(text: str) -> None:
@@ -77,11 +91,11 @@ def catch_interrupts() -> Iterator[InterruptGuard]:
     if threading.current_thread() is not threading.main_thread():
         yield guard
         return
-    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in HANDLED_SIGNALS}
+    guard.previous = {sig: signal.getsignal(sig) for sig in HANDLED_SIGNALS}
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, guard.handle)
     try:
         yield guard
     finally:
-        for sig, handler in previous.items():
+        for sig, handler in guard.previous.items():
             signal.signal(sig, handler)

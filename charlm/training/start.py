@@ -99,8 +99,9 @@ class Resumption(Start):
         return Path(str(self.config.resume)).resolve() == self.out.resolve()
 
     def prepare(self) -> PreparedCorpus:
-        self.digest = (self.checkpoint.corpus or {})["fingerprint"]
-        return resumed_corpus(self.config, self.checkpoint)
+        corpus = resumed_corpus(self.config, self.checkpoint)
+        self.digest = str((self.checkpoint.corpus or {}).get("fingerprint", ""))
+        return corpus
 
     def begin(self, run: Run) -> dict[str, Any]:
         restore_training_state(run, self.checkpoint)

@@ -8,13 +8,13 @@ Needs the optional `tensorboard` package (the extra `tensorboard`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from charlm import install_hint
 from charlm.errors import CharlmError
+from charlm.model.scoring import perplexity_of
 from charlm.training.outputs import Output
 
 # Metrics record key -> TensorBoard tag.
@@ -56,7 +56,7 @@ class TensorBoardOutput(Output):
         self.step = int(metrics["tokens"])
         for key, tag in SCALARS.items():
             self.writer.add_scalar(tag, metrics[key], self.step)
-        self.writer.add_scalar("perplexity/train", math.exp(min(metrics["train_loss"], 700.0)),
+        self.writer.add_scalar("perplexity/train", perplexity_of(metrics["train_loss"]),
                                self.step)
         self.writer.flush()
 
