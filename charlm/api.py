@@ -45,8 +45,9 @@ from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, CorpusError
+from charlm.model.beam import BeamSentence, beam_problem, beam_search
 from charlm.model.network import ModelConfig
-from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.model.sampling import Sample, detokenize, make_generator, sample_sentences
 from charlm.model.scoring import (
     BATCH_SIZE,
     Evaluation,
@@ -86,11 +87,15 @@ class GeneratedSentence:
     text: str
     tokens: list[str]
     log_prob: float
+    score: float | None = None
+    """Found by a beam: the length-normalised log-probability sentences are ranked by
+    (charlm.model.beam.LENGTH_ALPHA); None for a sampled sentence."""
 
 
 @dataclass
 class Generation:
-    """What sampling gave: the sentences that qualified, and how many were rejected."""
+    """What sampling gave: the sentences that qualified, and how many were rejected. A beam
+    rejects none: `attempts` is then how many sentences it finished."""
 
     sentences: list[GeneratedSentence]
     rejected: int
@@ -110,7 +115,8 @@ class Scoring:
 
 @dataclass
 class Completion:
-    """The likeliest next words after a line, and one sampled continuation of it."""
+    """The likeliest next words after a line, and one sampled continuation of it (with a
+    beam, the likeliest continuation found)."""
 
     prompt: str
     words: list[str]
@@ -167,28 +173,45 @@ class Model:
     def sample(self, count: int = 1, prompt: str | None = None, *, temperature: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
                greedy: bool = False, min_words: int = 3, max_words: int = 100,
-               allow_unknown: bool = False, tokens: bool = False) -> Generation:
+               allow_unknown: bool = False, tokens: bool = False, beam: int = 0) -> Generation:
         """Up to `count` sentences continuing `prompt` (as the tutorial: none with
-        UNKNOWN_TOKEN unless allowed); `tokens` keeps the raw tokens as the text."""
+        UNKNOWN_TOKEN unless allowed); `tokens` keeps the raw tokens as the text. `beam=N`
+        (N >= count) gives instead the `count` likeliest sentences a beam search of width N
+        finds, best first (charlm.model.beam), deterministically: temperature, top_k, top_p
+        and greedy shape only sampling and are refused with it, seed is not used."""
         words, ids = self.prompt_ids(prompt)
         if len(ids) >= max_words:
             raise CharlmError(f"the prompt has {len(ids)} words, not fewer than --max-words="
                               f"{max_words}; raise --max-words or shorten the prompt")
-        result = sample_sentences(
-            self.trained.model, count, temperature=temperature, min_words=min_words,
-            max_words=max_words, prompt_ids=ids, allow_unknown=allow_unknown, greedy=greedy,
-            generator=make_generator(seed), top_k=top_k, top_p=top_p)
+        model = self.trained.model
+        if beam:
+            problem = beam_problem(beam, count, {"temperature": temperature, "top_k": top_k,
+                                                 "top_p": top_p, "greedy": greedy}, str)
+            if problem:
+                raise CharlmError(problem)
+            found = beam_search(model, beam, count, prompt_ids=ids, min_words=min_words,
+                                max_words=max_words, allow_unknown=allow_unknown)
+            ranked = [(s.ids, s.log_prob, s.score) for s in found.sentences]
+            rejected, attempts = 0, found.finished
+        else:
+            result = sample_sentences(
+                model, count, temperature=temperature, min_words=min_words,
+                max_words=max_words, prompt_ids=ids, allow_unknown=allow_unknown,
+                greedy=greedy, generator=make_generator(seed), top_k=top_k, top_p=top_p)
+            ranked = [(s.ids, s.log_prob, None) for s in result.samples]
+            rejected, attempts = result.rejected, result.attempts
         sentences = []
-        for sample in result.samples:
-            sentence = words + self.trained.vocabulary.decode(sample.ids[len(ids):])
+        for sentence_ids, log_prob, score in ranked:
+            sentence = words + self.trained.vocabulary.decode(sentence_ids[len(ids):])
             text = " ".join(sentence) if tokens else detokenize(sentence)
-            sentences.append(GeneratedSentence(text, sentence, sample.log_prob))
-        return Generation(sentences, result.rejected, result.attempts)
+            sentences.append(GeneratedSentence(text, sentence, log_prob, score))
+        return Generation(sentences, rejected, attempts)
 
     def generate(self, count: int = 1, prompt: str | None = None, temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, seed: int | None = None, **options: Any
                  ) -> list[str]:
-        """`count` sampled sentences as text (fewer if too few qualified; see `sample`)."""
+        """`count` sampled sentences as text (fewer if too few qualified; see `sample`);
+        `beam=N` gives the `count` likeliest a beam of width N finds, best first."""
         generation = self.sample(count, prompt, temperature=temperature, top_k=top_k,
                                  top_p=top_p, seed=seed, **options)
         return [sentence.text for sentence in generation.sentences]
@@ -210,16 +233,26 @@ class Model:
         return [(words[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
 
     def complete(self, line: str, k: int = 10, max_words: int = 30, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> Completion:
-        """The next-word table and one sampled continuation of `line` (`charlm complete`)."""
+                 generator: torch.Generator | None = None, beam: int = 0) -> Completion:
+        """The next-word table and one sampled continuation of `line` (`charlm complete`); with
+        `beam=N`, the likeliest continuation a beam of width N finds instead. Either may take
+        UNKNOWN_TOKEN: the continuation shows what the model expects."""
         words, ids = self.prompt_ids(line)
-        result = sample_sentences(
-            self.trained.model, 1, temperature=temperature, min_words=0,
-            max_words=len(ids) + max_words, prompt_ids=ids, allow_unknown=True,
-            generator=generator)
+        model = self.trained.model
+        longest = len(ids) + max_words
+        if beam:
+            problem = beam_problem(beam, 1, {"temperature": temperature}, str)
+            if problem:
+                raise CharlmError(problem)
+            found: Sequence[Sample | BeamSentence] = beam_search(
+                model, beam, 1, prompt_ids=ids, max_words=longest, allow_unknown=True).sentences
+        else:
+            found = sample_sentences(
+                model, 1, temperature=temperature, min_words=0, max_words=longest,
+                prompt_ids=ids, allow_unknown=True, generator=generator).samples
         continuation = None
-        if result.samples:
-            new_words = self.trained.vocabulary.decode(result.samples[0].ids[len(ids):])
+        if found:
+            new_words = self.trained.vocabulary.decode(found[0].ids[len(ids):])
             continuation = detokenize(words + new_words)
         unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
         return Completion(line, words, unknown, self.next_words(line, k), continuation)

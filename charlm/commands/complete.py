@@ -1,8 +1,9 @@
 """`charlm complete`: explore a model interactively.
 
 The model loads once. For each line read (typed at a terminal, or piped in), the command shows the
-most likely next words with their probabilities and one sampled continuation of the line. End of
-input (Ctrl-D) or Ctrl-C ends it with exit code 0.
+most likely next words with their probabilities and one sampled continuation of the line (with
+--beam, the likeliest continuation found). End of input (Ctrl-D) or Ctrl-C ends it with exit
+code 0.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.options import Former, option
+from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
     from charlm.api import Completion
@@ -34,18 +35,27 @@ class CompleteConfig:
     model: str | None = option(None, "Checkpoint to explore.", argument=True)
     next_words: int = option(10, "How many of the most likely next words to show.", minimum=1,
                              maximum=10_000, formerly=(Former("top_k"),))
-    max_words: int = option(30, "Longest sampled continuation, in words.", minimum=1,
+    max_words: int = option(30, "Longest continuation, in words.", minimum=1,
                             maximum=1000)
     temperature: float = option(1.0, "Sampling temperature of the continuation.", above=0.0,
                                 maximum=100.0)
     seed: int | None = option(None, "Random seed: the same seed samples the same continuations.",
                               minimum=0, maximum=2**32 - 1)
     json: bool = option(False, "Print one JSON object per line read.")
+    beam: int = option(0, "Show the likeliest continuation a beam search of this width finds "
+                       "instead of a sampled one (0: sample). Refused with --temperature.",
+                       minimum=0, maximum=1000)
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm complete MODEL.pt")
+        if self.beam:
+            from charlm.model.beam import beam_problem
+
+            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
+            if problem:
+                raise ConfigError(problem)
 
 
 def answer(completion: Completion) -> dict[str, Any]:
@@ -59,12 +69,13 @@ def answer(completion: Completion) -> dict[str, Any]:
     }
 
 
-def _text(answer: dict[str, Any], echo: bool, max_words: int) -> str:
+def _text(answer: dict[str, Any], echo: bool, max_words: int, beam: int) -> str:
     lines = [f"{PROMPT}{answer['prompt']}"] if echo else []
     lines += [f"  {entry['probability']:8.4f}  {entry['word']}" for entry in answer["next"]]
     continuation = answer["continuation"]
-    lines.append(f"  continuation: {continuation}" if continuation is not None
-                 else f"  continuation: (none ended within {max_words} words)")
+    label = "likeliest continuation" if beam else "continuation"
+    lines.append(f"  {label}: {continuation}" if continuation is not None
+                 else f"  {label}: (none ended within {max_words} words)")
     return "\n".join(lines)
 
 
@@ -96,13 +107,13 @@ def run_complete(config: CompleteConfig) -> int:
     try:
         for line in _lines(interactive):
             completion = model.complete(line, config.next_words, config.max_words,
-                                        config.temperature, generator)
+                                        config.temperature, generator, config.beam)
             if completion.words and len(completion.unknown) == len(completion.words):
                 typer.echo(f"Warning: none of the words of {line!r} is in the vocabulary; they "
                            "are read as UNKNOWN_TOKEN", err=True)
             shown = answer(completion)
             typer.echo(json.dumps(shown, ensure_ascii=False) if config.json
-                       else _text(shown, not interactive, config.max_words))
+                       else _text(shown, not interactive, config.max_words, config.beam))
             answered += 1
     except KeyboardInterrupt:
         # Ctrl-C ends an exploration as Ctrl-D does: a normal end, not a failure.

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.options import option
+from charlm.options import option, settings_of
+
+if TYPE_CHECKING:
+    from charlm.api import GeneratedSentence
 
 
 @dataclass
@@ -53,7 +57,19 @@ class GenerateConfig:
     seed: int | None = option(
         None, "Random seed: the same seed gives the same sentences.", minimum=0, maximum=2**32 - 1
     )
+    beam: int = option(
+        0,
+        "Beam search of this width instead of sampling (0: sample): print the --count "
+        "likeliest sentences found (--count at most the width), best first, the same every "
+        "run. Refused with --temperature, --top-k, --top-p or --greedy, which shape only "
+        "sampling.",
+        minimum=0,
+        maximum=1000,
+    )
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+
+    # A beam prints the single likeliest sentence unless --count asks for more.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"beam": {"count": 1}}
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
@@ -63,10 +79,17 @@ class GenerateConfig:
                 f"{sources['min_words']}={self.min_words} is above "
                 f"{sources['max_words']}={self.max_words}: no sentence could qualify"
             )
+        if self.beam:
+            from charlm.model.beam import beam_problem
+
+            problem = beam_problem(self.beam, self.count, settings_of(self), sources.__getitem__)
+            if problem:
+                raise ConfigError(problem)
 
 
 def generate_text(config: GenerateConfig) -> list[str]:
-    """Print `config.count` sentences (as the tutorial: no unknown words unless allowed)."""
+    """Print `config.count` sentences (as the tutorial: no unknown words unless allowed): sampled,
+    or with --beam the likeliest found."""
     from charlm.api import load
     from charlm.data.vocab import UNKNOWN_ID
 
@@ -78,13 +101,16 @@ def generate_text(config: GenerateConfig) -> list[str]:
     result = model.sample(
         config.count, config.prompt, temperature=config.temperature, top_k=config.top_k,
         top_p=config.top_p, seed=config.seed, greedy=config.greedy, min_words=config.min_words,
-        max_words=config.max_words, allow_unknown=config.allow_unknown, tokens=config.tokens)
+        max_words=config.max_words, allow_unknown=config.allow_unknown, tokens=config.tokens,
+        beam=config.beam)
     # One object per line (JSON lines): streams, and each line parses on its own.
-    lines = [json.dumps({"text": s.text, "tokens": s.tokens, "log_prob": s.log_prob},
-                        ensure_ascii=False) if config.json else s.text
+    lines = [json.dumps(_record(s), ensure_ascii=False) if config.json else s.text
              for s in result.sentences]
     for line in lines:
         typer.echo(line)
+    if config.beam:
+        _report_short_beam(config, len(lines))
+        return lines
     if result.rejected:
         typer.echo(
             f"rejected {result.rejected} of {result.attempts} sampled sentences (unknown "
@@ -101,3 +127,24 @@ def generate_text(config: GenerateConfig) -> list[str]:
             raise CharlmError(message)
         typer.echo(f"Warning: {message}", err=True)
     return lines
+
+
+def _record(sentence: GeneratedSentence) -> dict[str, Any]:
+    """A sentence as --json prints it; a beam's also carries the score it was ranked by."""
+    record: dict[str, Any] = {"text": sentence.text, "tokens": sentence.tokens,
+                              "log_prob": sentence.log_prob}
+    if sentence.score is not None:
+        record["score"] = sentence.score
+    return record
+
+
+def _report_short_beam(config: GenerateConfig, found: int) -> None:
+    """A beam finds fewer than --count sentences only when fewer can be finished at all."""
+    if found >= config.count:
+        return
+    message = (f"the beam finished only {found} of {config.count} sentences within "
+               f"--max-words={config.max_words}; try a higher --max-words, a lower --min-words "
+               "or --allow-unknown")
+    if not found:
+        raise CharlmError(message)
+    typer.echo(f"Warning: {message}", err=True)
