@@ -174,11 +174,14 @@ def test_bad_settings_are_one_line(trained_model: dict, tmp_path: Path) -> None:
         return one_error_line(runner.invoke(app, ["evaluate", checkpoint, valid, *flags],
                                             env=env), code=2)
 
-    assert "--dynamic-rate=-0.1 is outside 0 to 1" in error("--dynamic", "--dynamic-rate", "-0.1")
-    assert "--dynamic-decay=2.0 is outside 0 to 1" in error("--dynamic", "--dynamic-decay", "2")
-    assert "--dynamic-segment=0 is outside 1" in error("--dynamic", "--dynamic-segment", "0")
+    assert "--dynamic-rate: -0.1 is too small; it must be at least 0" in error(
+        "--dynamic", "--dynamic-rate", "-0.1")
+    assert "--dynamic-decay: 2.0 is too large" in error("--dynamic", "--dynamic-decay", "2")
+    assert "--dynamic-segment: 0 is too small" in error("--dynamic", "--dynamic-segment", "0")
+    assert "--dynamic-rate: nan is not a finite number" in error("--dynamic", "--dynamic-rate",
+                                                                 "nan")
     assert "--dynamic-rate applies only with --dynamic" in error("--dynamic-rate", "0.01")
-    assert "CHARLM_SCORE_DYNAMIC_DECAY=-1.0" in one_error_line(runner.invoke(
+    assert "CHARLM_SCORE_DYNAMIC_DECAY: -1.0 is too small" in one_error_line(runner.invoke(
         app, ["score", checkpoint, valid, "--dynamic"],
         env={"CHARLM_SCORE_DYNAMIC_DECAY": "-1"}), code=2)
     # A model-only checkpoint has no mean squared gradients of training to divide by.
@@ -192,5 +195,7 @@ def test_bad_settings_are_one_line(trained_model: dict, tmp_path: Path) -> None:
     model = charlm.load(checkpoint)
     with pytest.raises(ConfigError, match="rate=-1 is outside 0 to 1"):
         model.evaluate(valid, dynamic=DynamicSettings(rate=-1))
+    with pytest.raises(ConfigError, match="segment_tokens=0 is outside 1 to 1,000,000"):
+        model.score(["Anna was happy."], dynamic=DynamicSettings(segment_tokens=0))
     with pytest.raises(ConfigError, match="give True, False or DynamicSettings"):
         model.score(["Anna was happy."], dynamic="yes")  # type: ignore[arg-type]

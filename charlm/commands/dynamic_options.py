@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charlm.errors import ConfigError
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.model.dynamic_settings import BOUNDS, DynamicSettings
 from charlm.options import flag_name, option
 
 DEFAULTS = DynamicSettings()
@@ -26,20 +26,23 @@ def dynamic_option() -> Any:
 
 
 def segment_option() -> Any:
-    return option(DEFAULTS.segment_tokens,
-                  "With --dynamic: tokens per segment, in whole sentences; one step after each.")
+    return _bounded("segment_tokens", "With --dynamic: tokens per segment, in whole sentences; "
+                    "one step after each.")
 
 
 def rate_option() -> Any:
-    return option(DEFAULTS.rate,
-                  "With --dynamic: the step size (η, 0 to 1), scaled by training's mean squared "
-                  "gradients as an RMSprop step of training is; 0 adapts nothing.")
+    return _bounded("rate", "With --dynamic: the step size (η), scaled by training's mean "
+                    "squared gradients as an RMSprop step of training is; 0 adapts nothing.")
 
 
 def decay_option() -> Any:
-    return option(DEFAULTS.decay,
-                  "With --dynamic: the share of the way back to the trained weights taken at "
-                  "each step (λ, 0 to 1).")
+    return _bounded("decay", "With --dynamic: the share of the way back to the trained weights "
+                    "taken at each step (λ).")
+
+
+def _bounded(setting: str, help: str) -> Any:
+    low, high = BOUNDS[setting]
+    return option(getattr(DEFAULTS, setting), help, minimum=low, maximum=high)
 
 
 def dynamic_settings(config: Any, sources: Mapping[str, str] | None = None

@@ -9,7 +9,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MAX_SEGMENT_TOKENS = 1_000_000
+# The smallest and largest value of each setting (the commands' flags declare the same).
+BOUNDS: dict[str, tuple[float, float]] = {"segment_tokens": (1, 1_000_000), "rate": (0.0, 1.0),
+                                          "decay": (0.0, 1.0)}
+
+
+def _shown(bound: float) -> str:
+    return f"{bound:,}" if isinstance(bound, int) else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -43,15 +49,13 @@ class DynamicSettings:
 
         if isinstance(self.segment_tokens, bool) or not isinstance(self.segment_tokens, int):
             return f"{name('segment_tokens')} must be a whole number of tokens"
-        if not 1 <= self.segment_tokens <= MAX_SEGMENT_TOKENS:
-            return (f"{name('segment_tokens')}={self.segment_tokens} is outside 1 to "
-                    f"{MAX_SEGMENT_TOKENS:,} tokens; a few hundred adapt well")
-        for field, value in (("rate", self.rate), ("decay", self.decay)):
+        for field, (low, high) in BOUNDS.items():
+            value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return f"{name(field)} must be a number"
-            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-                return (f"{name(field)}={value} is outside 0 to 1; the default is "
-                        f"{getattr(DynamicSettings, field)}")
+            if not (math.isfinite(value) and low <= value <= high):
+                return (f"{name(field)}={value} is outside {_shown(low)} to {_shown(high)}; the "
+                        f"default is {getattr(DynamicSettings, field)}")
         return None
 
     def to_dict(self) -> dict[str, float]:
