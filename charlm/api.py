@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from charlm.checkpoint.trained import TrainedModel, load_trained
+from charlm.checkpoint.trained import TrainedModel, load_trained, training_gradients
 from charlm.data.corpus import (
     AUTO,
     ONE_PER_LINE,
@@ -44,8 +44,10 @@ from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
-from charlm.errors import CharlmError, CharlmWarning, CorpusError
+from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
 from charlm.model.beam import BeamSentence, beam_problem, beam_search
+from charlm.model.dynamic import Adaptation
+from charlm.model.dynamic_settings import DynamicSettings
 from charlm.model.network import ModelConfig
 from charlm.model.sampling import Sample, detokenize, make_generator, sample_sentences
 from charlm.model.scoring import (
@@ -63,6 +65,8 @@ from charlm.training.loop import reports as training_reports
 from charlm.training.outputs import Output
 
 STDIN = "-"
+# How a caller asks for dynamic evaluation: True (the default settings) or the settings.
+Dynamic = bool | DynamicSettings
 
 
 @dataclass
@@ -257,20 +261,21 @@ class Model:
         unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
         return Completion(line, words, unknown, self.next_words(line, k), continuation)
 
-    def score(self, sentences: Iterable[str]) -> list[SentenceScore]:
+    def score(self, sentences: Iterable[str], dynamic: Dynamic = False) -> list[SentenceScore]:
         """Each string scored as one sentence, exactly as given (`charlm score --split
-        one-per-line`): its log-probability, its tokens and its unknown words."""
+        one-per-line`): its log-probability, its tokens and its unknown words. `dynamic`: the
+        model adapts to the sentences while reading them in order (True, or DynamicSettings)."""
         texts = list(sentences)
         return self.score_sentences(texts, [self.tokenizer.prompt_words(t) for t in texts],
-                                    "the sentences given").scores
+                                    "the sentences given", dynamic=dynamic).scores
 
     def score_text(self, inputs: Sequence[str], one_per_line: bool = False,
                    text_column: str | None = None, batch_size: int = BATCH_SIZE,
-                   split: str | None = None) -> Scoring:
+                   split: str | None = None, dynamic: Dynamic = False) -> Scoring:
         """Every sentence of files (in any format train reads; "-" is standard input), split and
         tokenized as the model's training text (its split unless `split` says otherwise, as
         `evaluate_files`), or each line one sentence exactly as given (`one_per_line`, or
-        `split` "one-per-line")."""
+        `split` "one-per-line"); `dynamic` as in `score`, the files read in the order given."""
         one_per_line = one_per_line or split == ONE_PER_LINE
         if split == AUTO and STDIN in inputs:
             raise CorpusError("--split auto chooses from a look at a file's text, and standard "
@@ -286,7 +291,7 @@ class Model:
                 texts.append(text)
                 words.append(sentence)
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
-        scoring = self.score_sentences(texts, words, where, batch_size)
+        scoring = self.score_sentences(texts, words, where, batch_size, dynamic)
         scoring.warnings = stats.warnings() + [_not_scored(t) for t in tokenizers
                                                if t.dropped_long]
         splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
@@ -295,9 +300,10 @@ class Model:
         return scoring
 
     def score_sentences(self, texts: list[str], words: list[list[str]], where: str,
-                        batch_size: int = BATCH_SIZE) -> Scoring:
-        """Score sentences given as texts and their words; refuses input with nothing to
-        score or no word the vocabulary knows."""
+                        batch_size: int = BATCH_SIZE, dynamic: Dynamic = False) -> Scoring:
+        """Score sentences given as texts and their words (in reading order; `dynamic` as in
+        `score`); refuses input with nothing to score or no word the vocabulary knows."""
+        adaptation = self._adaptation(dynamic)
         if not texts:
             raise CorpusError(f"{where}: no sentences to score; give text with at least one "
                               "sentence")
@@ -311,16 +317,30 @@ class Model:
                               "score text in the language the model was trained on")
         lengths = np.array([len(sentence) for sentence in words], dtype=np.int64)
         encoded = EncodedSentences(ids, offsets_of(lengths))
-        surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size)
-        return Scoring(sentence_scores(texts, words, encoded, surprisal),
-                       summarise([where], encoded, surprisal), encoded, surprisal, [])
+        surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size,
+                                     adaptation)
+        summary = summarise([where], encoded, surprisal,
+                            adaptation.settings if adaptation else None)
+        return Scoring(sentence_scores(texts, words, encoded, surprisal), summary, encoded,
+                       surprisal, [])
+
+    def _adaptation(self, dynamic: Dynamic) -> Adaptation | None:
+        """The adapting copy of the model that dynamic evaluation scores with (None for plain
+        scoring); refuses bad settings, and a checkpoint without training's mean squared
+        gradients, before any work."""
+        settings = dynamic_settings(dynamic)
+        if settings is None:
+            return None
+        return Adaptation(self.trained.model, settings,
+                          training_gradients(self.trained, self.path))
 
     def evaluate(self, path_or_text: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  text_column: str | None = None, split: str | None = None,
-                 batch_size: int = BATCH_SIZE) -> Evaluation:
+                 batch_size: int = BATCH_SIZE, dynamic: Dynamic = False) -> Evaluation:
         """Loss, perplexity and OOV rate on corpora (paths, in any format train reads) or on a
         text: a string that names no existing file or directory and holds more than one word is
-        read as the text itself (a single word that names nothing is a path not found)."""
+        read as the text itself (a single word that names nothing is a path not found).
+        `dynamic`: the model adapts to the text while reading it (True, or DynamicSettings)."""
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
             if len(path_or_text.split()) < 2:
                 raise CorpusError(f"corpus not found: {path_or_text}; check the path (a text to "
@@ -328,19 +348,21 @@ class Model:
             sentences = self.text_sentences(path_or_text)
             return self.score_sentences([text for text, _ in sentences],
                                         [words for _, words in sentences], "the text given",
-                                        batch_size).summary
+                                        batch_size, dynamic).summary
         paths = ([path_or_text] if isinstance(path_or_text, (str, os.PathLike))
                  else list(path_or_text))
         return self.evaluate_files([str(p) for p in paths], text_column, split,
-                                   batch_size).summary
+                                   batch_size, dynamic).summary
 
     def evaluate_files(self, files: Sequence[str], text_column: str | None = None,
-                       split: str | None = None, batch_size: int = BATCH_SIZE
-                       ) -> EvaluatedFiles:
+                       split: str | None = None, batch_size: int = BATCH_SIZE,
+                       dynamic: Dynamic = False) -> EvaluatedFiles:
         """`charlm evaluate`: files encoded as the model's training corpus was (its tokenizer
-        and vocabulary; its split unless `split` says otherwise), every token scored."""
+        and vocabulary; its split unless `split` says otherwise), every token scored; with
+        `dynamic`, by a model adapting while it reads the files in the order given."""
         if not files:
             raise CorpusError("no file to evaluate on: give at least one corpus")
+        adaptation = self._adaptation(dynamic)
         if text_column is not None and not any(column_for(f, text_column) for f in files):
             raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text "
                               "files")
@@ -355,8 +377,10 @@ class Model:
         if tokenizer_warning:
             warnings.append(tokenizer_warning)
         sentences = EncodedSentences.concatenate(parts)
-        surprisal = token_surprisals(self.trained.model, sentences, self.device, batch_size)
-        summary = replace(summarise(list(files), sentences, surprisal),
+        surprisal = token_surprisals(self.trained.model, sentences, self.device, batch_size,
+                                     adaptation)
+        summary = replace(summarise(list(files), sentences, surprisal,
+                                    adaptation.settings if adaptation else None),
                           split=[r.tokenizer.settings.split for r in readers], warnings=warnings)
         return EvaluatedFiles(summary, readers, sentences, surprisal)
 
@@ -391,6 +415,18 @@ class EvaluatedFiles:
     readers: list[FileReader]
     sentences: EncodedSentences
     surprisal: np.ndarray
+
+
+def dynamic_settings(dynamic: Dynamic) -> DynamicSettings | None:
+    """The settings a `dynamic` argument asks for (None: plain scoring), checked."""
+    if isinstance(dynamic, DynamicSettings):
+        problem = dynamic.problem()
+        if problem:
+            raise ConfigError(f"dynamic: {problem}")
+        return dynamic
+    if not isinstance(dynamic, bool):
+        raise ConfigError(f"dynamic={dynamic!r}: give True, False or DynamicSettings(...)")
+    return DynamicSettings() if dynamic else None
 
 
 def dropped_warnings(readers: list[FileReader]) -> list[str]:

@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from charlm.commands.dynamic_options import (
+    decay_option,
+    dynamic_option,
+    dynamic_settings,
+    rate_option,
+    segment_option,
+)
 from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
@@ -64,12 +71,17 @@ class EvaluateConfig:
     )
     batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+    dynamic: bool = dynamic_option()
+    dynamic_segment: int = segment_option()
+    dynamic_rate: float = rate_option()
+    dynamic_decay: float = decay_option()
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm evaluate MODEL.pt FILE...")
         if not self.files:
             raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
+        dynamic_settings(self, sources)
 
 
 def is_per_token_file(path: Path) -> bool:
@@ -144,7 +156,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
         check_per_token(per_token, config)
     model = load(str(config.model), config.device)
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
-                                     config.batch_size)
+                                     config.batch_size, dynamic_settings(config))
     if per_token is not None:
         write_per_token(per_token, evaluated)
     return evaluated.summary

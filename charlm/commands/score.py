@@ -20,6 +20,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from charlm.commands.dynamic_options import (
+    decay_option,
+    dynamic_option,
+    dynamic_settings,
+    rate_option,
+    segment_option,
+)
 from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
@@ -60,6 +67,10 @@ class ScoreConfig:
     )
     batch_size: int = option(256, "Sentences per scoring batch.", minimum=1, maximum=65536)
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+    dynamic: bool = dynamic_option()
+    dynamic_segment: int = segment_option()
+    dynamic_rate: float = rate_option()
+    dynamic_decay: float = decay_option()
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
@@ -67,6 +78,7 @@ class ScoreConfig:
         if self.text_column is not None and not any(is_csv(Path(f)) for f in self.files):
             raise ConfigError(f"{sources['text_column']} applies only to CSV files (.csv); drop "
                               "it for text")
+        dynamic_settings(self, sources)
 
     @property
     def inputs(self) -> list[str]:
@@ -81,7 +93,8 @@ def score(config: ScoreConfig) -> Scoring:
 
     model = load(str(config.model), config.device)
     return model.score_text(config.inputs, text_column=config.text_column,
-                            batch_size=config.batch_size, split=config.split)
+                            batch_size=config.batch_size, split=config.split,
+                            dynamic=dynamic_settings(config))
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:

@@ -18,6 +18,8 @@ import torch
 from charlm.data.batches import make_batch
 from charlm.data.prepare import EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
+from charlm.model.dynamic import Adaptation, reading_segments
+from charlm.model.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
@@ -49,6 +51,8 @@ class Evaluation:
     perplexity_excluding_unknown: float  # over the tokens whose target is not UNKNOWN_TOKEN
     split: list[str] = field(default_factory=list)  # how each file's text was cut
     warnings: list[str] = field(default_factory=list)  # what reading found wrong, one line each
+    dynamic: bool = False  # whether the model adapted to the text while reading it (dynamic.py)
+    dynamic_settings: dict[str, float] | None = None  # then its DynamicSettings, as a dict
 
 
 @dataclass
@@ -100,27 +104,61 @@ def sentence_starts(sentences: EncodedSentences) -> np.ndarray:
     return sentences.offsets[:-1] + np.arange(len(sentences))
 
 
-@torch.no_grad()
 def token_surprisals(
     model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int = BATCH_SIZE, adaptation: Adaptation | None = None,
 ) -> np.ndarray:
     """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
-    lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i."""
+    lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i.
+
+    With an `adaptation` (dynamic.py), the adapting copy scores the sentences in reading order,
+    segment by segment, learning from each segment once it is scored; `model` is left as it is."""
+    surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
+    if adaptation is not None:
+        _adapt_while_reading(adaptation, sentences, device, batch_size, surprisal)
+        return surprisal
     was_training = model.training
     model.eval()
-    starts = sentence_starts(sentences)
-    surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
-    for indices in _batches(sentences.lengths, batch_size, model.config.vocab_size):
-        batch = make_batch(sentences, indices)
-        losses = model.token_losses(batch.inputs.to(device), batch.targets.to(device))
-        # Each sentence's predicted positions, row by row, as token_losses orders them.
-        lengths = sentences.lengths[indices] + 1
-        first = np.repeat(starts[indices], lengths)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        surprisal[first + within] = losses.cpu().double().numpy()
+    starts, lengths = sentence_starts(sentences), sentences.lengths
+    with torch.no_grad():
+        for indices in _batches(lengths, batch_size, model.config.vocab_size):
+            losses = _batch_losses(model, sentences, indices, device)
+            _store(surprisal, starts, lengths, indices, losses)
     model.train(was_training)
     return surprisal
+
+
+def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences,
+                         device: torch.device, batch_size: int, surprisal: np.ndarray) -> None:
+    """Score each segment, then step on it. A segment's sentences are scored in the batches
+    plain scoring would make of them (each sentence starts from a fresh state, so how they are
+    batched changes no score), their gradients summed over the segment's tokens."""
+    model = adaptation.model
+    starts, lengths = sentence_starts(sentences), sentences.lengths
+    for segment in reading_segments(lengths, adaptation.settings.segment_tokens):
+        tokens = int(lengths[segment].sum()) + len(segment)
+        for within in _batches(lengths[segment], batch_size, model.config.vocab_size):
+            indices = segment[within]
+            losses = _batch_losses(model, sentences, indices, device)
+            _store(surprisal, starts, lengths, indices, losses.detach())
+            (losses.sum() / tokens).backward()
+        adaptation.step()
+
+
+def _batch_losses(model: RNNLanguageModel, sentences: EncodedSentences, indices: np.ndarray,
+                  device: torch.device) -> torch.Tensor:
+    batch = make_batch(sentences, indices)
+    return model.token_losses(batch.inputs.to(device), batch.targets.to(device))
+
+
+def _store(surprisal: np.ndarray, starts: np.ndarray, lengths: np.ndarray, indices: np.ndarray,
+           losses: torch.Tensor) -> None:
+    """Put a batch's losses (row by row, as token_losses orders them) in their sentences'
+    places; `starts` are sentence_starts, `lengths` the sentences' lengths."""
+    lengths = lengths[indices] + 1
+    first = np.repeat(starts[indices], lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    surprisal[first + within] = losses.cpu().double().numpy()
 
 
 def mean_loss(model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device) -> float:
@@ -158,7 +196,8 @@ def perplexity_of(loss: float) -> float:
     return math.exp(min(loss, MAX_EXPONENT))
 
 
-def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray) -> Evaluation:
+def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray,
+              dynamic: DynamicSettings | None = None) -> Evaluation:
     words = len(sentences.ids)
     oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
     loss = float(surprisal.mean())
@@ -178,6 +217,8 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
         log10_prob=-total / LN10,
         # Every sentence's SENTENCE_END is a known target, so `known` is never empty.
         perplexity_excluding_unknown=perplexity_of(float(known.mean())),
+        dynamic=dynamic is not None,
+        dynamic_settings=dynamic.to_dict() if dynamic is not None else None,
     )
 
 
@@ -192,4 +233,13 @@ def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
         ("loss", f"{result.loss:.4f} nats per token"),
         ("perplexity", f"{result.perplexity:.2f}"),
         ("bits per word", f"{result.bits_per_word:.4f}"),
+        *_dynamic_rows(result),
     ]
+
+
+def _dynamic_rows(result: Evaluation) -> list[tuple[str, str]]:
+    settings = result.dynamic_settings
+    if not result.dynamic or settings is None:
+        return []
+    return [("dynamic", f"adapted while reading: segments of {settings['segment_tokens']:,} "
+                        f"tokens, rate {settings['rate']:g}, decay {settings['decay']:g}")]

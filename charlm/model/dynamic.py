@@ -1,0 +1,105 @@
+"""Dynamic evaluation (Krause et al., 2018, "Dynamic Evaluation of Neural Sequence Models"): the
+model adapts to the text it scores as it reads it.
+
+The text is read in order, in segments of consecutive sentences. Each segment is scored first (its
+surprisals are the ones reported: no token is scored by weights that have learned from it), then
+the weights take one step on that segment's loss:
+
+    θ ← θ − η·g/(√ms + ε) + λ·(θ₀ − θ)
+
+g is the gradient of the segment's mean loss per token, ms the mean squared gradients RMSprop
+collected on the training text (a checkpoint's optimizer state) and ε its epsilon, so a step is
+shaped as a training step is; θ₀ are the trained weights, which the decay pulls back towards.
+ε is added after the root, as RMSprop adds it.
+
+RMSprop's ms is a running mean over the last few steps (decay α, 0.9 by default), so a weight
+training had not moved for a while (the embedding of a rare word) has a tiny ms, and g/√ms would
+throw it far. Each weight's g/(√ms + ε) is therefore held within ±1/√(1 − α), the most an RMSprop
+step of training can move a weight (in units of its rate): RMSprop takes the step's own gradient
+into ms first. On a novel held out from training this lets larger rates adapt without a blow-up,
+and the best perplexity is the same as without the bound.
+
+The weights that adapt are a copy: the model given, and the checkpoint it came from, never change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from charlm.model.dynamic_settings import DynamicSettings
+from charlm.model.network import RNNLanguageModel
+
+
+@dataclass
+class TrainingGradients:
+    """What training measured of its gradients: RMSprop's running mean of each squared
+    gradient (one tensor per parameter, in model.parameters() order), its epsilon, and the
+    decay α of that running mean."""
+
+    square_averages: list[torch.Tensor]
+    epsilon: float
+    decay: float
+
+    @property
+    def step_bound(self) -> float:
+        """The most |g|/√ms can be in an RMSprop step, which first takes g into ms."""
+        return 1.0 / math.sqrt(1.0 - self.decay) if self.decay < 1.0 else math.inf
+
+
+def reading_segments(lengths: np.ndarray, segment_tokens: int) -> list[np.ndarray]:
+    """Consecutive sentence indices, in reading order, cut into segments: each ends with the
+    sentence that brings its predicted tokens (words and SENTENCE_END) to `segment_tokens`; the
+    last holds what is left."""
+    ends = []
+    count = 0
+    for index, tokens in enumerate((lengths + 1).tolist()):
+        count += tokens
+        if count >= segment_tokens:
+            ends.append(index + 1)
+            count = 0
+    if not ends or ends[-1] != len(lengths):
+        ends.append(len(lengths))
+    starts = [0, *ends[:-1]]
+    return [np.arange(start, end) for start, end in zip(starts, ends) if end > start]
+
+
+class Adaptation:
+    """The weights that adapt while reading: a copy of a model (dropout off), the trained
+    weights they decay towards, each weight's step divisor √ms + ε, and the bound on a step."""
+
+    def __init__(self, model: RNNLanguageModel, settings: DynamicSettings,
+                 gradients: TrainingGradients) -> None:
+        device = next(model.parameters()).device
+        self.settings = settings
+        self.model = RNNLanguageModel(replace(model.config, dropout=0.0)).to(device)
+        self.model.load_state_dict(model.state_dict())
+        # Training mode, so a GPU's recurrent layers can take gradients; with no dropout it
+        # computes what evaluation mode does.
+        self.model.train()
+        parameters = list(self.model.parameters())
+        self.trained = [p.detach().clone() for p in parameters]
+        self.divisors = [average.to(device).sqrt().add(gradients.epsilon)
+                         for average in gradients.square_averages]
+        self.bound = gradients.step_bound
+        shapes = [tuple(p.shape) for p in parameters]
+        if [tuple(d.shape) for d in self.divisors] != shapes:
+            raise ValueError("the mean squared gradients do not match the model's parameters")
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One step on the gradients accumulated since the last: θ ← θ − η·g/(√ms + ε) +
+        λ·(θ₀ − θ), g/(√ms + ε) held within the bound; then the gradients are cleared for the
+        next segment."""
+        rate, decay = self.settings.rate, self.settings.decay
+        for weight, trained, divisor in zip(self.model.parameters(), self.trained,
+                                            self.divisors):
+            pull = (trained - weight).mul_(decay)
+            if weight.grad is not None:
+                normalised = weight.grad.div_(divisor).clamp_(-self.bound, self.bound)
+                weight.add_(normalised, alpha=-rate)
+            weight.add_(pull)
+            weight.grad = None
