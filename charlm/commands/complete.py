@@ -41,6 +41,12 @@ class CompleteConfig:
     seed: int | None = option(None, "Random seed: the same seed samples the same continuations.",
                               minimum=0, maximum=2**32 - 1)
     json: bool = option(False, "Print one JSON object per line read.")
+    truecase: bool = option(
+        True,
+        "Show the next words and the continuation as the training corpus mostly writes them "
+        "(Mr. Darcy, London, I); --no-truecase shows them as the model reads them, lowercased.",
+        shared=True,
+    )
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
 
     def check(self, sources: Mapping[str, str]) -> None:
@@ -87,7 +93,7 @@ def run_complete(config: CompleteConfig) -> int:
     from charlm.api import load
     from charlm.model.sampling import make_generator
 
-    model = load(str(config.model), config.device)
+    model = load(str(config.model), config.device, config.truecase)
     generator = make_generator(config.seed)
     interactive = sys.stdin.isatty()
     if interactive:
