@@ -129,20 +129,33 @@ class Completion:
     continuation: str | None
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu") -> Model:
+def load(path: str | os.PathLike[str], device: str = "cpu", truecase: bool = True) -> Model:
     """A checkpoint as a ready model, with its vocabulary and tokenizer; `device` is cpu, cuda
-    or auto."""
+    or auto; `truecase` False shows words as the model reads them (see `Model.truecase`)."""
     target = pick_device(device)
-    return Model(load_trained(str(path), target), target, str(path))
+    return Model(load_trained(str(path), target), target, str(path), truecase)
 
 
 class Model:
     """A trained model with the vocabulary and tokenizer it was trained with."""
 
-    def __init__(self, trained: TrainedModel, device: torch.device, path: str) -> None:
+    def __init__(self, trained: TrainedModel, device: torch.device, path: str,
+                 truecase: bool = True) -> None:
         self.trained = trained
         self.device = device
         self.path = path
+        self.truecase = truecase
+        """Text shows words in the training corpus's own casing ("Mr. Darcy"), where the
+        checkpoint records it; False: as the model reads them (lowercased, as before)."""
+
+    @property
+    def truecasing(self) -> bool:
+        """Whether text shows the corpus's casing: asked for, and the checkpoint records it."""
+        return self.truecase and self.trained.vocabulary.written_forms is not None
+
+    def as_written(self, words: Sequence[str]) -> list[str]:
+        """Words as text shows them: in their written forms when truecasing."""
+        return self.trained.vocabulary.as_written(words) if self.truecasing else list(words)
 
     @property
     def vocabulary(self) -> list[str]:
@@ -207,7 +220,7 @@ class Model:
         sentences = []
         for sentence_ids, log_prob, score in ranked:
             sentence = words + self.trained.vocabulary.decode(sentence_ids[len(ids):])
-            text = " ".join(sentence) if tokens else detokenize(sentence)
+            text = " ".join(sentence) if tokens else detokenize(self.as_written(sentence))
             sentences.append(GeneratedSentence(text, sentence, log_prob, score))
         return Generation(sentences, rejected, attempts)
 
@@ -257,9 +270,12 @@ class Model:
         continuation = None
         if found:
             new_words = self.trained.vocabulary.decode(found[0].ids[len(ids):])
-            continuation = detokenize(words + new_words)
+            continuation = detokenize(self.as_written(words + new_words))
         unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
-        return Completion(line, words, unknown, self.next_words(line, k), continuation)
+        ranked = self.next_words(line, k)
+        shown = [(form, p) for form, (_, p) in zip(self.as_written([w for w, _ in ranked]),
+                                                   ranked)]
+        return Completion(line, words, unknown, shown, continuation)
 
     def score(self, sentences: Iterable[str], dynamic: Dynamic = False) -> list[SentenceScore]:
         """Each string scored as one sentence, exactly as given (`charlm score --split
@@ -287,7 +303,7 @@ class Model:
         stats = CorpusStats()
         for name, tokenizer in zip(inputs, tokenizers):
             for text, sentence in read_sentences([name], tokenizer, one_per_line, text_column,
-                                                 stats):
+                                                 stats, self.truecasing):
                 texts.append(text)
                 words.append(sentence)
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
@@ -470,10 +486,11 @@ def _not_scored(tokenizer: Tokenizer) -> str:
 
 
 def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,
-                   text_column: str | None, stats: CorpusStats | None = None
-                   ) -> Iterator[tuple[str, list[str]]]:
-    """(text, words) of every sentence of every input, in order; what reading finds wrong
-    goes into `stats`."""
+                   text_column: str | None, stats: CorpusStats | None = None,
+                   as_written: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """(text, words) of every sentence of every input, in order; the text as the input writes
+    it (always so for one per line), or, unless `as_written`, normalised. What reading finds
+    wrong goes into `stats`."""
     for name in inputs:
         column = None if name == STDIN else column_for(name, text_column)
         if one_per_line:
@@ -486,7 +503,7 @@ def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bo
         paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
                       else read_paragraphs(name, column, stats, split))
         for paragraph in paragraphs:
-            yield from tokenizer.split(paragraph)
+            yield from tokenizer.split(paragraph, as_written)
 
 
 

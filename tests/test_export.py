@@ -100,11 +100,15 @@ def test_json_holds_the_vocabulary_and_every_tokenizer_setting(trained_model: di
     meta, checkpoint = exported["meta"], torch.load(trained_model["checkpoint"],
                                                     weights_only=True)
     assert meta["vocabulary"] == checkpoint["vocabulary"]
+    # Beside it, each word as the corpus writes it: "Anna" for the word "anna".
+    written = dict(zip(meta["vocabulary"], meta["written_forms"], strict=True))
+    assert list(written.values()) == checkpoint["written_forms"]
+    assert (written["anna"], written["the"]) == ("Anna", "the")
     assert [meta["vocabulary"][meta["special_tokens"][k]]
             for k in ("unknown", "sentence_start", "sentence_end")] == list(SPECIAL_TOKENS)
     assert meta["model"] == checkpoint["model_config"] and meta["state"] == ["h"]
     tokenizer, stored = meta["tokenizer"], checkpoint["tokenizer"]
-    for key in ("lowercase", "drop_urls", "min_chars", "max_words"):
+    for key in ("lowercase", "drop_urls", "min_chars", "max_words", "words"):
         assert tokenizer[key] == stored[key]
     assert tokenizer["sentence_splitter"]["parameters"] == stored["punkt"]
     assert re.compile(tokenizer["url_pattern"]).search("see http://example.com")

@@ -24,6 +24,7 @@ def assert_same(a: PreparedCorpus, b: PreparedCorpus) -> None:
     assert np.array_equal(a.sentences.ids, b.sentences.ids)
     assert np.array_equal(a.sentences.offsets, b.sentences.offsets)
     assert a.vocabulary.words == b.vocabulary.words
+    assert a.vocabulary.written_forms == b.vocabulary.written_forms
     assert a.vocabulary_stats == b.vocabulary_stats
     assert a.tokenizer.settings == b.tokenizer.settings
     assert a.tokenizer.dropped_long == b.tokenizer.dropped_long
@@ -54,11 +55,13 @@ def test_cache_hit_gives_identical_arrays(corpus_file: Path, tmp_path: Path) -> 
     assert hit
     assert_same(first, second)
     assert second.sentences.ids.dtype == np.uint16
+    # The written forms are the prepared corpus's too ("Did Anna see" in the generated corpus).
+    assert second.vocabulary.as_written(["anna", "did"]) == ["Anna", "did"]
 
 
 @pytest.mark.parametrize("change", [
     {"vocabulary_size": 41}, {"lowercase": False}, {"drop_urls": False}, {"min_chars": 30},
-    {"max_words": 8},
+    {"max_words": 8}, {"words": "whitespace"},
 ])
 def test_a_changed_setting_never_reuses_the_cache(
     corpus_file: Path, tmp_path: Path, change: dict

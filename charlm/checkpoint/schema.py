@@ -61,6 +61,10 @@ class Checkpoint:
     """The random state of every process at the save, in rank order (one entry outside
     torchrun): "cpu", and "cuda" for one that trained on a GPU; each rank resumes its own.
     Checkpoints without it resume every rank from torch_rng_state."""
+    written_forms: list[str] | None = None
+    """Each vocabulary word's most frequent written form in the training corpus, in id order
+    ("darcy" as "Darcy"), for output in the corpus's own casing. Absent: the words are shown as
+    they are (a model trained on text not lowercased, or one from before written forms)."""
 
     def random_state(self, rank: int) -> dict[str, torch.Tensor]:
         """The random state rank `rank` saved, or torch_rng_state for a rank it has none of."""

@@ -30,7 +30,7 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
     try:
         model = RNNLanguageModel(ModelConfig.from_dict(checkpoint.model_config))
         model.load_state_dict(checkpoint.model_state)
-        vocabulary = Vocabulary(checkpoint.vocabulary)
+        vocabulary = Vocabulary(checkpoint.vocabulary, checkpoint.written_forms)
         tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(

@@ -45,6 +45,12 @@ class CompleteConfig:
     beam: int = option(0, "Show the likeliest continuation a beam search of this width finds "
                        "instead of a sampled one (0: sample). Refused with --temperature.",
                        minimum=0, maximum=1000)
+    truecase: bool = option(
+        True,
+        "Show the next words and the continuation as the training corpus mostly writes them "
+        "(Mr. Darcy, London, I); --no-truecase shows them as the model reads them, lowercased.",
+        shared=True,
+    )
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
 
     def check(self, sources: Mapping[str, str]) -> None:
@@ -98,7 +104,7 @@ def run_complete(config: CompleteConfig) -> int:
     from charlm.api import load
     from charlm.model.sampling import make_generator
 
-    model = load(str(config.model), config.device)
+    model = load(str(config.model), config.device, config.truecase)
     generator = make_generator(config.seed)
     interactive = sys.stdin.isatty()
     if interactive:

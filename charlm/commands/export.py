@@ -3,9 +3,9 @@
 ONNX, because every major language has a runtime for it (onnxruntime in Python, C, C++, C#, Java,
 JavaScript, Rust...), where PyTorch's own deployment format (torch.export's .pt2) needs PyTorch to
 load. The graph is one step, (word ids, state) → (log-probabilities, state), and the caller loops;
-the vocabulary and the tokenizer settings go beside it as JSON. Before anything is written the
-export is run with onnxruntime and compared with the checkpoint: an export that disagrees is
-refused, never written.
+the vocabulary (with each word's written form, for output in the corpus's casing) and the
+tokenizer settings go beside it as JSON. Before anything is written the export is run with
+onnxruntime and compared with the checkpoint: an export that disagrees is refused, never written.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 from charlm import __version__, install_hint
 from charlm.checkpoint.trained import TrainedModel, load_trained
 from charlm.commands.export_config import ExportConfig
+from charlm.data.settings import NLTK_WORDS, WHITESPACE_WORDS
 from charlm.data.tokenizer import SPECIAL_TOKEN, URL
 from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID
 from charlm.errors import CharlmError
@@ -33,6 +34,9 @@ from charlm.paths import OwnOutput, StagedFile, check_destination
 
 FORMAT = "charlm-onnx"
 FORMAT_VERSION = 1
+WORD_TOKENIZERS = {NLTK_WORDS: "nltk.tokenize.NLTKWordTokenizer, applied to each sentence",
+                   WHITESPACE_WORDS: "whitespace: every whitespace-separated piece of a sentence "
+                                     "is one word (Python's str.split())"}
 # Log-probabilities may differ by float rounding only.
 TOLERANCE = 1e-4
 CHECK_LENGTHS = (1, 4, 9)  # words of the sentences the check runs, teacher-forced, in one batch
@@ -193,6 +197,9 @@ def description(trained: TrainedModel, onnx_name: str, source: str) -> dict[str,
         "special_tokens": {"unknown": UNKNOWN_ID, "sentence_start": START_ID,
                            "sentence_end": END_ID},
         "vocabulary": trained.vocabulary.words,
+        # Beside the vocabulary, in the same order: each word as the training corpus mostly
+        # writes it, for text in the corpus's own casing ("darcy" → "Darcy").
+        "written_forms": trained.vocabulary.written,
         "tokenizer": tokenizer_description(trained),
     }
 
@@ -207,7 +214,8 @@ def tokenizer_description(trained: TrainedModel) -> dict[str, Any]:
         "lowercase": settings.lowercase,
         "sentence_splitter": {"kind": "nltk punkt", "source": settings.splitter,
                               "parameters": trained.tokenizer.punkt_parameters()},
-        "word_tokenizer": "nltk.tokenize.NLTKWordTokenizer, applied to each sentence",
+        "words": settings.words,
+        "word_tokenizer": WORD_TOKENIZERS[settings.words],
         "special_token_pattern": SPECIAL_TOKEN.pattern,
         "drop_urls": settings.drop_urls,
         "url_pattern": URL.pattern,

@@ -54,6 +54,13 @@ class GenerateConfig:
         "log-probability under the model.",
     )
     tokens: bool = option(False, "Print raw tokens instead of detokenized text.")
+    truecase: bool = option(
+        True,
+        "Write words as the training corpus mostly writes them (Mr. Darcy, London, I); "
+        "--no-truecase writes them as the model reads them, lowercased. Tokens are always the "
+        "model's.",
+        shared=True,
+    )
     seed: int | None = option(
         None, "Random seed: the same seed gives the same sentences.", minimum=0, maximum=2**32 - 1
     )
@@ -93,7 +100,7 @@ def generate_text(config: GenerateConfig) -> list[str]:
     from charlm.api import load
     from charlm.data.vocab import UNKNOWN_ID
 
-    model = load(str(config.model), config.device)
+    model = load(str(config.model), config.device, config.truecase)
     words, ids = model.prompt_ids(config.prompt)
     if ids and all(i == UNKNOWN_ID for i in ids):
         typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "

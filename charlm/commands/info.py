@@ -116,7 +116,7 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
     model, vocab, tok, prog = info["model"], info["vocabulary"], info["tokenizer"], info["progress"]
     shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in ("parameters", "vocab_size"))
     tokenizer_text = (
-        f"{tok['splitter']}, text split {tok['split']}, "
+        f"{tok['splitter']}, text split {tok['split']}, words {tok['words']}, "
         f"lowercase {'yes' if tok['lowercase'] else 'no'}, "
         f"drop URLs {'yes' if tok['drop_urls'] else 'no'}, min chars "
         f"{tok['min_chars']}"

@@ -66,6 +66,12 @@ class ScoreConfig:
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
     batch_size: int = option(256, "Sentences per scoring batch.", minimum=1, maximum=65536)
+    truecase: bool = option(
+        True,
+        "Show each sentence's text as the input writes it; --no-truecase shows it as the model "
+        "reads it, lowercased (as for checkpoints from before the corpus's casing was kept).",
+        shared=True,
+    )
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
     dynamic: bool = dynamic_option()
     dynamic_segment: int = segment_option()
@@ -91,7 +97,7 @@ def score(config: ScoreConfig) -> Scoring:
     """Score every sentence; prints nothing."""
     from charlm.api import load
 
-    model = load(str(config.model), config.device)
+    model = load(str(config.model), config.device, config.truecase)
     return model.score_text(config.inputs, text_column=config.text_column,
                             batch_size=config.batch_size, split=config.split,
                             dynamic=dynamic_settings(config))

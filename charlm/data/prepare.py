@@ -27,12 +27,13 @@ from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
+from charlm.data.written import WRITTEN_SAMPLE_CHARS, count_written_forms, most_frequent_forms
 from charlm.errors import CharlmError, CorpusError
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
 # Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
 # corpora prepared by an older version are then never reused.
-PREPARE_VERSION = 2
+PREPARE_VERSION = 3
 # Paragraph text per worker task: large enough that sending it costs little next to tokenizing it.
 CHUNK_CHARS = 1 << 20
 # Over-long sentences that are this share of all or more: the text seems to lack sentence
@@ -102,6 +103,7 @@ class PreparedCorpus:
         return {
             "prepare_version": PREPARE_VERSION,
             "vocabulary": self.vocabulary.words,
+            "written_forms": self.vocabulary.written_forms,
             "vocabulary_stats": asdict(self.vocabulary_stats),
             "tokenizer": self.tokenizer.settings.to_dict(),
             "corpus_stats": asdict(self.corpus_stats),
@@ -119,16 +121,18 @@ class PreparedCorpus:
         tokenizer.dropped_long = int(metadata.get("dropped_long", 0))
         tokenizer.longest_dropped = int(metadata.get("longest_dropped", 0))
         choice = metadata.get("split_choice")
-        return cls(sentences, Vocabulary(metadata["vocabulary"]),
+        vocabulary = Vocabulary(metadata["vocabulary"], metadata.get("written_forms"))
+        return cls(sentences, vocabulary,
                    VocabularyStats(**metadata["vocabulary_stats"]), tokenizer,
                    CorpusStats.from_dict(metadata.get("corpus_stats", {})),
                    SplitChoice(**choice) if choice else None)
 
 
 # A chunk's words in order of first appearance, its ids into that list (int32 bytes), its
-# sentence lengths (int64 bytes), how many over-long sentences it dropped and the longest of them:
-# compact to send back from a worker process.
-ChunkResult = tuple[list[str], bytes, bytes, int, int]
+# sentence lengths (int64 bytes), how many over-long sentences it dropped and the longest of them,
+# and the written forms of its words counted (written.py; empty unless asked): compact to send
+# back from a worker process.
+ChunkResult = tuple[list[str], bytes, bytes, int, int, Counter[tuple[str, str]]]
 
 _worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
 
@@ -143,8 +147,10 @@ def _tokenizer_for(settings: dict[str, Any] | None) -> Tokenizer | None:
     return _worker_tokenizer[1]
 
 
-def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResult:
-    """Tokenize paragraphs, interning words to chunk-local ids."""
+def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str],
+                   count_forms: bool = False) -> ChunkResult:
+    """Tokenize paragraphs, interning words to chunk-local ids (and, when `count_forms`,
+    counting their written forms)."""
     tokenizer = _tokenizer_for(settings)
     assert tokenizer is not None
     dropped_before = tokenizer.dropped_long
@@ -152,12 +158,15 @@ def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str]) -> ChunkResu
     local: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
+    forms: Counter[tuple[str, str]] = Counter()
     for paragraph in paragraphs:
-        for words in tokenizer.tokenize(paragraph):
+        for written, words in tokenizer.split(paragraph, as_written=count_forms):
             ids.extend([local.setdefault(w, len(local)) for w in words])
             lengths.append(len(words))
+            if count_forms:
+                count_written_forms(forms, written, words, tokenizer.words)
     return (list(local), ids.tobytes(), lengths.tobytes(), tokenizer.dropped_long - dropped_before,
-            tokenizer.longest_dropped)
+            tokenizer.longest_dropped, forms)
 
 
 class _Interner:
@@ -169,9 +178,11 @@ class _Interner:
         self.lengths = array("q")
         self.dropped_long = 0
         self.longest_dropped = 0
+        self.written_forms: Counter[tuple[str, str]] = Counter()
 
     def add(self, result: ChunkResult) -> None:
-        words, ids, lengths, dropped_long, longest_dropped = result
+        words, ids, lengths, dropped_long, longest_dropped, forms = result
+        self.written_forms.update(forms)
         self.dropped_long += dropped_long
         self.longest_dropped = max(self.longest_dropped, longest_dropped)
         provisional = self.provisional
@@ -194,6 +205,16 @@ def _chunks(paragraphs: Iterable[str], chunk_chars: int) -> Iterator[list[str]]:
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _sampled_chunks(paragraphs: Iterable[str], sample_chars: int
+                    ) -> Iterator[tuple[list[str], bool]]:
+    """The chunks, each with whether it starts within the first `sample_chars` characters: the
+    same chunks and the same answer whatever the number of workers."""
+    read = 0
+    for chunk in _chunks(paragraphs, CHUNK_CHARS):
+        yield chunk, read < sample_chars
+        read += sum(map(len, chunk))
 
 
 def choose_workers(workers: int, path: str) -> int:
@@ -223,21 +244,23 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def _interned(
-    paragraphs: Iterable[str], tokenizer: Tokenizer, pool: ProcessPoolExecutor | None
+    paragraphs: Iterable[str], tokenizer: Tokenizer, pool: ProcessPoolExecutor | None,
+    forms_sample: int = 0,
 ) -> _Interner:
-    """Tokenize, mapping each distinct word to a provisional id in order of first appearance;
-    the tokenizer's counts of dropped sentences grow by this read's."""
+    """Tokenize, mapping each distinct word to a provisional id in order of first appearance,
+    and count written forms in the chunks that start within the first `forms_sample`
+    characters; the tokenizer's counts of dropped sentences grow by this read's."""
     interner = _Interner()
     settings = tokenizer.settings.to_dict()
-    chunks = _chunks(paragraphs, CHUNK_CHARS)
+    chunks = _sampled_chunks(paragraphs, forms_sample)
     if pool is None:
-        for chunk in chunks:
-            interner.add(tokenize_chunk(settings, chunk))
+        for chunk, sampled in chunks:
+            interner.add(tokenize_chunk(settings, chunk, sampled))
     else:
         try:
             pending: deque[Any] = deque()
-            for chunk in chunks:
-                pending.append(pool.submit(tokenize_chunk, settings, chunk))
+            for chunk, sampled in chunks:
+                pending.append(pool.submit(tokenize_chunk, settings, chunk, sampled))
                 while len(pending) >= MAX_PENDING_CHUNKS:
                     interner.add(pending.popleft().result())
             while pending:
@@ -270,18 +293,22 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
         sample = itertools.islice(read_paragraphs(path, settings.text_column, split=choice.mode),
                                   PUNKT_SAMPLE_PARAGRAPHS)
         tokenizer = build_tokenizer(sample, settings)
+        # Text read as written needs no written forms: its words are as written.
         interned = _interned(
-            read_paragraphs(path, settings.text_column, stats, choice.mode), tokenizer, pool
+            read_paragraphs(path, settings.text_column, stats, choice.mode), tokenizer, pool,
+            WRITTEN_SAMPLE_CHARS if settings.lowercase else 0,
         )
     if not interned.lengths:
         raise no_sentences_error(path, interned, settings.max_words, choice.mode, "to train on")
-    ids, lengths = interned.ids, interned.lengths
+    ids, lengths, forms = interned.ids, interned.lengths, interned.written_forms
     words = list(interned.provisional)
     del interned
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
     vocabulary, vocabulary_stats = build_vocabulary(counts, settings.vocabulary_size)
     del counts
+    if settings.lowercase:
+        vocabulary = Vocabulary(vocabulary.words, most_frequent_forms(forms, vocabulary.words))
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
     encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], offsets_of(lengths))
     return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats, choice)

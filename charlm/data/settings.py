@@ -6,13 +6,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+NLTK_WORDS = "nltk"
+WHITESPACE_WORDS = "whitespace"
+# How a sentence is cut into words: NLTK's word tokenizer, or whitespace alone (for text that is
+# already tokenized, as WikiText and the Penn Treebank are).
+WORD_SPLITS = (NLTK_WORDS, WHITESPACE_WORDS)
+
 
 @dataclass(frozen=True)
 class PrepareSettings:
     """Every setting that changes a prepared corpus; the cache key includes all of them."""
 
     vocabulary_size: int = 2000
-    """Words kept, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END."""
+    """Words kept, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END (0: every word)."""
     lowercase: bool = True
     """Lowercase the text before splitting it."""
     drop_urls: bool = True
@@ -25,6 +31,8 @@ class PrepareSettings:
     """Drop sentences with more words than this (0: no limit)."""
     split: str = "auto"
     """How text is cut before sentence splitting: auto, paragraphs, lines or one-per-line."""
+    words: str = NLTK_WORDS
+    """How a sentence is cut into words: nltk or whitespace."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,8 +3,9 @@
 Sentences are split by NLTK's Punkt: the English punkt_tab model when NLTK has it installed, else a
 Punkt model trained on (a bounded sample of) the corpus itself; with the one-per-line split every
 unit is one sentence and Punkt is not used. Words come from NLTK's word tokenizer, applied per
-sentence. The settings, the split and the trained Punkt parameters included, travel in the
-checkpoint so every later command tokenizes exactly as training did. Nothing is ever downloaded.
+sentence, or, for text that is already tokenized, from whitespace alone. The settings, the split
+and the trained Punkt parameters included, travel in the checkpoint so every later command
+tokenizes exactly as training did. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
 from charlm.data.corpus import AUTO, ONE_PER_LINE, PARAGRAPHS, SPLIT_MODES
-from charlm.data.settings import PrepareSettings
+from charlm.data.settings import NLTK_WORDS, WHITESPACE_WORDS, WORD_SPLITS, PrepareSettings
 from charlm.data.word_tokenizer import FastWordTokenizer
 
 PUNKT_TAB_ENGLISH = "punkt_tab/english"
@@ -144,6 +145,7 @@ class TokenizerSettings:
     splitter: str = PUNKT_TAB_ENGLISH
     punkt: dict[str, Any] | None = None
     split: str = PARAGRAPHS  # how text is cut before sentence splitting; older checkpoints: this
+    words: str = NLTK_WORDS  # how a sentence is cut into words; older checkpoints: NLTK's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +161,8 @@ class Tokenizer:
     def __init__(self, settings: TokenizerSettings) -> None:
         if settings.split not in SPLIT_MODES:
             raise ValueError(f"unknown split {settings.split!r}")
+        if settings.words not in WORD_SPLITS:
+            raise ValueError(f"unknown word split {settings.words!r}")
         self.settings = settings
         if settings.splitter == PUNKT_TAB_ENGLISH:
             from nltk.tokenize.punkt import PunktTokenizer
@@ -168,7 +172,8 @@ class Tokenizer:
             self._splitter = PunktSentenceTokenizer(punkt_from_dict(settings.punkt))
         else:
             raise ValueError(f"unknown sentence splitter {settings.splitter!r}")
-        self._words = FastWordTokenizer()
+        self._words = (str.split if settings.words == WHITESPACE_WORDS
+                       else FastWordTokenizer().tokenize)
         self.dropped_long = 0  # sentences dropped for having more than max_words words
         self.longest_dropped = 0  # the most whitespace-separated words of a dropped sentence
 
@@ -179,43 +184,53 @@ class Tokenizer:
 
     def sentences(self, paragraph: str) -> list[str]:
         """The paragraph's sentences that pass the filters."""
+        return [sentence for _, sentence in self.written_sentences(paragraph)]
+
+    def written_sentences(self, paragraph: str) -> list[tuple[str, str]]:
+        """The paragraph's sentences that pass the filters, each as the paragraph writes it and
+        normalised (lowercased, unless the settings keep the case)."""
         settings = self.settings
-        if settings.lowercase:
-            paragraph = paragraph.lower()
-        kept = []
+        normalised = paragraph.lower() if settings.lowercase else paragraph
+        # Lowercasing keeps every character's offset but in a few scripts (İ becomes two
+        # characters); there the written text is not known and the normalised one stands in.
+        written = paragraph if len(normalised) == len(paragraph) else normalised
         if settings.split == ONE_PER_LINE:
-            candidates = [paragraph.strip()]
+            start = len(normalised) - len(normalised.lstrip())
+            spans = [(start, max(start, len(normalised.rstrip())))]
         else:
-            candidates = self._splitter.tokenize(paragraph)
-        for sentence in candidates:
+            spans = self._splitter.span_tokenize(normalised)
+        kept = []
+        for start, end in spans:
+            sentence = normalised[start:end]
             if len(sentence) < settings.min_chars:
                 continue
             if settings.drop_urls and URL.search(sentence):
                 continue
-            kept.append(sentence)
+            kept.append((written[start:end], sentence))
         return kept
 
     def words(self, sentence: str) -> list[str]:
         """The sentence's words; <special> tokens stay whole."""
-        if "<" not in sentence:
-            return self._words.tokenize(sentence)
+        if "<" not in sentence or self.settings.words == WHITESPACE_WORDS:
+            return self._words(sentence)
         words: list[str] = []
         for part in SPECIAL_TOKEN.split(sentence):
             if SPECIAL_TOKEN.fullmatch(part):
                 words.append(part)
             elif part.strip():
-                words.extend(self._words.tokenize(part))
+                words.extend(self._words(part))
         return words
 
     def tokenize(self, paragraph: str) -> list[list[str]]:
         """The paragraph as a list of sentences, each a list of words."""
         return [words for _, words in self.split(paragraph)]
 
-    def split(self, paragraph: str) -> list[tuple[str, list[str]]]:
-        """The paragraph's sentences, each as its text (normalised) and its words."""
+    def split(self, paragraph: str, as_written: bool = False) -> list[tuple[str, list[str]]]:
+        """The paragraph's sentences, each as its text (normalised, or as the paragraph writes it
+        when `as_written`) and its words."""
         limit = self.settings.max_words
         tokenized = []
-        for sentence in self.sentences(paragraph):
+        for written, sentence in self.written_sentences(paragraph):
             # Every whitespace-separated piece is at least one word, so an over-long sentence is
             # dropped before the (slow) word tokenizer ever sees it.
             pieces = len(sentence.split())
@@ -227,7 +242,7 @@ class Tokenizer:
                 self._drop_long(len(words))
                 continue
             if words:
-                tokenized.append((sentence, words))
+                tokenized.append((written if as_written else sentence, words))
         return tokenized
 
     def _drop_long(self, words: int) -> None:
@@ -255,7 +270,8 @@ def build_tokenizer(sample_paragraphs: Iterable[str], settings: PrepareSettings)
                                            min_chars=settings.min_chars,
                                            max_words=settings.max_words,
                                            split=PARAGRAPHS if settings.split == AUTO
-                                           else settings.split)
+                                           else settings.split,
+                                           words=settings.words)
     if not punkt_tab_installed():
         texts = (p.lower() for p in sample_paragraphs) if settings.lowercase else (
             sample_paragraphs)

@@ -28,13 +28,25 @@ class VocabularyStats:
 
 
 class Vocabulary:
-    """Words ↔ ids. Ids 0, 1, 2 are UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END."""
+    """Words ↔ ids. Ids 0, 1, 2 are UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END.
 
-    def __init__(self, words: Sequence[str]) -> None:
+    `written_forms`, in id order, are the words as the corpus mostly writes them ("darcy" is
+    "Darcy"): each is its word or lowercases to it. None: the words are as written (text not
+    lowercased, or a checkpoint from before written forms)."""
+
+    def __init__(self, words: Sequence[str], written_forms: Sequence[str] | None = None) -> None:
         if tuple(words[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
             raise ValueError("a vocabulary starts with the special tokens")
         self.words = list(words)
         self.index = {word: i for i, word in enumerate(self.words)}
+        self.written_forms = None if written_forms is None else list(written_forms)
+        if self.written_forms is not None and (
+            len(self.written_forms) != len(self.words)
+            or any(form != word and form.lower() != word
+                   for word, form in zip(self.words, self.written_forms))):
+            raise ValueError("the written forms are not one form of each word")
+        self._written = {word: form for word, form in zip(self.words, self.written_forms or ())
+                         if form != word}
 
     def __len__(self) -> int:
         return len(self.words)
@@ -51,14 +63,25 @@ class Vocabulary:
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.words[i] for i in ids]
 
+    def as_written(self, words: Iterable[str]) -> list[str]:
+        """The words in their written forms; a word outside the vocabulary as it is."""
+        written = self._written
+        return [written.get(word, word) for word in words]
+
+    @property
+    def written(self) -> list[str]:
+        """Every word's written form, in id order."""
+        return self.written_forms if self.written_forms is not None else list(self.words)
+
 
 def build_vocabulary(counts: Counter[str], size: int) -> tuple[Vocabulary, VocabularyStats]:
-    """Keep the `size - 3` most frequent words; ties go to the alphabetically first word."""
+    """Keep the `size - 3` most frequent words (`size` 0: every word); ties go to the
+    alphabetically first word."""
     ranked = sorted(
         ((word, n) for word, n in counts.items() if word not in SPECIAL_TOKENS),
         key=lambda item: (-item[1], item[0]),
     )
-    kept = ranked[: size - len(SPECIAL_TOKENS)]
+    kept = ranked[: size - len(SPECIAL_TOKENS)] if size else ranked
     total = sum(counts.values())
     covered = sum(n for _, n in kept)
     least_word, least_count = kept[-1] if kept else (None, 0)

@@ -62,7 +62,8 @@ class SentenceScore:
     number: int
     """Its place in the input, from 1."""
     text: str
-    """The sentence as read (normalised as the model's tokenizer reads text)."""
+    """The sentence as the input writes it, or as the model's tokenizer normalises it (no
+    truecasing, or a checkpoint without the corpus's written forms)."""
     words: list[str]
     """Its words as the model's tokenizer splits them."""
     unknown: list[str]

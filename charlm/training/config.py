@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from charlm import install_hint
 from charlm.data.corpus import SPLIT_CHOICES
-from charlm.data.settings import PrepareSettings
+from charlm.data.settings import NLTK_WORDS, WORD_SPLITS, PrepareSettings
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
@@ -21,6 +21,8 @@ from charlm.options import Former, option, origins_field
 if TYPE_CHECKING:
     from charlm.model.network import ModelConfig
 
+# The special tokens and one word; 0 means every word.
+MIN_VOCABULARY = 4
 # Shared with `charlm cache`, which reads the same directory.
 CACHE_DIR_HELP = (
     "Where prepared corpora are cached. Default: the user cache directory, "
@@ -101,9 +103,10 @@ class TrainConfig:
     )
     vocabulary_size: int = option(
         2000,
-        "Vocabulary size, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END.",
+        "Vocabulary size, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END; 0: every word "
+        "of the corpus (then only words absent from the training corpus are unknown).",
         tutorial_env="VOCABULARY_SIZE",
-        minimum=4,
+        minimum=0,
         maximum=1_000_000,
         panel="Data",
         fixed=True,
@@ -115,6 +118,15 @@ class TrainConfig:
         "sentences), one-per-line (every line is exactly one sentence), or auto (look at the "
         "text and choose paragraphs or lines).",
         choices=SPLIT_CHOICES,
+        panel="Data",
+        fixed=True,
+    )
+    words: str = option(
+        NLTK_WORDS,
+        "How sentences are cut into words: nltk (NLTK's word tokenizer: \"didn't\" is did "
+        "n't) or whitespace (for text already tokenized, as WikiText and the Penn Treebank "
+        "are: every whitespace-separated piece is one word, its own <unk> included).",
+        choices=WORD_SPLITS,
         panel="Data",
         fixed=True,
     )
@@ -364,7 +376,7 @@ class TrainConfig:
 
     # What a checkpoint's settings that lack a field meant: how charlm trained before the field
     # existed, so that --resume goes on as the run began.
-    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0}
+    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.
@@ -377,13 +389,18 @@ class TrainConfig:
                 f"{sources['resume']} continues a run and {sources['init_from']} starts a new one "
                 "from a model's weights: give one of them"
             )
+        if 0 < self.vocabulary_size < MIN_VOCABULARY:
+            raise ConfigError(
+                f"{sources['vocabulary_size']}: {self.vocabulary_size} is too small; it must be at "
+                f"least {MIN_VOCABULARY} (the special tokens and a word), or 0 for every word")
         if self.resume is None and self.init_from is None:
             # A resumed or fine-tuned model's settings are the checkpoint's; the run checks the
             # merged ones.
             self.check_model(sources)
 
     def check_model(self, sources: Mapping[str, str] | None = None) -> None:
-        problem = self.model_config(self.vocabulary_size).problem(sources)
+        # Before the corpus is read, every word (0) is at least the smallest vocabulary.
+        problem = self.model_config(self.vocabulary_size or MIN_VOCABULARY).problem(sources)
         if problem:
             raise ConfigError(problem if sources else f"cannot build this model: {problem}")
 
@@ -396,6 +413,7 @@ class TrainConfig:
             text_column=self.text_column,
             max_words=self.max_sentence_words,
             split=self.split,
+            words=self.words,
         )
 
     def model_config(self, vocab_size: int, cutoffs: tuple[int, ...] = ()) -> ModelConfig:

@@ -65,6 +65,7 @@ def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
         "lowercase": tokenizer.lowercase,
         "drop_urls": tokenizer.drop_urls,
         "min_chars": tokenizer.min_chars,
+        "words": tokenizer.words,
         "cell": shape.cell,
         "gate_activation": shape.gate_activation,
         "embedding_dim": shape.embedding_dim,
@@ -107,7 +108,7 @@ def initial_corpus(config: TrainConfig, initial: InitialModel) -> tuple[Prepared
     checkpoint = initial.checkpoint
     try:
         tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
-        vocabulary = Vocabulary(checkpoint.vocabulary)
+        vocabulary = Vocabulary(checkpoint.vocabulary, checkpoint.written_forms)
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"--init-from {initial.path} has damaged tokenizer or vocabulary "
                               f"settings ({type(error).__name__})") from None

@@ -319,4 +319,5 @@ def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict
 
 def sample_text(run: Run, count: int, seed: int) -> list[str]:
     result = sample_sentences(run.evaluated_model, count, generator=make_generator(seed))
-    return [detokenize(run.corpus.vocabulary.decode(s.ids)) for s in result.samples]
+    vocabulary = run.corpus.vocabulary
+    return [detokenize(vocabulary.as_written(vocabulary.decode(s.ids))) for s in result.samples]

@@ -134,7 +134,8 @@ def resumed_corpus(config: TrainConfig, checkpoint: Checkpoint) -> PreparedCorpu
         raise CharlmError(f"cannot resume {resume}: {corpus_path} is not the corpus it was trained "
                           f"on ({info.get('path')}), its content differs; resume with that corpus "
                           "or start a new run without --resume")
-    metadata = {"vocabulary": checkpoint.vocabulary, "tokenizer": checkpoint.tokenizer,
+    metadata = {"vocabulary": checkpoint.vocabulary, "written_forms": checkpoint.written_forms,
+                "tokenizer": checkpoint.tokenizer,
                 "vocabulary_stats": info.get("vocabulary_stats")}
     try:
         empty = PreparedCorpus.from_metadata(metadata, sentences=None)  # type: ignore[arg-type]

@@ -94,6 +94,7 @@ class Run:
             model_config=self.model.config.to_dict(),
             model_state=weights_of(self.evaluated_model),
             vocabulary=list(self.corpus.vocabulary.words),
+            written_forms=self.corpus.vocabulary.written_forms,
             tokenizer=self.corpus.tokenizer.settings.to_dict(),
             charlm_version=__version__,
             train_config=settings_of(self.config),
