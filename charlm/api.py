@@ -31,25 +31,35 @@ import torch
 from charlm.checkpoint.trained import TrainedModel, load_trained, training_gradients
 from charlm.data.corpus import (
     AUTO,
+    DOCUMENT_BREAK,
     ONE_PER_LINE,
     CorpusStats,
     column_for,
+    is_csv,
     read_lines,
     read_paragraphs,
     units_from_lines,
 )
-from charlm.data.layout import choose_split
+from charlm.data.layout import SENTENCE_END, choose_split
 from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
+from charlm.data.settings import CONTEXTS, DOCUMENT, SENTENCE
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
-from charlm.model.beam import BeamSentence, beam_problem, beam_search
+from charlm.model.beam import BeamSentence, beam_passage, beam_problem, beam_search
 from charlm.model.dynamic import Adaptation
 from charlm.model.dynamic_settings import DynamicSettings
-from charlm.model.network import ModelConfig
-from charlm.model.sampling import Sample, detokenize, make_generator, sample_sentences
+from charlm.model.network import ModelConfig, State
+from charlm.model.sampling import (
+    Sample,
+    detokenize,
+    make_generator,
+    read_context,
+    sample_passage,
+    sample_sentences,
+)
 from charlm.model.scoring import (
     BATCH_SIZE,
     Evaluation,
@@ -129,24 +139,40 @@ class Completion:
     continuation: str | None
 
 
-def load(path: str | os.PathLike[str], device: str = "cpu", truecase: bool = True) -> Model:
+def load(path: str | os.PathLike[str], device: str = "cpu", truecase: bool = True,
+         context: str | None = None) -> Model:
     """A checkpoint as a ready model, with its vocabulary and tokenizer; `device` is cpu, cuda
-    or auto; `truecase` False shows words as the model reads them (see `Model.truecase`)."""
+    or auto; `truecase` False shows words as the model reads them (see `Model.truecase`);
+    `context` "sentence" or "document" reads text another way than the model was trained to
+    (None: as it was trained, see `Model.context`)."""
     target = pick_device(device)
-    return Model(load_trained(str(path), target), target, str(path), truecase)
+    return Model(load_trained(str(path), target), target, str(path), truecase, context)
+
+
+def checked_context(context: str | None, default: str) -> str:
+    """A context asked for (None: `default`), refused in one line if it is none of CONTEXTS."""
+    if context is None:
+        return default
+    if context not in CONTEXTS:
+        raise ConfigError(f"context={context!r}: choose one of {', '.join(CONTEXTS)}")
+    return context
 
 
 class Model:
     """A trained model with the vocabulary and tokenizer it was trained with."""
 
     def __init__(self, trained: TrainedModel, device: torch.device, path: str,
-                 truecase: bool = True) -> None:
+                 truecase: bool = True, context: str | None = None) -> None:
         self.trained = trained
         self.device = device
         self.path = path
         self.truecase = truecase
         """Text shows words in the training corpus's own casing ("Mr. Darcy"), where the
         checkpoint records it; False: as the model reads them (lowercased, as before)."""
+        self.context = checked_context(context, trained.checkpoint.reads_context)
+        """What each sentence is read after: "document" (everything before it in its
+        document: a file, a CSV row, a prompt) or "sentence" (nothing); by default as the
+        model was trained."""
 
     @property
     def truecasing(self) -> bool:
@@ -187,6 +213,19 @@ class Model:
         words = self.tokenizer.prompt_words(prompt)
         return words, self.trained.vocabulary.encode(words)
 
+    def prompt_in_context(self, prompt: str | None) -> tuple[State | None, list[str], list[int]]:
+        """A prompt as the model's context reads it: the state its finished sentences leave
+        (document context; None: a zero state), and the words and ids of the sentence it
+        leaves open (all of it, in sentence context; none, when it ends a sentence)."""
+        if self.context == SENTENCE or not prompt:
+            return (None, *self.prompt_ids(prompt))
+        sentences = self.tokenizer.prompt_sentences(prompt)
+        finished = bool(SENTENCE_END.search(prompt.rstrip()))
+        opened = [] if finished or not sentences else sentences.pop()
+        encode = self.trained.vocabulary.encode
+        state = read_context(self.trained.model, [encode(words) for words in sentences])
+        return state, opened, encode(opened)
+
     def sample(self, count: int = 1, prompt: str | None = None, *, temperature: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
                greedy: bool = False, min_words: int = 3, max_words: int = 100,
@@ -195,34 +234,58 @@ class Model:
         UNKNOWN_TOKEN unless allowed); `tokens` keeps the raw tokens as the text. `beam=N`
         (N >= count) gives instead the `count` likeliest sentences a beam search of width N
         finds, best first (charlm.model.beam), deterministically: temperature, top_k, top_p
-        and greedy shape only sampling and are refused with it, seed is not used."""
-        words, ids = self.prompt_ids(prompt)
+        and greedy shape only sampling and are refused with it, seed is not used.
+
+        In document context the sentences are a passage: each continues the ones before it,
+        the first continues the prompt (which may hold several sentences), and with a beam
+        each is the likeliest after those before it (any `count`)."""
+        state, words, ids = self.prompt_in_context(prompt)
         if len(ids) >= max_words:
             raise CharlmError(f"the prompt has {len(ids)} words, not fewer than --max-words="
                               f"{max_words}; raise --max-words or shorten the prompt")
-        model = self.trained.model
+        options = {"prompt_ids": ids, "min_words": min_words, "max_words": max_words,
+                   "allow_unknown": allow_unknown}
         if beam:
-            problem = beam_problem(beam, count, {"temperature": temperature, "top_k": top_k,
-                                                 "top_p": top_p, "greedy": greedy}, str)
-            if problem:
-                raise CharlmError(problem)
-            found = beam_search(model, beam, count, prompt_ids=ids, min_words=min_words,
-                                max_words=max_words, allow_unknown=allow_unknown)
-            ranked = [(s.ids, s.log_prob, s.score) for s in found.sentences]
-            rejected, attempts = 0, found.finished
+            ranked, rejected, attempts = self._beam(beam, count, state, options, {
+                "temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy})
         else:
-            result = sample_sentences(
-                model, count, temperature=temperature, min_words=min_words,
-                max_words=max_words, prompt_ids=ids, allow_unknown=allow_unknown,
-                greedy=greedy, generator=make_generator(seed), top_k=top_k, top_p=top_p)
-            ranked = [(s.ids, s.log_prob, None) for s in result.samples]
-            rejected, attempts = result.rejected, result.attempts
+            ranked, rejected, attempts = self._draw(count, state, options | {
+                "temperature": temperature, "greedy": greedy, "top_k": top_k, "top_p": top_p,
+                "generator": make_generator(seed)})
         sentences = []
-        for sentence_ids, log_prob, score in ranked:
-            sentence = words + self.trained.vocabulary.decode(sentence_ids[len(ids):])
+        for number, (sentence_ids, log_prob, score) in enumerate(ranked):
+            # A passage's later sentences continue the text: only the first opens with the
+            # prompt's words.
+            opened = words if number == 0 or self.context == SENTENCE else []
+            sentence = opened + self.trained.vocabulary.decode(sentence_ids[len(opened):])
             text = " ".join(sentence) if tokens else detokenize(self.as_written(sentence))
             sentences.append(GeneratedSentence(text, sentence, log_prob, score))
         return Generation(sentences, rejected, attempts)
+
+    def _beam(self, width: int, count: int, state: State | None, options: dict[str, Any],
+              sampling: dict[str, Any]) -> tuple[list[tuple[list[int], float, float | None]],
+                                                  int, int]:
+        """The likeliest sentences a beam finds (document context: a passage, each sentence
+        the likeliest after those before it), as (ids, log-probability, score); none
+        rejected, and how many the beam finished."""
+        passage = self.context == DOCUMENT
+        problem = beam_problem(width, 1 if passage else count, sampling, str)
+        if problem:
+            raise CharlmError(problem)
+        model = self.trained.model
+        found = (beam_passage(model, width, count, state=state, **options) if passage
+                 else beam_search(model, width, count, **options))
+        return [(s.ids, s.log_prob, s.score) for s in found.sentences], 0, found.finished
+
+    def _draw(self, count: int, state: State | None, options: dict[str, Any]
+              ) -> tuple[list[tuple[list[int], float, float | None]], int, int]:
+        """Sampled sentences (document context: a passage), as (ids, log-probability, None);
+        how many were rejected, and how many were drawn."""
+        model = self.trained.model
+        result = (sample_passage(model, count, state=state, **options)
+                  if self.context == DOCUMENT else sample_sentences(model, count, **options))
+        return ([(s.ids, s.log_prob, None) for s in result.samples], result.rejected,
+                result.attempts)
 
     def generate(self, count: int = 1, prompt: str | None = None, temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, seed: int | None = None, **options: Any
@@ -234,17 +297,24 @@ class Model:
         return [sentence.text for sentence in generation.sentences]
 
     @torch.no_grad()
-    def next_word_probabilities(self, prompt_ids: Sequence[int]) -> torch.Tensor:
-        """P(next word | SENTENCE_START and the prompt), over the vocabulary."""
+    def next_word_probabilities(self, prompt_ids: Sequence[int], state: State | None = None
+                                ) -> torch.Tensor:
+        """P(next word | SENTENCE_START and the prompt), over the vocabulary; `state`: the
+        state the text before the sentence leaves (None: zeros)."""
         model = self.trained.model
-        logits, _ = model(torch.tensor([[START_ID, *prompt_ids]], device=self.device))
+        logits, _ = model(torch.tensor([[START_ID, *prompt_ids]], device=self.device), state)
         return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
 
     def next_words(self, prompt: str, k: int = 10) -> list[tuple[str, float]]:
-        """The `k` likeliest words after `prompt` at the start of a sentence, with their
-        probabilities, likeliest first."""
-        _, ids = self.prompt_ids(prompt)
-        probabilities = self.next_word_probabilities(ids)
+        """The `k` likeliest words after `prompt` at the start of a sentence (in document
+        context, after the prompt's finished sentences too), with their probabilities,
+        likeliest first."""
+        state, _, ids = self.prompt_in_context(prompt)
+        return self._likeliest(ids, state, k)
+
+    def _likeliest(self, ids: Sequence[int], state: State | None, k: int
+                   ) -> list[tuple[str, float]]:
+        probabilities = self.next_word_probabilities(ids, state)
         top = probabilities.topk(min(k, len(probabilities)))
         words = self.trained.vocabulary.words
         return [(words[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
@@ -253,8 +323,10 @@ class Model:
                  generator: torch.Generator | None = None, beam: int = 0) -> Completion:
         """The next-word table and one sampled continuation of `line` (`charlm complete`); with
         `beam=N`, the likeliest continuation a beam of width N finds instead. Either may take
-        UNKNOWN_TOKEN: the continuation shows what the model expects."""
-        words, ids = self.prompt_ids(line)
+        UNKNOWN_TOKEN: the continuation shows what the model expects. In document context the
+        line's finished sentences are the context, and the sentence it leaves open (a new one
+        when it ends with one) is what is completed."""
+        state, words, ids = self.prompt_in_context(line)
         model = self.trained.model
         longest = len(ids) + max_words
         if beam:
@@ -262,52 +334,65 @@ class Model:
             if problem:
                 raise CharlmError(problem)
             found: Sequence[Sample | BeamSentence] = beam_search(
-                model, beam, 1, prompt_ids=ids, max_words=longest, allow_unknown=True).sentences
+                model, beam, 1, prompt_ids=ids, max_words=longest, allow_unknown=True,
+                state=state).sentences
         else:
             found = sample_sentences(
                 model, 1, temperature=temperature, min_words=0, max_words=longest,
-                prompt_ids=ids, allow_unknown=True, generator=generator).samples
+                prompt_ids=ids, allow_unknown=True, generator=generator, state=state).samples
         continuation = None
         if found:
             new_words = self.trained.vocabulary.decode(found[0].ids[len(ids):])
             continuation = detokenize(self.as_written(words + new_words))
         unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
-        ranked = self.next_words(line, k)
+        ranked = self._likeliest(ids, state, k)
         shown = [(form, p) for form, (_, p) in zip(self.as_written([w for w, _ in ranked]),
                                                    ranked)]
         return Completion(line, words, unknown, shown, continuation)
 
-    def score(self, sentences: Iterable[str], dynamic: Dynamic = False) -> list[SentenceScore]:
+    def score(self, sentences: Iterable[str], dynamic: Dynamic = False,
+              context: str | None = None) -> list[SentenceScore]:
         """Each string scored as one sentence, exactly as given (`charlm score --split
         one-per-line`): its log-probability, its tokens and its unknown words. `dynamic`: the
-        model adapts to the sentences while reading them in order (True, or DynamicSettings)."""
+        model adapts to the sentences while reading them in order (True, or DynamicSettings).
+        Each is scored alone unless `context` is "document": then each after the ones before
+        it, as one document."""
         texts = list(sentences)
         return self.score_sentences(texts, [self.tokenizer.prompt_words(t) for t in texts],
-                                    "the sentences given", dynamic=dynamic).scores
+                                    "the sentences given", dynamic=dynamic,
+                                    context=checked_context(context, SENTENCE)).scores
 
     def score_text(self, inputs: Sequence[str], one_per_line: bool = False,
                    text_column: str | None = None, batch_size: int = BATCH_SIZE,
-                   split: str | None = None, dynamic: Dynamic = False) -> Scoring:
+                   split: str | None = None, dynamic: Dynamic = False,
+                   context: str | None = None) -> Scoring:
         """Every sentence of files (in any format train reads; "-" is standard input), split and
         tokenized as the model's training text (its split unless `split` says otherwise, as
         `evaluate_files`), or each line one sentence exactly as given (`one_per_line`, or
-        `split` "one-per-line"); `dynamic` as in `score`, the files read in the order given."""
+        `split` "one-per-line"); `dynamic` as in `score`, the files read in the order given.
+        Each sentence is read in the model's context (`context` None), or in the one asked
+        for; lines one per line are scored alone unless `context` says "document" (each
+        file, or CSV row, is a document)."""
         one_per_line = one_per_line or split == ONE_PER_LINE
+        context = checked_context(context, SENTENCE if one_per_line else self.context)
         if split == AUTO and STDIN in inputs:
             raise CorpusError("--split auto chooses from a look at a file's text, and standard "
                               "input can be read only once: give --split paragraphs or lines")
         texts: list[str] = []
         words: list[list[str]] = []
+        documents: list[tuple[int, int]] = []
         tokenizers = [self._tokenizer_for(name, None if one_per_line else split, text_column)
                       for name in inputs]
         stats = CorpusStats()
-        for name, tokenizer in zip(inputs, tokenizers):
-            for text, sentence in read_sentences([name], tokenizer, one_per_line, text_column,
-                                                 stats, self.truecasing):
+        for number, (name, tokenizer) in enumerate(zip(inputs, tokenizers)):
+            for text, sentence, document in read_sentences(
+                    [name], tokenizer, one_per_line, text_column, stats, self.truecasing):
                 texts.append(text)
                 words.append(sentence)
+                documents.append((number, document))
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
-        scoring = self.score_sentences(texts, words, where, batch_size, dynamic)
+        scoring = self.score_sentences(texts, words, where, batch_size, dynamic, context,
+                                       document_offsets(documents))
         scoring.warnings = stats.warnings() + [_not_scored(t) for t in tokenizers
                                                if t.dropped_long]
         splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
@@ -316,9 +401,13 @@ class Model:
         return scoring
 
     def score_sentences(self, texts: list[str], words: list[list[str]], where: str,
-                        batch_size: int = BATCH_SIZE, dynamic: Dynamic = False) -> Scoring:
+                        batch_size: int = BATCH_SIZE, dynamic: Dynamic = False,
+                        context: str = SENTENCE, documents: np.ndarray | None = None
+                        ) -> Scoring:
         """Score sentences given as texts and their words (in reading order; `dynamic` as in
-        `score`); refuses input with nothing to score or no word the vocabulary knows."""
+        `score`), each alone or, in document `context`, after the sentences before it in its
+        document (`documents`: their offsets, as EncodedSentences keeps them; None: one
+        document); refuses input with nothing to score or no word the vocabulary knows."""
         adaptation = self._adaptation(dynamic)
         if not texts:
             raise CorpusError(f"{where}: no sentences to score; give text with at least one "
@@ -332,11 +421,11 @@ class Model:
                               f"of {self.path} ({len(vocabulary):,} words, e.g. {examples}); "
                               "score text in the language the model was trained on")
         lengths = np.array([len(sentence) for sentence in words], dtype=np.int64)
-        encoded = EncodedSentences(ids, offsets_of(lengths))
+        encoded = EncodedSentences(ids, offsets_of(lengths), documents)
         surprisal = token_surprisals(self.trained.model, encoded, self.device, batch_size,
-                                     adaptation)
+                                     adaptation, context)
         summary = summarise([where], encoded, surprisal,
-                            adaptation.settings if adaptation else None)
+                            adaptation.settings if adaptation else None, context)
         return Scoring(sentence_scores(texts, words, encoded, surprisal), summary, encoded,
                        surprisal, [])
 
@@ -352,11 +441,13 @@ class Model:
 
     def evaluate(self, path_or_text: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  text_column: str | None = None, split: str | None = None,
-                 batch_size: int = BATCH_SIZE, dynamic: Dynamic = False) -> Evaluation:
+                 batch_size: int = BATCH_SIZE, dynamic: Dynamic = False,
+                 context: str | None = None) -> Evaluation:
         """Loss, perplexity and OOV rate on corpora (paths, in any format train reads) or on a
         text: a string that names no existing file or directory and holds more than one word is
-        read as the text itself (a single word that names nothing is a path not found).
-        `dynamic`: the model adapts to the text while reading it (True, or DynamicSettings)."""
+        read as the text itself (a single word that names nothing is a path not found; a text is
+        one document). `dynamic`: the model adapts to the text while reading it (True, or
+        DynamicSettings); `context`: as in `evaluate_files`."""
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
             if len(path_or_text.split()) < 2:
                 raise CorpusError(f"corpus not found: {path_or_text}; check the path (a text to "
@@ -364,20 +455,24 @@ class Model:
             sentences = self.text_sentences(path_or_text)
             return self.score_sentences([text for text, _ in sentences],
                                         [words for _, words in sentences], "the text given",
-                                        batch_size, dynamic).summary
+                                        batch_size, dynamic,
+                                        checked_context(context, self.context)).summary
         paths = ([path_or_text] if isinstance(path_or_text, (str, os.PathLike))
                  else list(path_or_text))
         return self.evaluate_files([str(p) for p in paths], text_column, split,
-                                   batch_size, dynamic).summary
+                                   batch_size, dynamic, context).summary
 
     def evaluate_files(self, files: Sequence[str], text_column: str | None = None,
                        split: str | None = None, batch_size: int = BATCH_SIZE,
-                       dynamic: Dynamic = False) -> EvaluatedFiles:
+                       dynamic: Dynamic = False, context: str | None = None) -> EvaluatedFiles:
         """`charlm evaluate`: files encoded as the model's training corpus was (its tokenizer
         and vocabulary; its split unless `split` says otherwise), every token scored; with
-        `dynamic`, by a model adapting while it reads the files in the order given."""
+        `dynamic`, by a model adapting while it reads the files in the order given. Each
+        sentence is read in the model's context, or in `context` ("sentence": alone;
+        "document": after everything before it in its file, or CSV row)."""
         if not files:
             raise CorpusError("no file to evaluate on: give at least one corpus")
+        context = checked_context(context, self.context)
         adaptation = self._adaptation(dynamic)
         if text_column is not None and not any(column_for(f, text_column) for f in files):
             raise CorpusError("--text-column applies only to CSV files (.csv); drop it for text "
@@ -394,9 +489,9 @@ class Model:
             warnings.append(tokenizer_warning)
         sentences = EncodedSentences.concatenate(parts)
         surprisal = token_surprisals(self.trained.model, sentences, self.device, batch_size,
-                                     adaptation)
+                                     adaptation, context)
         summary = replace(summarise(list(files), sentences, surprisal,
-                                    adaptation.settings if adaptation else None),
+                                    adaptation.settings if adaptation else None, context),
                           split=[r.tokenizer.settings.split for r in readers], warnings=warnings)
         return EvaluatedFiles(summary, readers, sentences, surprisal)
 
@@ -487,23 +582,40 @@ def _not_scored(tokenizer: Tokenizer) -> str:
 
 def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,
                    text_column: str | None, stats: CorpusStats | None = None,
-                   as_written: bool = False) -> Iterator[tuple[str, list[str]]]:
-    """(text, words) of every sentence of every input, in order; the text as the input writes
-    it (always so for one per line), or, unless `as_written`, normalised. What reading finds
-    wrong goes into `stats`."""
+                   as_written: bool = False) -> Iterator[tuple[str, list[str], int]]:
+    """(text, words, document) of every sentence of every input, in order; the text as the
+    input writes it (always so for one per line), or, unless `as_written`, normalised; the
+    document counted from 0 (a file, a CSV row: with one per line, each CSV row's line). What
+    reading finds wrong goes into `stats`."""
+    document = 0
     for name in inputs:
         column = None if name == STDIN else column_for(name, text_column)
         if one_per_line:
             lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if name == STDIN
                      else read_lines(name, column, stats))
+            row_each = name != STDIN and is_csv(Path(name))
             for line in lines:
-                yield line, tokenizer.prompt_words(line)
+                yield line, tokenizer.prompt_words(line), document
+                document += row_each
+            document += not row_each
             continue
         split = tokenizer.settings.split
         paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
-                      else read_paragraphs(name, column, stats, split))
+                      else read_paragraphs(name, column, stats, split, breaks=True))
         for paragraph in paragraphs:
-            yield from tokenizer.split(paragraph, as_written)
+            if paragraph == DOCUMENT_BREAK:
+                document += 1
+                continue
+            for text, words in tokenizer.split(paragraph, as_written):
+                yield text, words, document
+        document += name == STDIN
+
+
+def document_offsets(documents: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Document offsets (EncodedSentences.documents) of sentences in reading order, each
+    labelled with its document (its input's number and its document's within the input)."""
+    firsts = [i for i, label in enumerate(documents) if i == 0 or label != documents[i - 1]]
+    return np.array([*firsts, len(documents)], dtype=np.int64)
 
 
 

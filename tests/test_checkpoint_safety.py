@@ -92,19 +92,19 @@ def test_disk_full_during_a_save_keeps_the_previous_checkpoint(
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_loss = RNNLanguageModel.loss
+    real_loss = RNNLanguageModel.stream_loss
     steps = {"n": 0}
 
-    def loss_going_nan(self: RNNLanguageModel, inputs: torch.Tensor,
-                       targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-        total, count = real_loss(self, inputs, targets)
+    def loss_going_nan(self: RNNLanguageModel, inputs: torch.Tensor, targets: torch.Tensor,
+                       *state: Any) -> tuple[torch.Tensor, int, Any]:
+        total, count, final = real_loss(self, inputs, targets, *state)
         if self.training:
             steps["n"] += 1
             if steps["n"] == 10:
-                return total * math.nan, count
-        return total, count
+                return total * math.nan, count, final
+        return total, count, final
 
-    monkeypatch.setattr(RNNLanguageModel, "loss", loss_going_nan)
+    monkeypatch.setattr(RNNLanguageModel, "stream_loss", loss_going_nan)
     out = tmp_path / "nan.pt"
     with pytest.raises(TrainingDiverged) as diverged:
         train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=3,

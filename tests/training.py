@@ -55,6 +55,14 @@ def child_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
+def _default_signals() -> None:
+    """In the child, before it starts: SIGINT and SIGQUIT as a terminal's programs get them. A
+    shell that runs the tests in the background ignores both, its children inherit that, and
+    Python then never raises KeyboardInterrupt: the tests that send SIGINT would wait forever."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class Child:
     """A process in a session of its own, its output read as it comes (and, with stdin, its
     input written as the test goes). Used as a context manager, it and every process it started
@@ -66,7 +74,7 @@ class Child:
         self.process = subprocess.Popen(list(command), env=env, cwd=cwd, text=True,
                                         stdin=subprocess.PIPE if stdin else None,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_default_signals)
         self.out_lines: list[str] = []
         self.err_lines: list[str] = []
         self._readers = [self._reader(self.process.stdout, self.out_lines),

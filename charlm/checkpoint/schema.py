@@ -16,6 +16,7 @@ import torch
 
 from charlm import __version__
 from charlm.checkpoint.files import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from charlm.data.settings import SENTENCE
 from charlm.errors import CheckpointError
 
 # What `--resume` needs beyond the model.
@@ -61,6 +62,12 @@ class Checkpoint:
     """The random state of every process at the save, in rank order (one entry outside
     torchrun): "cpu", and "cuda" for one that trained on a GPU; each rank resumes its own.
     Checkpoints without it resume every rank from torch_rng_state."""
+    context: str | None = None
+    """What the model reads each sentence after: "sentence" or "document" (absent: "sentence",
+    as every model trained before document context); later commands read text the same way."""
+    stream_states: list[dict[str, torch.Tensor]] | None = None
+    """Document context: the recurrent state each rank's rows carry into their next training
+    window ("h", and "c" for the LSTM family; none at an epoch's start), in rank order."""
     written_forms: list[str] | None = None
     """Each vocabulary word's most frequent written form in the training corpus, in id order
     ("darcy" as "Darcy"), for output in the corpus's own casing. Absent: the words are shown as
@@ -74,6 +81,16 @@ class Checkpoint:
         if self.torch_rng_state is None:
             raise ValueError("the checkpoint has no random state")
         return {"cpu": self.torch_rng_state}
+
+    def stream_state(self, rank: int) -> dict[str, torch.Tensor]:
+        """The state rank `rank`'s rows carry into their next window ({}: none)."""
+        states = self.stream_states or []
+        return states[rank] if rank < len(states) else {}
+
+    @property
+    def reads_context(self) -> str:
+        """The context the model was trained to read each sentence after."""
+        return self.context or SENTENCE
 
     def to_document(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from charlm.commands.context_option import context_option
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import Former, option, settings_of
@@ -51,6 +52,7 @@ class CompleteConfig:
         "(Mr. Darcy, London, I); --no-truecase shows them as the model reads them, lowercased.",
         shared=True,
     )
+    context: str | None = context_option("completed")
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
 
     def check(self, sources: Mapping[str, str]) -> None:
@@ -104,7 +106,7 @@ def run_complete(config: CompleteConfig) -> int:
     from charlm.api import load
     from charlm.model.sampling import make_generator
 
-    model = load(str(config.model), config.device, config.truecase)
+    model = load(str(config.model), config.device, config.truecase, config.context)
     generator = make_generator(config.seed)
     interactive = sys.stdin.isatty()
     if interactive:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from charlm.commands.context_option import context_option
 from charlm.commands.dynamic_options import (
     decay_option,
     dynamic_option,
@@ -69,7 +70,9 @@ class EvaluateConfig:
         "checkpoint's training corpus was.",
         choices=SPLIT_CHOICES,
     )
-    batch_size: int = option(256, "Sentences per evaluation batch.", minimum=1, maximum=65536)
+    batch_size: int = option(256, "Sentences per evaluation batch (document context: pieces of "
+                             "running text read side by side).", minimum=1, maximum=65536)
+    context: str | None = context_option("scored")
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
     dynamic: bool = dynamic_option()
     dynamic_segment: int = segment_option()
@@ -156,7 +159,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
         check_per_token(per_token, config)
     model = load(str(config.model), config.device)
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
-                                     config.batch_size, dynamic_settings(config))
+                                     config.batch_size, dynamic_settings(config), config.context)
     if per_token is not None:
         write_per_token(per_token, evaluated)
     return evaluated.summary

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
+from charlm.commands.context_option import context_option
+from charlm.data.settings import SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.options import option, settings_of
+from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
     from charlm.api import GeneratedSentence
@@ -24,7 +27,9 @@ class GenerateConfig:
     COMMAND = "generate"
 
     model: str | None = option(None, "Checkpoint to generate from.", argument=True)
-    count: int = option(10, "Sentences to print.", minimum=1, maximum=1_000_000, short="-n")
+    count: int = option(10, "Sentences to print (document context: a passage of this many "
+                        "sentences, each continuing the ones before it).", minimum=1,
+                        maximum=1_000_000, short="-n")
     temperature: float = option(
         1.0,
         "Sampling temperature: below 1 is more conservative, above 1 more adventurous.",
@@ -35,7 +40,9 @@ class GenerateConfig:
         3, "Reject sentences shorter than this many words, as the tutorial.", minimum=0
     )
     max_words: int = option(100, "Reject sentences longer than this many words.", minimum=1)
-    prompt: str | None = option(None, "Continue sentences from these words.")
+    prompt: str | None = option(None, "Continue sentences from these words (document context: "
+                                "the passage continues this text, which may hold several "
+                                "sentences).")
     allow_unknown: bool = option(False, "Keep sentences that contain UNKNOWN_TOKEN.")
     greedy: bool = option(
         False, "Always take the most likely next word (deterministic; ignores --temperature)."
@@ -73,7 +80,9 @@ class GenerateConfig:
         minimum=0,
         maximum=1000,
     )
+    context: str | None = context_option("generated")
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+    origins: dict[str, str] = origins_field()
 
     # A beam prints the single likeliest sentence unless --count asks for more.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"beam": {"count": 1}}
@@ -89,7 +98,9 @@ class GenerateConfig:
         if self.beam:
             from charlm.model.beam import beam_problem
 
-            problem = beam_problem(self.beam, self.count, settings_of(self), sources.__getitem__)
+            # In document context --count is the passage's length, not the beam's: it is
+            # checked against the beam once the model's context is known (generate_text).
+            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
             if problem:
                 raise ConfigError(problem)
 
@@ -100,8 +111,14 @@ def generate_text(config: GenerateConfig) -> list[str]:
     from charlm.api import load
     from charlm.data.vocab import UNKNOWN_ID
 
-    model = load(str(config.model), config.device, config.truecase)
-    words, ids = model.prompt_ids(config.prompt)
+    model = load(str(config.model), config.device, config.truecase, config.context)
+    if config.beam and model.context == SENTENCE:
+        from charlm.model.beam import beam_problem
+
+        problem = beam_problem(config.beam, config.count, {}, partial(source_of, config))
+        if problem:
+            raise ConfigError(problem)
+    _, ids = model.prompt_ids(config.prompt)
     if ids and all(i == UNKNOWN_ID for i in ids):
         typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "
                    f"{model.vocabulary[UNKNOWN_ID]}", err=True)
@@ -113,7 +130,10 @@ def generate_text(config: GenerateConfig) -> list[str]:
     # One object per line (JSON lines): streams, and each line parses on its own.
     lines = [json.dumps(_record(s), ensure_ascii=False) if config.json else s.text
              for s in result.sentences]
-    for line in lines:
+    # A passage reads as one paragraph.
+    shown = ([" ".join(lines)] if model.context != SENTENCE and lines
+             and not (config.json or config.tokens) else lines)
+    for line in shown:
         typer.echo(line)
     if config.beam:
         _report_short_beam(config, len(lines))

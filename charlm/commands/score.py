@@ -28,6 +28,7 @@ from charlm.commands.dynamic_options import (
     segment_option,
 )
 from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
+from charlm.data.settings import CONTEXTS
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import Former, option
@@ -65,7 +66,16 @@ class ScoreConfig:
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
-    batch_size: int = option(256, "Sentences per scoring batch.", minimum=1, maximum=65536)
+    batch_size: int = option(256, "Sentences per scoring batch (document context: pieces of "
+                             "running text read side by side).", minimum=1, maximum=65536)
+    context: str | None = option(
+        None,
+        "What each sentence is scored after: document (everything before it in its document, "
+        "a file or a CSV row) or sentence (nothing). Default: as the model was trained; with "
+        "--split one-per-line, sentence (each line alone; document reads each file's lines as "
+        "running text).",
+        choices=CONTEXTS,
+    )
     truecase: bool = option(
         True,
         "Show each sentence's text as the input writes it; --no-truecase shows it as the model "
@@ -100,7 +110,7 @@ def score(config: ScoreConfig) -> Scoring:
     model = load(str(config.model), config.device, config.truecase)
     return model.score_text(config.inputs, text_column=config.text_column,
                             batch_size=config.batch_size, split=config.split,
-                            dynamic=dynamic_settings(config))
+                            dynamic=dynamic_settings(config), context=config.context)
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -16,6 +17,9 @@ import torch
 from charlm.data.prepare import EncodedSentences
 from charlm.data.vocab import END_ID, START_ID
 from charlm.errors import CorpusError
+
+if TYPE_CHECKING:
+    from charlm.data.streams import Resets
 
 IGNORE = -100
 # Batches are formed within pools of this many batches' worth of shuffled sentences: sorting a pool
@@ -29,6 +33,25 @@ class Batch:
     inputs: torch.Tensor  # (batch, time) int64
     targets: torch.Tensor  # (batch, time) int64, IGNORE where padded
     tokens: int  # predicted (non-padding) positions
+    sentences: int = 0  # SENTENCE_END targets: the sentences the batch finishes
+    resets: Resets | None = None  # where a stream's documents begin (streams.py)
+
+
+class EpochBatches(Protocol):
+    """One epoch's batches, the same on every rank: a step trains rank r on batch first + r."""
+
+    @property
+    def count(self) -> int:
+        """Batches in the epoch, a whole number of steps."""
+
+    def batch(self, index: int) -> Batch: ...
+
+    def step_totals(self, first: int) -> tuple[int, int]:
+        """Sentences and predicted tokens of the step that starts at batch `first`, every
+        rank's batch counted."""
+
+    def sentences_before(self, index: int) -> int:
+        """Sentences the batches before `index` finish."""
 
 
 def split_validation(
@@ -98,7 +121,40 @@ def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
         torch.from_numpy(inputs),
         torch.from_numpy(targets),
         tokens=total + rows,
+        sentences=rows,
     )
+
+
+@dataclass(frozen=True)
+class SentenceBatches:
+    """One epoch of sentence-context training: batches of whole sentences (epoch_order), each
+    step taking `world` of them, one per rank; the few left over wait for another epoch."""
+
+    sentences: EncodedSentences
+    order: list[np.ndarray]
+    world: int = 1
+
+    @property
+    def count(self) -> int:
+        return len(self.order) - len(self.order) % self.world
+
+    def batch(self, index: int) -> Batch:
+        return make_batch(self.sentences, self.order[index])
+
+    def step_totals(self, first: int) -> tuple[int, int]:
+        group = self.order[first : first + self.world]
+        lengths = self.sentences.lengths
+        return (sum(len(indices) for indices in group),
+                sum(batch_tokens(lengths, indices) for indices in group))
+
+    def sentences_before(self, index: int) -> int:
+        return int(sum(len(indices) for indices in self.order[:index]))
+
+
+def sentence_epoch(sentences: EncodedSentences, batch_size: int, seed: int, epoch: int,
+                   world: int = 1) -> SentenceBatches:
+    return SentenceBatches(sentences, epoch_order(sentences.lengths, batch_size, seed, epoch),
+                           world)
 
 
 def iterate_batches(

@@ -36,7 +36,8 @@ CACHE_ENV = "CHARLM_CACHE_DIR"
 META_FILE = "meta.json"
 IDS_FILE = "ids.npy"
 OFFSETS_FILE = "offsets.npy"
-ENTRY_FILES = frozenset({META_FILE, IDS_FILE, OFFSETS_FILE})
+DOCUMENTS_FILE = "documents.npy"
+ENTRY_FILES = frozenset({META_FILE, IDS_FILE, OFFSETS_FILE, DOCUMENTS_FILE})
 KEY_CHARS = 32  # hexadecimal digits of an entry's name
 STAGING = ".tmp-"  # an entry being written is staged in .<name>.tmp-<random>
 ENTRY_NAME = re.compile(rf"[0-9a-f]{{{KEY_CHARS}}}")
@@ -131,9 +132,11 @@ def load_entry(directory: Path) -> PreparedCorpus | None:
         # Memory-mapped: a large corpus loads at once and pages in as batches touch it.
         ids = np.load(directory / IDS_FILE, mmap_mode="r", allow_pickle=False)
         offsets = np.load(directory / OFFSETS_FILE, mmap_mode="r", allow_pickle=False)
-        if meta.get("prepare_version") != PREPARE_VERSION or int(offsets[-1]) != len(ids):
+        documents = np.load(directory / DOCUMENTS_FILE, allow_pickle=False)
+        if (meta.get("prepare_version") != PREPARE_VERSION or int(offsets[-1]) != len(ids)
+                or int(documents[-1]) != len(offsets) - 1):
             return None
-        return PreparedCorpus.from_metadata(meta, EncodedSentences(ids, offsets))
+        return PreparedCorpus.from_metadata(meta, EncodedSentences(ids, offsets, documents))
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 
@@ -145,6 +148,7 @@ def save_entry(directory: Path, corpus: PreparedCorpus) -> None:
     try:
         np.save(staged / IDS_FILE, np.ascontiguousarray(corpus.sentences.ids))
         np.save(staged / OFFSETS_FILE, np.ascontiguousarray(corpus.sentences.offsets))
+        np.save(staged / DOCUMENTS_FILE, np.ascontiguousarray(corpus.sentences.documents))
         (staged / META_FILE).write_text(json.dumps(corpus.metadata()), encoding="utf-8")
         try:
             os.rename(staged, directory)

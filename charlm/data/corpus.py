@@ -5,6 +5,9 @@ the split setting: `paragraphs` joins wrapped lines and ends a paragraph at a bl
 and `one-per-line` take every line as a unit of its own (`one-per-line` then takes each unit as
 exactly one sentence). In CSV, each row's text field is cut the same way, and no unit runs across
 rows. Everything is streamed, so no corpus is ever held whole in memory.
+
+A document is a file, or a CSV row: running text, whose sentences follow one another. Readers
+that keep documents apart (`read_paragraphs(..., breaks=True)`) yield DOCUMENT_BREAK after each.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ BINARY_PROBE_BYTES = 8192
 LINE_BREAKS = ("\n", "\r")
 # A Unicode noncharacter, never meant to appear in text: marks the end of a CSV file.
 CSV_END_SENTINEL = "\uffff"
+# A unit that is never text (every unit holds some): where a document ends.
+DOCUMENT_BREAK = ""
 # Sampling a directory for the split choice: at least this many lines of each file read.
 SAMPLE_MIN_LINES_PER_FILE = 200
 
@@ -325,6 +330,20 @@ def _file_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iter
         yield from _bounded_lines(stream)
 
 
+def _file_units(path: Path, text_column: str | None, stats: CorpusStats, split: str
+                ) -> Iterator[str]:
+    """A file's units, DOCUMENT_BREAK after each document: after each CSV row's, and at the
+    end of the file."""
+    if is_csv(path):
+        for field_text in _csv_fields(path, text_column, stats):
+            yield from units_from_lines([line + "\n" for line in field_text.splitlines()], split)
+            yield DOCUMENT_BREAK
+        return
+    with _text_stream(path) as stream:
+        yield from units_from_lines(_bounded_lines(stream), split)
+    yield DOCUMENT_BREAK
+
+
 def _text_lines(path: Path) -> Iterator[str]:
     with _text_stream(path) as stream:
         for line in stream:
@@ -366,18 +385,24 @@ def read_paragraphs(
     text_column: str | None = None,
     stats: CorpusStats | None = None,
     split: str = PARAGRAPHS,
+    breaks: bool = False,
 ) -> Iterator[str]:
     """Every unit of a corpus that the sentence splitter sees, in order: paragraphs, or lines
-    (`split`); `stats` (if given) is filled in as reading goes."""
+    (`split`); with `breaks`, DOCUMENT_BREAK after each document (a file, a CSV row). `stats`
+    (if given) is filled in as reading goes."""
     stats = stats if stats is not None else CorpusStats()
     for file in _checked_files(path, text_column):
         _check_not_binary(file)
-        lines = _read_errors_as_corpus_errors(file, _file_lines(file, text_column, stats))
-        for paragraph in units_from_lines(lines, split):
+        units = _read_errors_as_corpus_errors(file, _file_units(file, text_column, stats, split))
+        for unit in units:
+            if unit == DOCUMENT_BREAK:
+                if breaks:
+                    yield unit
+                continue
             stats.paragraphs += 1
-            stats.characters += len(paragraph)
-            stats.replaced_characters += paragraph.count("\ufffd")
-            yield paragraph
+            stats.characters += len(unit)
+            stats.replaced_characters += unit.count("\ufffd")
+            yield unit
 
 
 def sample_lines(path: str | Path, text_column: str | None, max_lines: int, max_chars: int

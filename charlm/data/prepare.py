@@ -1,7 +1,8 @@
 """Corpus preparation: read, split, tokenize, count, build the vocabulary and encode to ids.
 
 Words are interned to provisional ids while tokenizing, so the prepared corpus is held as compact
-numpy arrays (a flat id array plus sentence offsets), never as Python lists of strings. Tokenizing
+numpy arrays (a flat id array, sentence offsets and document offsets), never as Python lists of
+strings. Tokenizing
 dominates the cost; it can run in worker processes, each taking chunks of paragraphs and sending
 back its chunk as compact arrays, merged in order so the result never depends on the worker count.
 """
@@ -22,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from charlm.data.corpus import PARAGRAPHS, CorpusStats, file_size, read_paragraphs
+from charlm.data.corpus import (
+    DOCUMENT_BREAK,
+    PARAGRAPHS,
+    CorpusStats,
+    file_size,
+    read_paragraphs,
+)
 from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
@@ -33,7 +40,7 @@ from charlm.errors import CharlmError, CorpusError
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
 # Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
 # corpora prepared by an older version are then never reused.
-PREPARE_VERSION = 3
+PREPARE_VERSION = 4
 # Paragraph text per worker task: large enough that sending it costs little next to tokenizing it.
 CHUNK_CHARS = 1 << 20
 # Over-long sentences that are this share of all or more: the text seems to lack sentence
@@ -49,13 +56,24 @@ MAX_PENDING_CHUNKS = 8
 
 @dataclass
 class EncodedSentences:
-    """Sentences as word ids: sentence i is ids[offsets[i]:offsets[i + 1]]."""
+    """Sentences as word ids, in documents: sentence i is ids[offsets[i]:offsets[i + 1]], and
+    document d holds sentences documents[d] to documents[d + 1] (None: one document holds
+    them all)."""
 
     ids: np.ndarray
     offsets: np.ndarray
+    documents: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.documents is None:
+            self.documents = np.array([0, len(self)] if len(self) else [0], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def document_count(self) -> int:
+        return len(self.documents) - 1
 
     @property
     def lengths(self) -> np.ndarray:
@@ -66,18 +84,31 @@ class EncodedSentences:
 
     @classmethod
     def concatenate(cls, parts: list[EncodedSentences]) -> EncodedSentences:
-        """The sentences of every part, in order."""
+        """The sentences of every part, in order; a part's documents stay its own."""
         ids = np.concatenate([part.ids for part in parts])
         lengths = np.concatenate([part.lengths for part in parts])
-        return cls(ids, offsets_of(lengths))
+        firsts = np.cumsum([0, *(len(part) for part in parts)])
+        documents = np.unique(np.concatenate(
+            [part.documents + first for part, first in zip(parts, firsts)]))
+        return cls(ids, offsets_of(lengths), documents)
 
     def subset(self, indices: np.ndarray) -> EncodedSentences:
+        """The sentences at `indices` (in increasing order), in documents as they were: a
+        document of the subset holds the chosen sentences of one document."""
         lengths = self.lengths[indices]
         offsets = np.zeros(len(indices) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         starts = self.offsets[indices]
         flat = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return EncodedSentences(self.ids[flat], offsets)
+        document_of = np.searchsorted(self.documents, indices, side="right")
+        firsts = np.flatnonzero(np.diff(document_of, prepend=-1))
+        documents = np.append(firsts, len(indices)).astype(np.int64)
+        return EncodedSentences(self.ids[flat], offsets, documents)
+
+    def document(self, d: int) -> EncodedSentences:
+        """Document `d` alone."""
+        first, end = int(self.documents[d]), int(self.documents[d + 1])
+        return self.subset(np.arange(first, end))
 
 
 @dataclass
@@ -130,9 +161,10 @@ class PreparedCorpus:
 
 # A chunk's words in order of first appearance, its ids into that list (int32 bytes), its
 # sentence lengths (int64 bytes), how many over-long sentences it dropped and the longest of them,
-# and the written forms of its words counted (written.py; empty unless asked): compact to send
-# back from a worker process.
-ChunkResult = tuple[list[str], bytes, bytes, int, int, Counter[tuple[str, str]]]
+# the written forms of its words counted (written.py; empty unless asked), and where its
+# documents end (int64 bytes: the count of its sentences before each DOCUMENT_BREAK): compact to
+# send back from a worker process.
+ChunkResult = tuple[list[str], bytes, bytes, int, int, Counter[tuple[str, str]], bytes]
 
 _worker_tokenizer: tuple[dict[str, Any], Tokenizer] | None = None
 
@@ -158,15 +190,19 @@ def tokenize_chunk(settings: dict[str, Any], paragraphs: list[str],
     local: dict[str, int] = {}
     ids = array("i")
     lengths = array("q")
+    document_ends = array("q")
     forms: Counter[tuple[str, str]] = Counter()
     for paragraph in paragraphs:
+        if paragraph == DOCUMENT_BREAK:
+            document_ends.append(len(lengths))
+            continue
         for written, words in tokenizer.split(paragraph, as_written=count_forms):
             ids.extend([local.setdefault(w, len(local)) for w in words])
             lengths.append(len(words))
             if count_forms:
                 count_written_forms(forms, written, words, tokenizer.words)
     return (list(local), ids.tobytes(), lengths.tobytes(), tokenizer.dropped_long - dropped_before,
-            tokenizer.longest_dropped, forms)
+            tokenizer.longest_dropped, forms, document_ends.tobytes())
 
 
 class _Interner:
@@ -176,12 +212,15 @@ class _Interner:
         self.provisional: dict[str, int] = {}
         self.ids = array("i")
         self.lengths = array("q")
+        self.document_ends = array("q")
         self.dropped_long = 0
         self.longest_dropped = 0
         self.written_forms: Counter[tuple[str, str]] = Counter()
 
     def add(self, result: ChunkResult) -> None:
-        words, ids, lengths, dropped_long, longest_dropped, forms = result
+        words, ids, lengths, dropped_long, longest_dropped, forms, document_ends = result
+        before = len(self.lengths)
+        self.document_ends.extend(before + end for end in array("q", document_ends))
         self.written_forms.update(forms)
         self.dropped_long += dropped_long
         self.longest_dropped = max(self.longest_dropped, longest_dropped)
@@ -192,6 +231,12 @@ class _Interner:
         )
         self.ids.frombytes(remap[np.frombuffer(ids, dtype=np.int32)].tobytes())
         self.lengths.frombytes(lengths)
+
+    def documents(self) -> np.ndarray:
+        """Document offsets over the sentences merged (EncodedSentences.documents): a document
+        left with no sentence is none."""
+        ends = np.frombuffer(self.document_ends, dtype=np.int64)
+        return np.unique(np.concatenate([[0], ends, [len(self.lengths)]])).astype(np.int64)
 
 
 def _chunks(paragraphs: Iterable[str], chunk_chars: int) -> Iterator[list[str]]:
@@ -295,12 +340,13 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
         tokenizer = build_tokenizer(sample, settings)
         # Text read as written needs no written forms: its words are as written.
         interned = _interned(
-            read_paragraphs(path, settings.text_column, stats, choice.mode), tokenizer, pool,
-            WRITTEN_SAMPLE_CHARS if settings.lowercase else 0,
+            read_paragraphs(path, settings.text_column, stats, choice.mode, breaks=True),
+            tokenizer, pool, WRITTEN_SAMPLE_CHARS if settings.lowercase else 0,
         )
     if not interned.lengths:
         raise no_sentences_error(path, interned, settings.max_words, choice.mode, "to train on")
     ids, lengths, forms = interned.ids, interned.lengths, interned.written_forms
+    documents = interned.documents()
     words = list(interned.provisional)
     del interned
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
@@ -310,7 +356,8 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
     if settings.lowercase:
         vocabulary = Vocabulary(vocabulary.words, most_frequent_forms(forms, vocabulary.words))
     remap = np.array(vocabulary.encode(words), dtype=vocabulary.id_dtype)
-    encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], offsets_of(lengths))
+    encoded = EncodedSentences(remap[np.frombuffer(ids, dtype=np.int32)], offsets_of(lengths),
+                               documents)
     return PreparedCorpus(encoded, vocabulary, vocabulary_stats, tokenizer, stats, choice)
 
 
@@ -338,7 +385,8 @@ def encode_counting_unknown(
     """As `encode_corpus`, and how often each word outside the vocabulary occurs."""
     with worker_pool(choose_workers(workers, path)) as pool:
         interned = _interned(
-            read_paragraphs(path, text_column, stats, tokenizer.settings.split), tokenizer, pool
+            read_paragraphs(path, text_column, stats, tokenizer.settings.split, breaks=True),
+            tokenizer, pool,
         )
     settings = tokenizer.settings
     if not interned.lengths:
@@ -349,7 +397,9 @@ def encode_counting_unknown(
     provisional_ids = np.frombuffer(interned.ids, dtype=np.int32)
     counts = np.bincount(provisional_ids, minlength=len(words))
     unknown = Counter({words[i]: int(counts[i]) for i in np.flatnonzero(remap == UNKNOWN_ID)})
-    return EncodedSentences(remap[provisional_ids], offsets_of(interned.lengths)), unknown
+    encoded = EncodedSentences(remap[provisional_ids], offsets_of(interned.lengths),
+                               interned.documents())
+    return encoded, unknown
 
 
 def split_advice(split: str, longer: str = "raise --max-sentence-words") -> str:

@@ -12,6 +12,14 @@ WHITESPACE_WORDS = "whitespace"
 # already tokenized, as WikiText and the Penn Treebank are).
 WORD_SPLITS = (NLTK_WORDS, WHITESPACE_WORDS)
 
+SENTENCE = "sentence"
+DOCUMENT = "document"
+# What a model reads each sentence after: nothing, from a zero state (the tutorial's), or
+# everything before it in its document (streams.py). Not a preparation setting: a prepared
+# corpus keeps its documents either way.
+CONTEXTS = (SENTENCE, DOCUMENT)
+DEFAULT_CONTEXT = SENTENCE
+
 
 @dataclass(frozen=True)
 class PrepareSettings:

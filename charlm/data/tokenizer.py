@@ -259,6 +259,17 @@ class Tokenizer:
             text = text.lower()
         return self.words(text)
 
+    def prompt_sentences(self, text: str) -> list[list[str]]:
+        """A prompt's sentences as words, normalised and split into sentences as training text
+        was (every line one sentence when training read one per line); none is left out."""
+        normalised = text.lower() if self.settings.lowercase else text
+        if self.settings.split == ONE_PER_LINE:
+            pieces = normalised.splitlines()
+        else:
+            pieces = [normalised[start:end]
+                      for start, end in self._splitter.span_tokenize(normalised)]
+        return [words for piece in pieces if (words := self.words(piece))]
+
 
 def build_tokenizer(sample_paragraphs: Iterable[str], settings: PrepareSettings) -> Tokenizer:
     """A tokenizer for a corpus: punkt_tab if installed, else Punkt trained on the sample.

@@ -26,6 +26,7 @@ import torch
 
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
 from charlm.model.network import RNNLanguageModel, State
+from charlm.model.sampling import read_context
 
 # 0 ranks by log-probability alone (short sentences win), 1 by log-probability per token; in
 # between, as Wu et al. (2016) found best for their length penalty.
@@ -116,9 +117,10 @@ def _finish(tokens: torch.Tensor, log_probs: torch.Tensor, prompt_ids: Sequence[
             for row, log_prob in zip(tokens.tolist(), log_probs.tolist())]
 
 
-def _start(model: RNNLanguageModel, prompt_ids: Sequence[int]) -> OpenBeams:
+def _start(model: RNNLanguageModel, prompt_ids: Sequence[int], state: State | None
+           ) -> OpenBeams:
     device = next(model.parameters()).device
-    scores, state = model(torch.tensor([[START_ID, *prompt_ids]], device=device))
+    scores, state = model(torch.tensor([[START_ID, *prompt_ids]], device=device), state)
     return OpenBeams(torch.zeros((1, 0), dtype=torch.long, device=device),
                      torch.zeros(1, dtype=torch.float64, device=device), state, scores[:, -1])
 
@@ -126,14 +128,15 @@ def _start(model: RNNLanguageModel, prompt_ids: Sequence[int]) -> OpenBeams:
 @torch.no_grad()
 def beam_search(model: RNNLanguageModel, width: int, count: int = 1, *,
                 prompt_ids: Sequence[int] = (), min_words: int = 0, max_words: int = 100,
-                allow_unknown: bool = False) -> BeamResult:
+                allow_unknown: bool = False, state: State | None = None) -> BeamResult:
     """The `count` best sentences (prompt included, at most max_words words, at least
     min_words) a beam of `width` hypotheses finds, best score first; distinct, since each is
-    a different path. Fewer only when fewer sentences could be finished at all."""
+    a different path. Fewer only when fewer sentences could be finished at all. `state`: the
+    state of the text read before (one row; None: zeros)."""
     was_training = model.training
     model.eval()
     try:
-        beams = _start(model, prompt_ids)
+        beams = _start(model, prompt_ids, state)
         vocab = beams.next_scores.shape[-1]
         longest = max_words - len(prompt_ids)
         finished: list[BeamSentence] = []
@@ -161,3 +164,21 @@ def beam_search(model: RNNLanguageModel, width: int, count: int = 1, *,
         model.train(was_training)
     best = heapq.nlargest(count, finished, key=lambda sentence: sentence.score)
     return BeamResult(best, len(finished))
+
+
+def beam_passage(model: RNNLanguageModel, width: int, count: int, *, state: State | None = None,
+                 prompt_ids: Sequence[int] = (), **options: Any) -> BeamResult:
+    """Up to `count` sentences that continue one another (document context), each the best a
+    beam of `width` finds on from the state the text before it leaves (`state`: what came
+    before the first; `prompt_ids`: the first sentence's opening words)."""
+    sentences: list[BeamSentence] = []
+    finished = 0
+    for _ in range(count):
+        found = beam_search(model, width, 1, prompt_ids=prompt_ids, state=state, **options)
+        finished += found.finished
+        if not found.sentences:
+            break
+        sentences.append(found.sentences[0])
+        state = read_context(model, [found.sentences[0].ids], state)
+        prompt_ids = ()
+    return BeamResult(sentences, finished)

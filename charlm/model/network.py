@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from charlm.data.batches import IGNORE
+from charlm.data.streams import Resets
 from charlm.model.cells import CELLS, HandWrittenRNN
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem
@@ -103,6 +104,14 @@ def detach_state(state: State) -> State:
     return state.detach()
 
 
+def _zero_rows(state: State, keep: torch.Tensor) -> State:
+    """The state with the rows whose `keep` (rows,) is 0 zeroed."""
+    scale = keep.view(1, -1, 1).to(state[0].dtype if isinstance(state, tuple) else state.dtype)
+    if isinstance(state, tuple):
+        return (state[0] * scale, state[1] * scale)
+    return state * scale
+
+
 def recurrent_layers(config: ModelConfig) -> nn.Module:
     """The stacked recurrent layers, called as nn.GRU / nn.LSTM with batch_first."""
     # PyTorch applies dropout between layers only; it warns when asked for it with one layer.
@@ -140,22 +149,32 @@ class RNNLanguageModel(nn.Module):
         if config.tie_weights:
             self.output.weight = self.embedding.weight
 
-    def recurrent(self, embedded: torch.Tensor, state: State | None = None
-                  ) -> tuple[torch.Tensor, State]:
+    def recurrent(self, embedded: torch.Tensor, state: State | None = None,
+                  resets: Resets | None = None) -> tuple[torch.Tensor, State]:
         """Hidden states of the last layer (before dropout), and the final state.
 
         With bptt_truncate = K, while gradients are being recorded, the sequence runs in chunks of
         K steps and the state is detached between them, so no gradient flows back more than K
-        steps (the forward computation is unchanged).
+        steps (the forward computation is unchanged). With `resets`, a row's state is zeroed
+        before each position where a document begins: the sequence runs in chunks that start
+        there.
         """
+        time = embedded.size(1)
         steps = self.config.bptt_truncate
-        if steps < 1 or embedded.size(1) <= steps or not torch.is_grad_enabled():
+        truncated = steps >= 1 and time > steps and torch.is_grad_enabled()
+        detach_at = set(range(steps, time, steps)) if truncated else set()
+        reset_at = set(resets.columns) if resets is not None else set()
+        if not detach_at and not reset_at:
             return self.rnn(embedded, state)
+        cuts = sorted(detach_at | reset_at | {0, time})
         chunks = []
-        for start in range(0, embedded.size(1), steps):
-            if state is not None:
+        for start, end in zip(cuts, cuts[1:]):
+            if state is not None and start in detach_at:
                 state = detach_state(state)
-            hidden, state = self.rnn(embedded[:, start : start + steps], state)
+            if state is not None and start in reset_at:
+                assert resets is not None
+                state = _zero_rows(state, resets.keep[:, start])
+            hidden, state = self.rnn(embedded[:, start:end], state)
             chunks.append(hidden)
         assert state is not None
         return torch.cat(chunks, dim=1), state
@@ -168,39 +187,52 @@ class RNNLanguageModel(nn.Module):
         hidden, state = self.recurrent(self.embedding(tokens), state)
         return self.output(self.dropout(hidden)), state
 
-    def _target_rows(self, inputs: torch.Tensor, targets: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def _target_rows(self, inputs: torch.Tensor, targets: torch.Tensor, state: State | None,
+                     resets: Resets | None
+                     ) -> tuple[torch.Tensor, torch.Tensor, int, State]:
         """The last layer's hidden states at the positions that have a target (row-major, so
-        each row's positions in order), those targets, and the rows the output layer takes at
-        a time: the output layer, the costliest step, never runs on padding."""
-        hidden, _ = self.recurrent(self.embedding(inputs))
+        each row's positions in order), those targets, the rows the output layer takes at a
+        time, and the final state: the output layer, the costliest step, never runs on
+        padding."""
+        hidden, final = self.recurrent(self.embedding(inputs), state, resets)
         mask = targets != IGNORE
         rows = self.dropout(hidden[mask])
         kept = targets[mask]
         block = max(len(kept), 1)
         if rows.device.type == "cpu":
             block = max(1, CPU_SCORES_PER_BLOCK // self.output.scores_per_row)
-        return rows, kept, block
+        return rows, kept, block, final
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over non-ignored targets, and how many there were."""
-        rows, kept, block = self._target_rows(inputs, targets)
+        total, count, _ = self.stream_loss(inputs, targets)
+        return total, count
+
+    def stream_loss(self, inputs: torch.Tensor, targets: torch.Tensor,
+                    state: State | None = None, resets: Resets | None = None
+                    ) -> tuple[torch.Tensor, int, State]:
+        """As `loss`, the sequences continuing from `state` (None: zeros), zeroed where
+        `resets` says; and the final state, to carry into what follows."""
+        rows, kept, block, final = self._target_rows(inputs, targets, state, resets)
         total = sum(
             self.output.loss_sum(rows[start : start + block], kept[start : start + block])
             for start in range(0, max(len(kept), 1), block)
         )
         assert isinstance(total, torch.Tensor)
-        return total, int(kept.numel())
+        return total, int(kept.numel()), final
 
-    def token_losses(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The cross-entropy of every non-ignored target, in row-major order (float32)."""
-        rows, kept, block = self._target_rows(inputs, targets)
+    def token_losses(self, inputs: torch.Tensor, targets: torch.Tensor,
+                     state: State | None = None, resets: Resets | None = None
+                     ) -> tuple[torch.Tensor, State]:
+        """The cross-entropy of every non-ignored target, in row-major order (float32), the
+        sequences continuing from `state` as in `stream_loss`; and the final state."""
+        rows, kept, block, final = self._target_rows(inputs, targets, state, resets)
         parts = [
             F.cross_entropy(self.output(rows[start : start + block]).float(),
                             kept[start : start + block], reduction="none")
             for start in range(0, len(kept), block)
         ]
-        return torch.cat(parts) if parts else rows.new_zeros(0)
+        return (torch.cat(parts) if parts else rows.new_zeros(0)), final
 
     def parameter_count(self) -> int:
         """Distinct parameters (tied weights count once)."""

@@ -10,6 +10,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -75,6 +76,32 @@ def _select_rows(state: State, keep: torch.Tensor) -> State:
     return state[:, keep]
 
 
+def repeat_rows(state: State | None, rows: int) -> State | None:
+    """A one-row state as the state of `rows` rows."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0].expand(-1, rows, -1).contiguous(),
+                state[1].expand(-1, rows, -1).contiguous())
+    return state.expand(-1, rows, -1).contiguous()
+
+
+@torch.no_grad()
+def read_context(model: RNNLanguageModel, sentences: Sequence[Sequence[int]],
+                 state: State | None = None) -> State | None:
+    """The state after reading `sentences` (word ids) as running text, on from `state`: each
+    sentence SENTENCE_START and its words, as document context reads a document."""
+    ids = [token for sentence in sentences for token in (START_ID, *sentence)]
+    if not ids:
+        return state
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    _, state = model(torch.tensor([ids], device=device), state)
+    model.train(was_training)
+    return state
+
+
 @torch.no_grad()
 def _sample_round(
     model: RNNLanguageModel,
@@ -87,16 +114,17 @@ def _sample_round(
     allow_unknown: bool = True,
     top_k: int = 0,
     top_p: float = 1.0,
+    state: State | None = None,
 ) -> tuple[list[list[int] | None], list[float]]:
-    """One batch of sentences; None where a sentence did not end within max_words, or (unless
-    allow_unknown) sampled UNKNOWN_TOKEN.
+    """One batch of sentences, each on from `state` (one row's; None: zeros); None where a
+    sentence did not end within max_words, or (unless allow_unknown) sampled UNKNOWN_TOKEN.
 
     Rows leave the batch as soon as they end or are sure to be rejected, so each step computes
     only the sentences still being written; the bookkeeping is in tensors, not per-row Python.
     """
     device = next(model.parameters()).device
     prefix = torch.tensor([[START_ID, *prompt_ids]], device=device).expand(rows, -1)
-    logits, state = model(prefix)
+    logits, state = model(prefix, repeat_rows(state, rows))
     logits = logits[:, -1]
     new_words = max_words - len(prompt_ids) + 1
     sampled = torch.zeros((rows, max(new_words, 0)), dtype=torch.long)
@@ -104,10 +132,13 @@ def _sample_round(
     log_probs = torch.zeros(rows, dtype=torch.float64)
     active = torch.arange(rows)  # batch row -> sentence number
     for step in range(new_words):
+        # SENTENCE_START is only ever read, never a next word: it is never drawn.
+        drawn_from = logits.float().clone()
+        drawn_from[:, START_ID] = -math.inf
         if greedy:
-            chosen = logits.argmax(dim=-1)
+            chosen = drawn_from.argmax(dim=-1)
         else:
-            probs = sampling_probabilities(logits, temperature, top_k, top_p).cpu()
+            probs = sampling_probabilities(drawn_from, temperature, top_k, top_p).cpu()
             chosen = torch.multinomial(probs, 1, generator=generator).squeeze(1).to(device)
         chosen_log = torch.log_softmax(logits.float(), dim=-1).gather(1, chosen[:, None])
         chosen_cpu = chosen.cpu()
@@ -147,9 +178,11 @@ def sample_sentences(
     generator: torch.Generator | None = None,
     top_k: int = 0,
     top_p: float = 1.0,
+    state: State | None = None,
 ) -> SampleResult:
-    """Up to `count` sentences; rejected ones (unknown word, too short or long) are retried a
-    bounded number of times, and the result says how many were rejected."""
+    """Up to `count` sentences, each on from `state` (one row's: the context read before; None:
+    zeros); rejected ones (unknown word, too short or long) are retried a bounded number of
+    times, and the result says how many were rejected."""
     generator = generator or make_generator(None)
     was_training = model.training
     model.eval()
@@ -167,7 +200,7 @@ def sample_sentences(
             attempts += rows
             round_words, round_log_probs = _sample_round(
                 model, rows, prompt_ids, max_words, temperature, greedy, generator, allow_unknown,
-                top_k, top_p,
+                top_k, top_p, state,
             )
             for ids, log_prob in zip(round_words, round_log_probs):
                 if len(samples) == count:
@@ -182,6 +215,25 @@ def sample_sentences(
                 samples.append(Sample(ids, log_prob))
     finally:
         model.train(was_training)
+    return SampleResult(samples, rejected, attempts)
+
+
+def sample_passage(model: RNNLanguageModel, count: int, *, state: State | None = None,
+                   prompt_ids: Sequence[int] = (), **sampling: Any) -> SampleResult:
+    """Up to `count` sentences that continue one another (document context): each is sampled
+    as `sample_sentences` samples one, on from the state the text before it leaves (`state`:
+    what came before the first; `prompt_ids`: the first sentence's opening words). Sampling
+    stops at the first sentence none of whose attempts qualified."""
+    samples: list[Sample] = []
+    rejected = attempts = 0
+    for _ in range(count):
+        result = sample_sentences(model, 1, prompt_ids=prompt_ids, state=state, **sampling)
+        rejected, attempts = rejected + result.rejected, attempts + result.attempts
+        if not result.samples:
+            break
+        samples.append(result.samples[0])
+        state = read_context(model, [result.samples[0].ids], state)
+        prompt_ids = ()
     return SampleResult(samples, rejected, attempts)
 
 

@@ -15,18 +15,31 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from charlm.data.batches import make_batch
+from charlm.data.batches import IGNORE
 from charlm.data.prepare import EncodedSentences
+from charlm.data.settings import DOCUMENT, SENTENCE
+from charlm.data.streams import Stream, sentence_starts, stream_batch
 from charlm.data.vocab import UNKNOWN_ID
 from charlm.model.dynamic import Adaptation, reading_segments
 from charlm.model.dynamic_settings import DynamicSettings
-from charlm.model.network import RNNLanguageModel
+from charlm.model.network import RNNLanguageModel, detach_state
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
 # takes a batch's output layer at once, so a large vocabulary or long sentences never exhaust
 # memory.
 LOGIT_BUDGET = 16_000_000
 BATCH_SIZE = 256
+# Steps read at once: the state is carried from one window to the next, so a long piece of a
+# document never holds all its hidden states at once.
+WINDOW = 512
+# In document context a piece that does not open its document first reads this many positions
+# before it, so its first sentences are scored after the text before them (an RNN's state
+# forgets what came much earlier): see docs/performance.md.
+WARMUP_TOKENS = 256
+MIN_PIECE_TOKENS = 256
+# How the summary says what each sentence was read after.
+CONTEXT_ROWS = {SENTENCE: "sentence (each sentence read alone)",
+                DOCUMENT: "document (each sentence after the text before it in its document)"}
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 # exp() of more than this overflows a float; such a perplexity is reported as exp(700).
@@ -53,6 +66,7 @@ class Evaluation:
     warnings: list[str] = field(default_factory=list)  # what reading found wrong, one line each
     dynamic: bool = False  # whether the model adapted to the text while reading it (dynamic.py)
     dynamic_settings: dict[str, float] | None = None  # then its DynamicSettings, as a dict
+    context: str = SENTENCE  # each sentence read alone, or after the text before it
 
 
 @dataclass
@@ -86,85 +100,159 @@ class SentenceScore:
         return perplexity_of(-self.log_prob / self.tokens)
 
 
-def _batches(lengths: np.ndarray, batch_size: int, vocab_size: int) -> Iterator[np.ndarray]:
-    """Length-sorted batches of sentence indices, smaller where sentences are long."""
+@dataclass(frozen=True)
+class Pieces:
+    """What one evaluation reads, as stretches of the stream of the sentences in order
+    (streams.py): piece i is scored at stream positions first[i] … end[i] − 1, after reading
+    positions warm[i] … first[i] − 1 unscored, from a zero state. A stream position is also
+    where its token's surprisal goes (token_surprisals)."""
+
+    warm: np.ndarray
+    first: np.ndarray
+    end: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Positions each piece reads, its warm-up included."""
+        return self.end - self.warm
+
+
+def sentence_pieces(sentences: EncodedSentences) -> Pieces:
+    """Sentence context: every sentence a piece of its own, read from a zero state."""
+    starts = np.append(sentence_starts(sentences), len(sentences.ids) + len(sentences))
+    return Pieces(starts[:-1], starts[:-1], starts[1:])
+
+
+def document_pieces(sentences: EncodedSentences, piece_tokens: int, warmup_tokens: int
+                    ) -> Pieces:
+    """Document context: each document cut at sentence boundaries into pieces of about
+    `piece_tokens` positions, scored side by side. A piece that does not open its document
+    first reads up to `warmup_tokens` positions before it (whole sentences of its document),
+    so it starts from the state that text leaves."""
+    starts = np.append(sentence_starts(sentences), len(sentences.ids) + len(sentences))
+    if not len(sentences):
+        return Pieces(*(np.zeros(0, dtype=np.int64),) * 3)
+    document_of = np.searchsorted(sentences.documents, np.arange(len(sentences)), side="right")
+    opening = starts[sentences.documents[document_of - 1]]
+    piece_of = (starts[:-1] - opening) // piece_tokens
+    begins = np.flatnonzero((np.diff(document_of, prepend=-1) != 0)
+                            | (np.diff(piece_of, prepend=-1) != 0))
+    first = starts[begins]
+    end = np.append(first[1:], starts[-1])
+    earliest = np.maximum(first - warmup_tokens, opening[begins])
+    warm = starts[np.searchsorted(starts, earliest)]
+    return Pieces(warm, first, end)
+
+
+def _piece_batches(pieces: Pieces, batch_size: int, vocab_size: int) -> Iterator[np.ndarray]:
+    """Length-sorted batches of piece indices, smaller where pieces are long."""
+    lengths = pieces.lengths
     order = np.argsort(lengths, kind="stable")
     start = 0
     while start < len(order):
         size = min(batch_size, len(order) - start)
-        while size > 1 and size * (int(lengths[order[start + size - 1]]) + 1) * vocab_size > (
-            LOGIT_BUDGET
-        ):
+        longest = min(int(lengths[order[start + size - 1]]), WINDOW)
+        while size > 1 and size * longest * vocab_size > LOGIT_BUDGET:
             size //= 2
         yield order[start : start + size]
         start += size
 
 
-def sentence_starts(sentences: EncodedSentences) -> np.ndarray:
-    """Where each sentence's predicted tokens start in `token_surprisals`'s result."""
-    return sentences.offsets[:-1] + np.arange(len(sentences))
+def _read_pieces(model: RNNLanguageModel, stream: Stream, pieces: Pieces, indices: np.ndarray,
+                 device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
+    """The surprisal of every scored position of some pieces read side by side, and those
+    positions, in the same order; the pieces read in windows of WINDOW steps, the state carried
+    from one window to the next."""
+    warm, first, lengths = pieces.warm[indices], pieces.first[indices], pieces.lengths[indices]
+    steps = np.arange(int(lengths.max()))
+    positions = warm[:, None] + steps
+    inside = steps < lengths[:, None]
+    scored = inside & (positions >= first[:, None])
+    positions = np.where(inside, positions, warm[:, None])
+    inputs, targets, _ = stream.tokens(positions)
+    targets = np.where(scored, targets, IGNORE)
+    losses, read, state = [], [], None
+    for start in range(0, len(steps), WINDOW):
+        window = slice(start, start + WINDOW)
+        part, state = model.token_losses(torch.from_numpy(inputs[:, window]).to(device),
+                                         torch.from_numpy(targets[:, window]).to(device), state)
+        losses.append(part)
+        read.append(positions[:, window][scored[:, window]])
+    return torch.cat(losses), np.concatenate(read)
 
 
 def token_surprisals(
     model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
     batch_size: int = BATCH_SIZE, adaptation: Adaptation | None = None,
+    context: str = SENTENCE,
 ) -> np.ndarray:
     """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
     lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i.
 
-    With an `adaptation` (dynamic.py), the adapting copy scores the sentences in reading order,
-    segment by segment, learning from each segment once it is scored; `model` is left as it is."""
+    In sentence context each sentence is read from a zero state; in document context after
+    everything before it in its document (document_pieces). With an `adaptation` (dynamic.py),
+    the adapting copy scores the sentences in reading order, segment by segment, learning from
+    each segment once it is scored; `model` is left as it is."""
     surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
+    stream = Stream.of(sentences)
     if adaptation is not None:
-        _adapt_while_reading(adaptation, sentences, device, batch_size, surprisal)
+        _adapt_while_reading(adaptation, sentences, stream, device, batch_size, surprisal,
+                             context)
         return surprisal
+    pieces = (document_pieces(sentences, _piece_tokens(len(stream), batch_size), WARMUP_TOKENS)
+              if context == DOCUMENT else sentence_pieces(sentences))
     was_training = model.training
     model.eval()
-    starts, lengths = sentence_starts(sentences), sentences.lengths
     with torch.no_grad():
-        for indices in _batches(lengths, batch_size, model.config.vocab_size):
-            losses = _batch_losses(model, sentences, indices, device)
-            _store(surprisal, starts, lengths, indices, losses)
+        for indices in _piece_batches(pieces, batch_size, model.config.vocab_size):
+            losses, positions = _read_pieces(model, stream, pieces, indices, device)
+            surprisal[positions] = losses.cpu().double().numpy()
     model.train(was_training)
     return surprisal
 
 
-def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences,
-                         device: torch.device, batch_size: int, surprisal: np.ndarray) -> None:
-    """Score each segment, then step on it. A segment's sentences are scored in the batches
-    plain scoring would make of them (each sentence starts from a fresh state, so how they are
-    batched changes no score), their gradients summed over the segment's tokens."""
+def _piece_tokens(stream_tokens: int, batch_size: int) -> int:
+    """Pieces long enough that a stream fills about one batch of them, and no shorter than
+    MIN_PIECE_TOKENS: fewer warm-ups to read."""
+    return max(MIN_PIECE_TOKENS, -(-stream_tokens // batch_size))
+
+
+def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences, stream: Stream,
+                         device: torch.device, batch_size: int, surprisal: np.ndarray,
+                         context: str) -> None:
+    """Score each segment, then step on it. In sentence context a segment's sentences are
+    scored in the batches plain scoring would make of them (each sentence starts from a zero
+    state, so how they are batched changes no score); in document context the segment is read
+    as one stretch of the stream, on from the state the previous segment left (zeroed where a
+    document begins). Gradients are summed over the segment's tokens."""
     model = adaptation.model
-    starts, lengths = sentence_starts(sentences), sentences.lengths
-    for segment in reading_segments(lengths, adaptation.settings.segment_tokens):
-        tokens = int(lengths[segment].sum()) + len(segment)
-        for within in _batches(lengths[segment], batch_size, model.config.vocab_size):
-            indices = segment[within]
-            losses = _batch_losses(model, sentences, indices, device)
-            _store(surprisal, starts, lengths, indices, losses.detach())
-            (losses.sum() / tokens).backward()
+    starts = sentence_starts(sentences)
+    state = None
+    for segment in reading_segments(sentences.lengths, adaptation.settings.segment_tokens):
+        first = int(starts[segment[0]])
+        end = first + int(sentences.lengths[segment].sum()) + len(segment)
+        if context == DOCUMENT:
+            batch = stream_batch(stream, np.arange(first, end)[None])
+            losses, state = model.token_losses(batch.inputs.to(device),
+                                               batch.targets.to(device), state,
+                                               batch.resets.to(device) if batch.resets else None)
+            state = detach_state(state)
+            surprisal[first:end] = losses.detach().cpu().double().numpy()
+            (losses.sum() / (end - first)).backward()
+        else:
+            pieces = Pieces(starts[segment], starts[segment],
+                            starts[segment] + sentences.lengths[segment] + 1)
+            for indices in _piece_batches(pieces, batch_size, model.config.vocab_size):
+                losses, positions = _read_pieces(model, stream, pieces, indices, device)
+                surprisal[positions] = losses.detach().cpu().double().numpy()
+                (losses.sum() / (end - first)).backward()
         adaptation.step()
 
 
-def _batch_losses(model: RNNLanguageModel, sentences: EncodedSentences, indices: np.ndarray,
-                  device: torch.device) -> torch.Tensor:
-    batch = make_batch(sentences, indices)
-    return model.token_losses(batch.inputs.to(device), batch.targets.to(device))
-
-
-def _store(surprisal: np.ndarray, starts: np.ndarray, lengths: np.ndarray, indices: np.ndarray,
-           losses: torch.Tensor) -> None:
-    """Put a batch's losses (row by row, as token_losses orders them) in their sentences'
-    places; `starts` are sentence_starts, `lengths` the sentences' lengths."""
-    lengths = lengths[indices] + 1
-    first = np.repeat(starts[indices], lengths)
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    surprisal[first + within] = losses.cpu().double().numpy()
-
-
-def mean_loss(model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device) -> float:
+def mean_loss(model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
+              context: str = SENTENCE) -> float:
     """Mean cross-entropy per predicted token (SENTENCE_END included): the validation loss."""
-    return float(token_surprisals(model, sentences, device).mean())
+    return float(token_surprisals(model, sentences, device, context=context).mean())
 
 
 def unknown_targets(sentences: EncodedSentences) -> np.ndarray:
@@ -198,7 +286,7 @@ def perplexity_of(loss: float) -> float:
 
 
 def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarray,
-              dynamic: DynamicSettings | None = None) -> Evaluation:
+              dynamic: DynamicSettings | None = None, context: str = SENTENCE) -> Evaluation:
     words = len(sentences.ids)
     oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
     loss = float(surprisal.mean())
@@ -220,6 +308,7 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
         perplexity_excluding_unknown=perplexity_of(float(known.mean())),
         dynamic=dynamic is not None,
         dynamic_settings=dynamic.to_dict() if dynamic is not None else None,
+        context=context,
     )
 
 
@@ -228,6 +317,7 @@ def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
     return [
         ("files", ", ".join(result.files)),
         *([("text split", ", ".join(result.split))] if result.split else []),
+        ("context", CONTEXT_ROWS[result.context]),
         ("sentences", f"{result.sentences:,}"),
         ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
         ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),

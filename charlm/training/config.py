@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from charlm import install_hint
 from charlm.data.corpus import SPLIT_CHOICES
-from charlm.data.settings import NLTK_WORDS, WORD_SPLITS, PrepareSettings
+from charlm.data.settings import (
+    CONTEXTS,
+    DEFAULT_CONTEXT,
+    NLTK_WORDS,
+    SENTENCE,
+    WORD_SPLITS,
+    PrepareSettings,
+)
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
@@ -154,6 +161,26 @@ class TrainConfig:
         panel="Data",
         fixed=True,
     )
+    context: str = option(
+        DEFAULT_CONTEXT,
+        "What the model reads each sentence after: document (everything before it in its "
+        "document, a file or a CSV row: the state carries from sentence to sentence, and "
+        "training steps through running text in windows of --bptt tokens) or sentence (nothing: "
+        "each sentence alone from a zero state, as the tutorial). Later commands read text "
+        "the same way.",
+        choices=CONTEXTS,
+        panel="Data",
+        fixed=True,
+    )
+    bptt: int = option(
+        35,
+        "Document context: tokens per training window; each row's state carries from one "
+        "window to the next, and gradients flow back at most this far.",
+        minimum=1,
+        maximum=100_000,
+        panel="Optimisation",
+        fixed=True,
+    )
     cell: str = option(
         "gru",
         "Recurrent cell: gru, lstm and rnn (tanh) run on PyTorch's fused layers; peephole-lstm "
@@ -224,7 +251,7 @@ class TrainConfig:
     bptt_truncate: int = option(
         -1,
         "Backpropagate through at most this many time steps, as the tutorial's "
-        "bptt_truncate; -1: through the whole sentence.",
+        "bptt_truncate; -1: through the whole sentence (document context: the whole window).",
         minimum=-1,
         maximum=1_000_000,
         panel="Model",
@@ -291,7 +318,8 @@ class TrainConfig:
     )
     batch_size: int = option(
         128,
-        "Sentences per training step; sentences of similar length are batched together.",
+        "Sentence context: sentences per training step, sentences of similar length batched "
+        "together. Document context: rows of running text per step, each --bptt tokens.",
         minimum=1,
         maximum=65536,
         panel="Optimisation",
@@ -371,12 +399,13 @@ class TrainConfig:
     # its batch size, and the last step's weights.
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tutorial_schedule": {"learning_rate": 0.001, "lr_decay": 1.0, "batch_size": 64,
-                              "weight_average": 0.0},
+                              "weight_average": 0.0, "context": SENTENCE},
     }
 
     # What a checkpoint's settings that lack a field meant: how charlm trained before the field
     # existed, so that --resume goes on as the run began.
-    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS}
+    BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS,
+                                              "context": SENTENCE}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.

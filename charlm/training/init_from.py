@@ -95,6 +95,9 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
                           f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
                           "a new model without --init-from")
+    # How the model reads text carries on too, unless the new run says otherwise.
+    if "context" not in given:
+        inherited["context"] = checkpoint.reads_context
     merged = replace(config, **inherited,
                      origins=origins_of(config) | {name: CHECKPOINT for name in inherited
                                                    if name not in given})

@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from charlm.data.batches import batch_tokens, epoch_order, make_batch
+from charlm.data.batches import Batch
 from charlm.errors import CharlmError
-from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.model.sampling import detokenize, make_generator, sample_passage, sample_sentences
 from charlm.model.scoring import mean_loss, perplexity_of
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
@@ -110,29 +110,18 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
     guard.describe_stop = run.checkpointer.stop_message
     guard.deferring = True
     run.model.train()
-    lengths = run.train_set.lengths
     while progress.epoch < config.epochs and progress.stopped is None:
-        batches = epoch_order(lengths, config.batch_size, config.seed, progress.epoch)
-        epoch_batches = ranks.usable_batches(len(batches))
-        done_in_epoch = int(sum(len(b) for b in batches[: progress.batch_in_epoch]))
+        epoch = run.epoch_batches(progress.epoch)
+        if run.carried is not None and progress.batch_in_epoch == 0:
+            run.carried.clear()
+        epoch_batches = ranks.usable_batches(epoch.count)
+        done_in_epoch = epoch.sentences_before(progress.batch_in_epoch)
         outputs.start_epoch(progress.epoch + 1, config.epochs, len(run.train_set), done_in_epoch)
         figures.pause()
-        for group in ranks.step_groups(batches[progress.batch_in_epoch :]):
-            batch = make_batch(run.train_set, group[ranks.rank])
-            loss_sum = run.step_loss(runtime.to_device(batch.inputs),
-                                     runtime.to_device(batch.targets))
-            run.optimizer.zero_grad(set_to_none=True)
-            (loss_sum / batch.tokens).backward()
-            if config.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.clip_norm)
-            run.optimizer.step()
-            if run.average is not None:
-                run.average.update(run.model)
-            figures.add_step_loss(loss_sum)
-
-            sentences = sum(len(indices) for indices in group)
-            tokens = sum(batch_tokens(lengths, indices) for indices in group)
-            epoch_ended = progress.advance(sentences, tokens, len(group), epoch_batches)
+        for first in ranks.step_starts(progress.batch_in_epoch, epoch.count):
+            figures.add_step_loss(train_step(run, epoch.batch(first + ranks.rank)))
+            sentences, tokens = epoch.step_totals(first)
+            epoch_ended = progress.advance(sentences, tokens, ranks.world_size, epoch_batches)
             done_in_epoch += sentences
             report_due = progress.report_due(sentences, config.print_every, epoch_ended,
                                              config.epochs)
@@ -175,6 +164,26 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
     return run.checkpointer.out
 
 
+def train_step(run: Run, batch: Batch) -> torch.Tensor:
+    """One optimizer step on this rank's batch (in document context, on from the state its
+    rows carried out of their last window); returns the batch's summed loss, on the device."""
+    runtime, carried = run.runtime, run.carried
+    loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
+                                    runtime.to_device(batch.targets),
+                                    carried.state if carried is not None else None,
+                                    runtime.resets_to_device(batch.resets))
+    if carried is not None:
+        carried.keep(final)
+    run.optimizer.zero_grad(set_to_none=True)
+    (loss_sum / batch.tokens).backward()
+    if run.config.clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip_norm)
+    run.optimizer.step()
+    if run.average is not None:
+        run.average.update(run.model)
+    return loss_sum
+
+
 def read_back_loss(run: Run) -> None:
     """Add the losses summed on the device (over every rank) to the report's figures."""
     assert run.figures is not None
@@ -196,7 +205,7 @@ def report_on_rank_0(run: Run) -> Report | None:
     """Rank 0 reports (its checkpoint holding every rank's random state); every rank then
     trains at the rate it decided, and stops where it stopped early. Returns the report on
     rank 0 (None on the others)."""
-    others = run.ranks.from_other_ranks(run.runtime.random_state())
+    others = run.ranks.from_other_ranks(run.rank_state())
     made: list[Report] = []
     decision = run.ranks.decided_by_main(partial(report, run, others, made.append))
     run.schedule.follow(decision["lr"])
@@ -205,14 +214,15 @@ def report_on_rank_0(run: Run) -> Report | None:
     return made[0] if made else None
 
 
-def report(run: Run, other_ranks: list[dict[str, torch.Tensor]],
+def report(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]],
            made: Callable[[Report], Any]) -> dict[str, Any]:
     """Validate, record, sample and save; then tell every output and hand the report to
     `made`. Returns what the report decided: the learning rate from here on, and whether the
     run stops early."""
     progress, figures, config = run.progress, run.figures, run.config
     assert figures is not None
-    val_loss = mean_loss(run.evaluated_model, run.valid_set, run.runtime.device)
+    val_loss = mean_loss(run.evaluated_model, run.valid_set, run.runtime.device,
+                         config.context)
     if not math.isfinite(val_loss):
         raise TrainingDiverged(f"the validation loss became {val_loss} at step "
                                f"{progress.steps}; {run.checkpointer.kept()}; lower "
@@ -290,7 +300,7 @@ def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
     """Save the step just finished (unless a report saved it) and stop with the resume command."""
     run.outputs.stop_progress()
     checkpointer = run.checkpointer
-    others = run.ranks.from_other_ranks(run.runtime.random_state())
+    others = run.ranks.from_other_ranks(run.rank_state())
     run.ranks.decided_by_main(partial(save_on_signal, run, others))
     signum = guard.signum or 0
     raise Interrupted(signum, f"{signal_name(signum)} received: finished step "
@@ -310,7 +320,8 @@ def stop_for_caller(run: Run, guard: InterruptGuard) -> None:
                          f"{run.checkpointer.resume_command}")
 
 
-def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict[str, Any]:
+def save_on_signal(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]]
+                   ) -> dict[str, Any]:
     """On rank 0: save the step just finished, unless its report saved it."""
     if run.checkpointer.saved_step != run.progress.steps:
         run.checkpointer.save(run.checkpoint(other_ranks), run.progress.steps, improved=False)
@@ -318,6 +329,9 @@ def save_on_signal(run: Run, other_ranks: list[dict[str, torch.Tensor]]) -> dict
 
 
 def sample_text(run: Run, count: int, seed: int) -> list[str]:
-    result = sample_sentences(run.evaluated_model, count, generator=make_generator(seed))
+    """A report's sample sentences: in document context a passage, each sentence continuing
+    the ones before it."""
+    sample = sample_passage if run.carried is not None else sample_sentences
+    result = sample(run.evaluated_model, count, generator=make_generator(seed))
     vocabulary = run.corpus.vocabulary
     return [detokenize(vocabulary.as_written(vocabulary.decode(s.ids))) for s in result.samples]

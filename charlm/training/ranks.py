@@ -18,7 +18,7 @@ import os
 import shlex
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -140,11 +140,11 @@ class Ranks:
         `count % world_size` batches (different ones each epoch) are left out."""
         return count - count % self.world_size
 
-    def step_groups(self, batches: Sequence[np.ndarray]) -> list[Sequence[np.ndarray]]:
-        """The epoch's batches, `world_size` per step: rank r trains on the r-th of each group."""
+    def step_starts(self, first: int, count: int) -> range:
+        """Where each step starts among an epoch's `count` batches, from batch `first` on: a
+        step takes `world_size` batches, and rank r trains on the r-th."""
         size = self.world_size
-        return [batches[start : start + size]
-                for start in range(0, self.usable_batches(len(batches)), size)]
+        return range(first, first + self.usable_batches(count - first), size)
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         """The sum over ranks of a tensor on this rank's device."""
@@ -202,11 +202,14 @@ class Ranks:
             metadata = self._receive()
             ids = np.frombuffer(self._broadcast(None), dtype=np.dtype(metadata["ids_dtype"]))
             offsets = np.frombuffer(self._broadcast(None), dtype=np.int64)
-            return PreparedCorpus.from_metadata(metadata, EncodedSentences(ids, offsets))
+            documents = np.frombuffer(self._broadcast(None), dtype=np.int64)
+            return PreparedCorpus.from_metadata(metadata,
+                                                EncodedSentences(ids, offsets, documents))
         corpus = self._send_outcome(prepare)
         self._broadcast(json.dumps(corpus.metadata()).encode())
         self._broadcast(np.ascontiguousarray(corpus.sentences.ids).tobytes())
         self._broadcast(np.ascontiguousarray(corpus.sentences.offsets).tobytes())
+        self._broadcast(np.ascontiguousarray(corpus.sentences.documents).tobytes())
         return corpus
 
     def _send_outcome(self, action: Callable[[], T]) -> T:

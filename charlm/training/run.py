@@ -15,7 +15,7 @@ from torch import nn
 
 from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
-from charlm.data.batches import split_validation, target_counts
+from charlm.data.batches import EpochBatches, sentence_epoch, split_validation, target_counts
 from charlm.data.corpus import corpus_files, corpus_members, is_csv
 from charlm.data.prepare import (
     EncodedSentences,
@@ -24,6 +24,8 @@ from charlm.data.prepare import (
     encode_corpus,
     split_advice,
 )
+from charlm.data.settings import DOCUMENT
+from charlm.data.streams import held_out_documents, stream_epoch
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel
@@ -36,6 +38,7 @@ from charlm.paths import (
     check_replaceable,
 )
 from charlm.training.averaging import WeightAverage
+from charlm.training.carried import CarriedState
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
 from charlm.training.lock import OutputLock
@@ -79,17 +82,35 @@ class Run:
     figures: RunningFigures | None = None
     initialised_from: dict | None = None  # the model a fine-tuning run started from
     average: WeightAverage | None = None  # with --weight-average
+    carried: CarriedState | None = None  # document context: the rows' state between windows
 
     @property
     def evaluated_model(self) -> RNNLanguageModel:
         """The model that reports measure, samples come from and checkpoints hold."""
         return self.average.model if self.average is not None else self.model
 
-    def checkpoint(self, other_ranks: Sequence[dict[str, torch.Tensor]] = ()) -> Checkpoint:
-        """What a checkpoint of the run holds now, saved by rank 0; `other_ranks`: the random
-        states of the other ranks, gathered at this step."""
+    def epoch_batches(self, epoch: int) -> EpochBatches:
+        """Epoch `epoch`'s batches, the same on every rank: whole sentences, or windows of
+        running text (document context)."""
+        config, world = self.config, self.ranks.world_size
+        if self.carried is not None:
+            return stream_epoch(self.train_set, config.batch_size, config.bptt, config.seed,
+                                epoch, world)
+        return sentence_epoch(self.train_set, config.batch_size, config.seed, epoch, world)
+
+    def rank_state(self) -> dict[str, dict[str, torch.Tensor]]:
+        """What a checkpoint keeps of this rank: its random state, and in document context
+        the state its rows carry into their next window."""
+        carried = self.carried.state_dict() if self.carried is not None else {}
+        return {"random": self.runtime.random_state(), "stream": carried}
+
+    def checkpoint(self, other_ranks: Sequence[dict[str, dict[str, torch.Tensor]]] = ()
+                   ) -> Checkpoint:
+        """What a checkpoint of the run holds now, saved by rank 0; `other_ranks`: the
+        rank_state of each other rank, gathered at this step."""
         assert self.figures is not None
-        random_states = [self.runtime.random_state(), *other_ranks]
+        ranks = [self.rank_state(), *other_ranks]
+        random_states = [state["random"] for state in ranks]
         return Checkpoint(
             model_config=self.model.config.to_dict(),
             model_state=weights_of(self.evaluated_model),
@@ -108,6 +129,9 @@ class Run:
             weight_average=(self.average.state_dict(weights_of(self.model))
                             if self.average is not None else None),
             rng_states=random_states,
+            context=self.config.context,
+            stream_states=([state["stream"] for state in ranks] if self.carried is not None
+                           else None),
         )
 
 
@@ -150,6 +174,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
         step_loss=ranks.wrap(runtime.loss_module(model), runtime.device), optimizer=optimizer,
         schedule=PlateauSchedule(optimizer, config.lr_decay, config.patience),
         checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out), lock),
+        carried=CarriedState() if config.context == DOCUMENT else None,
     )
     report_model(run)
     figures_state = start.begin(run)  # replaces run.progress when resuming
@@ -254,6 +279,7 @@ def report_corpus(outputs: Output, corpus: PreparedCorpus, seconds: float, cache
                                     f"({vocab_stats.least_frequent_count:,} times)"}
     outputs.settings("corpus", {
         "sentences parsed": f"{len(corpus.sentences):,}",
+        "documents": f"{corpus.sentences.document_count:,}",
         "tokens": f"{vocab_stats.tokens:,}",
         "unique words": f"{vocab_stats.unique_words:,}",
         "vocabulary size": f"{vocab_stats.size:,}",
@@ -290,14 +316,22 @@ def report_model(run: Run) -> None:
 def training_and_validation(
     config: TrainConfig, corpus: PreparedCorpus
 ) -> tuple[EncodedSentences, EncodedSentences, str]:
-    """The sentences to train on and to validate on (a held-out share, or --valid's file)."""
+    """The sentences to train on and to validate on (a held-out share, or --valid's file), and
+    where the validation sentences come from, for the report. Document context holds out
+    running text: whole documents, or the end of each (held_out_documents)."""
     if config.valid is not None:
         valid_column = config.text_column if is_csv(Path(config.valid)) else None
         valid_set = encode_corpus(config.valid, corpus.tokenizer, corpus.vocabulary, valid_column)
         return corpus.sentences, valid_set, f" from {config.valid}"
+    sentences, held_out = corpus.sentences, ""
     try:
-        train_ids, valid_ids = split_validation(len(corpus.sentences), config.valid_fraction,
-                                                config.seed)
+        if config.context == DOCUMENT:
+            train_ids, valid_ids, how = held_out_documents(sentences, config.valid_fraction,
+                                                           config.seed)
+            held_out = f" ({how} of {sentences.document_count:,} documents)"
+        else:
+            train_ids, valid_ids = split_validation(len(sentences), config.valid_fraction,
+                                                    config.seed)
     except CorpusError as error:
         tokenizer = corpus.tokenizer
         if not tokenizer.dropped_long:
@@ -306,4 +340,4 @@ def training_and_validation(
                           f"--max-sentence-words={config.max_sentence_words} were dropped (the "
                           f"longest has {tokenizer.longest_dropped:,} words): "
                           f"{split_advice(tokenizer.settings.split)}") from None
-    return corpus.sentences.subset(train_ids), corpus.sentences.subset(valid_ids), ""
+    return sentences.subset(train_ids), sentences.subset(valid_ids), held_out

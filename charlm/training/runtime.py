@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from charlm.data.streams import Resets
 from charlm.devices import pick_device
+from charlm.model.network import State
 
 # Steps between reading the training loss back from a GPU: each read waits for the device (and,
 # under torchrun, for every rank), so it is not done on every step. On a CPU reading costs
@@ -67,6 +69,11 @@ class Runtime:
             return tensor
         return tensor.pin_memory().to(self.device, non_blocking=True)
 
+    def resets_to_device(self, resets: Resets | None) -> Resets | None:
+        if resets is None:
+            return None
+        return Resets(self.to_device(resets.keep), resets.columns)
+
     def loss_module(self, model: nn.Module) -> LossModule:
         return LossModule(model, self.device.type if self.amp else None)
 
@@ -95,9 +102,12 @@ class LossModule(nn.Module):
         self.model = model
         self.amp_device = amp_device
 
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, state: State | None = None,
+                resets: Resets | None = None) -> tuple[torch.Tensor, State]:
+        """The summed loss, and the final state (to carry into the next window of a
+        stream)."""
         context = (torch.autocast(self.amp_device, dtype=torch.bfloat16)
                    if self.amp_device else contextlib.nullcontext())
         with context:
-            loss_sum, _ = self.model.loss(inputs, targets)
-        return loss_sum.float()
+            loss_sum, _, final = self.model.stream_loss(inputs, targets, state, resets)
+        return loss_sum.float(), final

@@ -163,6 +163,19 @@ def choose_start(config: TrainConfig) -> Start:
     return Start(config)
 
 
+def restore_carried_state(run: Run, resumed: Checkpoint) -> None:
+    """Document context: each rank's rows go on from the state they carried out of their last
+    window. The rows are cut for the number of ranks that saved them, so a run stopped inside
+    an epoch resumes with that number."""
+    assert run.carried is not None
+    saved = len(resumed.stream_states or [])
+    if run.progress.batch_in_epoch and saved != run.ranks.world_size:
+        raise CharlmError(
+            f"{run.config.resume} stopped inside an epoch of running text cut for {saved} "
+            f"rank(s), and this run has {run.ranks.world_size}: resume it with {saved}")
+    run.carried.load(resumed.stream_state(run.ranks.rank), run.runtime.device)
+
+
 def restore_training_state(run: Run, resumed: Checkpoint) -> None:
     """Continue a checkpoint's weights, optimizer, schedule, random state and progress; the
     optimizer settings given now replace the checkpoint's."""
@@ -176,6 +189,8 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
         # Each rank draws its own dropout masks: it continues from its own random state.
         run.runtime.restore_random_state(resumed.random_state(run.ranks.rank))
         run.progress = Progress.from_dict(resumed.progress or {})
+        if run.carried is not None:
+            restore_carried_state(run, resumed)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CharlmError(
             f"{config.resume} cannot be resumed: its training state does not fit this model "

@@ -1,0 +1,300 @@
+"""Document context: the state carries from one sentence to the next through running text, in
+preparation, training, evaluation and generation; sentence context stays the tutorial's."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from corpora import write_corpus
+from training import config_of, quiet_reporter, tiny_flags
+from typer.testing import CliRunner
+
+import charlm
+from charlm.checkpoint.files import load_checkpoint, save_checkpoint
+from charlm.cli import app
+from charlm.data.batches import make_batch
+from charlm.data.cache import cached_prepare
+from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
+from charlm.data.settings import PrepareSettings
+from charlm.data.streams import Stream, held_out_documents, sentence_starts, stream_epoch
+from charlm.data.vocab import END_ID, START_ID
+from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.model.scoring import token_surprisals
+from charlm.training.loop import train
+
+CPU = torch.device("cpu")
+
+
+def write_documents(folder: Path, count: int = 3, sentences: int = 120) -> Path:
+    """A directory of `count` text files, each a document of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        write_corpus(folder / f"doc{number}.txt", sentences=sentences, seed=number)
+    return folder
+
+
+def random_sentences(lengths: list[int], documents: list[int], seed: int = 0
+                     ) -> EncodedSentences:
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(3, 40, size=sum(lengths)).astype(np.int16)
+    return EncodedSentences(ids, offsets_of(np.array(lengths)), np.array(documents))
+
+
+# Preparation keeps documents.
+
+def test_a_file_and_a_csv_row_are_each_a_document(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels", count=3, sentences=8)
+    prepared = prepare_corpus(str(folder), PrepareSettings())
+    assert prepared.sentences.document_count == 3
+    assert list(np.diff(prepared.sentences.documents)) == [8, 8, 8]
+
+    rows = tmp_path / "comments.csv"
+    rows.write_text('body\n"First row. It has two sentences."\n"A second row."\n""\n'
+                    '"The fourth row, after an empty one. It has two."\n', encoding="utf-8")
+    csv = prepare_corpus(str(rows), PrepareSettings()).sentences
+    assert list(np.diff(csv.documents)) == [2, 1, 2]  # the empty row is no document
+
+
+def test_the_cache_keeps_documents(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels", count=3, sentences=8)
+    fresh, hit = cached_prepare(str(folder), PrepareSettings(), cache_dir=tmp_path / "cache")
+    cached, hit_again = cached_prepare(str(folder), PrepareSettings(),
+                                       cache_dir=tmp_path / "cache")
+    assert (hit, hit_again) == (False, True)
+    assert list(cached.sentences.documents) == list(fresh.sentences.documents) == [0, 8, 16, 24]
+
+
+def test_a_subset_keeps_the_documents_of_its_sentences() -> None:
+    sentences = random_sentences([3, 2, 4, 1, 2], [0, 2, 5])
+    chosen = sentences.subset(np.array([0, 1, 3, 4]))
+    assert list(chosen.documents) == [0, 2, 4]
+    assert list(EncodedSentences.concatenate([chosen, chosen]).documents) == [0, 2, 4, 6, 8]
+
+
+# Streams.
+
+def test_a_stream_reads_each_sentence_as_a_batch_of_it_alone_does() -> None:
+    sentences = random_sentences([3, 1, 4, 2], [0, 2, 4])
+    stream = Stream.of(sentences)
+    inputs, targets, opens = stream.tokens(np.arange(len(stream)))
+    alone = make_batch(sentences, np.arange(len(sentences)))
+    mask = alone.targets.numpy() != -100
+    assert list(inputs) == list(alone.inputs.numpy()[mask])
+    assert list(targets) == list(alone.targets.numpy()[mask])
+    assert list(np.flatnonzero(opens)) == [0, 6]  # where documents 0 and 1 begin
+    assert list(sentence_starts(sentences)) == [0, 4, 6, 11]
+
+
+def test_an_epoch_cuts_every_position_once_into_rows_of_whole_windows() -> None:
+    sentences = random_sentences([5] * 200, [0, 50, 120, 200])
+    for epoch in range(3):
+        cut = stream_epoch(sentences, rows=4, window=7, seed=1, epoch=epoch, world=2)
+        batches = [cut.batch(i) for i in range(cut.count)]
+        assert all(b.inputs.shape == (4, 7) and b.tokens == 28 for b in batches)
+        seen = np.concatenate([cut.batch(i).targets.numpy().ravel() for i in range(cut.count)])
+        assert len(seen) == cut.count * 28 <= len(Stream.of(sentences))
+        assert len(Stream.of(sentences)) - len(seen) < 8 * 7 + 7  # a row's remainder, the shift
+        assert sum(cut.step_totals(first)[0] for first in range(0, cut.count, 2)) == (
+            sum(int((b.targets == END_ID).sum()) for b in batches))
+    cuts = [stream_epoch(sentences, 4, 7, seed=1, epoch=e) for e in range(4)]
+    assert len({(c.shift, tuple(c.stream.order[:5])) for c in cuts}) > 1  # each epoch its own
+
+
+def test_the_rows_start_afresh_where_a_document_begins() -> None:
+    sentences = random_sentences([5] * 40, [0, 10, 40])
+    cut = stream_epoch(sentences, rows=2, window=6, seed=0, epoch=0)
+    resets = [cut.batch(i).resets for i in range(cut.count)]
+    opened = sum(int((r.keep == 0).sum()) for r in resets if r is not None)
+    assert 1 <= opened <= 2  # the document that does not open a row begins inside one
+    for batch in (cut.batch(i) for i in range(cut.count)):
+        if batch.resets is not None:
+            for column in batch.resets.columns:
+                rows = np.flatnonzero(batch.resets.keep[:, column].numpy() == 0)
+                assert all(batch.inputs[row, column] == START_ID for row in rows)
+
+
+def test_held_out_running_text_is_whole_documents_or_the_end_of_each() -> None:
+    many = random_sentences([4] * 400, list(range(0, 401, 10)))
+    train_ids, valid_ids, how = held_out_documents(many, 0.05, seed=3)
+    assert how == "whole documents"
+    assert set(np.unique(valid_ids // 10)).isdisjoint(np.unique(train_ids // 10))
+
+    few = random_sentences([4] * 300, [0, 100, 300])
+    train_ids, valid_ids, how = held_out_documents(few, 0.05, seed=3)
+    assert how == "the end of each document"
+    assert list(valid_ids) == [*range(95, 100), *range(290, 300)]
+
+
+# Scoring.
+
+def exact_document_surprisals(model: RNNLanguageModel, sentences: EncodedSentences
+                              ) -> np.ndarray:
+    """Each document read from start to end as one sequence: the definition of document
+    context."""
+    stream = Stream.of(sentences)
+    result = np.empty(len(stream))
+    with torch.no_grad():
+        for d in range(sentences.document_count):
+            first, end = (int(stream.starts[sentences.documents[k]]) for k in (d, d + 1))
+            inputs, targets, _ = stream.tokens(np.arange(first, end)[None])
+            losses, _ = model.token_losses(torch.from_numpy(inputs), torch.from_numpy(targets))
+            result[first:end] = losses.numpy()
+    return result
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_document_scoring_reads_every_sentence_after_its_document_so_far(cell: str) -> None:
+    torch.manual_seed(0)
+    model = RNNLanguageModel(ModelConfig(vocab_size=40, embedding_dim=8, hidden_dim=16,
+                                         cell=cell)).eval()
+    sentences = random_sentences(list(range(1, 13)) * 40, [0, 3, 200, 480])
+    expected = exact_document_surprisals(model, sentences)
+    # Short pieces read side by side, each after a long enough stretch of the text before it.
+    scored = token_surprisals(model, sentences, CPU, batch_size=8, context="document")
+    assert np.abs(scored - expected).max() < 1e-4
+    alone = token_surprisals(model, sentences, CPU, context="sentence")
+    assert np.abs(alone - expected).max() > 0.01  # sentence context is another thing
+
+
+# Training.
+
+def carry_corpus(path: Path, documents: int = 30, sentences: int = 40, seed: int = 0) -> Path:
+    """Documents whose sentences each open with a word fixed by the previous sentence's last
+    word, and end with one of eight drawn at random: only the previous sentence tells the
+    next one's first word."""
+    rng = random.Random(seed)
+    lasts = [f"l{name}" for name in "abcdefgh"]
+    firsts = {last: f"f{name}" for last, name in zip(lasts, "hgfedcba")}
+    fillers = ["ka", "lo", "mi", "nu", "po", "ru", "si", "tu"]
+    lines = []
+    for _ in range(documents):
+        first = rng.choice(list(firsts.values()))
+        text = []
+        for _ in range(sentences):
+            last = rng.choice(lasts)
+            text.append(" ".join([first, *rng.sample(fillers, 2), last]) + ".")
+            first = firsts[last]
+        lines.append(" ".join(text))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def first_word_loss(model: charlm.Model, corpus: Path) -> float:
+    """Mean surprisal of the first word of every sentence that does not open its document."""
+    scored = model.score_text([str(corpus)])
+    sentences = scored.sentences
+    starts = sentence_starts(sentences)
+    inner = np.setdiff1d(np.arange(len(sentences)), sentences.documents[:-1])
+    return float(scored.surprisal[starts[inner]].mean())
+
+
+def test_the_state_carries_what_the_previous_sentence_says(tmp_path: Path) -> None:
+    corpus = carry_corpus(tmp_path / "carry.txt", documents=20)
+    held_out = carry_corpus(tmp_path / "held-out.txt", documents=10, seed=1)
+    losses = {}
+    for context in ("document", "sentence"):
+        out = tmp_path / f"{context}.pt"
+        charlm.train(corpus, out, context=context, valid=held_out, epochs=6, batch_size=8,
+                     bptt=20, embedding_dim=16, hidden_dim=32, learning_rate=0.02, samples=0,
+                     vocabulary_size=0, split="lines", threads=1, device="cpu")
+        losses[context] = first_word_loss(charlm.load(out), held_out)
+    # The first word is one of eight, all alike without the sentence before it: read alone,
+    # its loss stays near log 8; read after the sentence before, it nearly vanishes.
+    assert losses["sentence"] > 0.85 * np.log(8)
+    assert losses["document"] < 0.2 * np.log(8)
+
+
+def test_the_checkpoint_records_the_context_and_commands_read_text_the_same_way(
+    tmp_path: Path
+) -> None:
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "doc.pt"
+    train(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=1, context="document",
+                                 bptt=10)), quiet_reporter())
+    assert load_checkpoint(out)["context"] == "document"
+    model = charlm.load(out)
+    assert model.context == "document"
+    held_out = str(folder / "doc1.txt")
+    document = model.evaluate(held_out)
+    assert (document.context, model.evaluate(held_out, context="sentence").context) == (
+        "document", "sentence")
+    # The report's validation perplexity and evaluate's are one computation.
+    scored = model.score_text([held_out])
+    assert scored.summary.log_prob == pytest.approx(document.log_prob, rel=1e-12)
+
+    # A checkpoint from before document context reads each sentence alone.
+    older = load_checkpoint(out)
+    del older["context"]
+    save_checkpoint(older, tmp_path / "older.pt")
+    assert charlm.load(tmp_path / "older.pt").context == "sentence"
+
+
+def test_score_scores_lines_alone_unless_asked_for_running_text(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "doc.pt"
+    train(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=1, context="document",
+                                 bptt=10)), quiet_reporter())
+    lines = tmp_path / "lines.txt"
+    lines.write_text("Anna walked to the garden.\nAnna walked to the garden.\n", encoding="utf-8")
+    model = charlm.load(out)
+    alone = model.score_text([str(lines)], one_per_line=True).scores
+    running = model.score_text([str(lines)], one_per_line=True, context="document").scores
+    assert alone[0].log_prob == alone[1].log_prob
+    assert running[0].log_prob == alone[0].log_prob  # nothing before the first line
+    assert running[1].log_prob != alone[1].log_prob
+    assert [s.log_prob for s in model.score(["Anna walked.", "Anna walked."])][0] == (
+        model.score(["Anna walked.", "Anna walked."])[1].log_prob)
+
+
+def test_tutorial_schedule_keeps_the_tutorials_sentence_context(tmp_path: Path) -> None:
+    assert config_of(tutorial_schedule=True, corpus="x").context == "sentence"
+    assert config_of(tutorial_schedule=True, corpus="x", context="document").context == (
+        "document")
+
+
+def test_generate_writes_a_passage_that_continues_its_prompt(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "doc.pt"
+    train(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=2, context="document",
+                                 bptt=10)), quiet_reporter())
+    model = charlm.load(out)
+    prompt = "Anna was happy. Ben walked to"
+    passage = model.sample(4, prompt, seed=3, allow_unknown=True, min_words=0)
+    assert len(passage.sentences) == 4
+    assert passage.sentences[0].tokens[:3] == ["ben", "walked", "to"]
+    assert not any(s.tokens[:3] == ["ben", "walked", "to"] for s in passage.sentences[1:])
+    # Each sentence's log-probability is the model's, after the prompt and the sentences before.
+    scored = model.score_sentences(
+        ["x"] * 5, [["anna", "was", "happy", "."], *[s.tokens for s in passage.sentences]],
+        "the passage", context="document")
+    starts = sentence_starts(scored.sentences)
+    new_words = scored.surprisal[starts[1] + 3 : starts[2]]  # after "ben walked to"
+    assert passage.sentences[0].log_prob == pytest.approx(-new_words.sum(), abs=1e-4)
+    for number, sentence in enumerate(passage.sentences[1:], start=2):
+        assert sentence.log_prob == pytest.approx(scored.scores[number].log_prob, abs=1e-4)
+    # The command prints the passage as one paragraph.
+    result = CliRunner().invoke(app, ["generate", str(out), "-n", "3", "--seed", "1",
+                                      "--allow-unknown", "--min-words", "0"])
+    assert result.exit_code == 0, result.output
+    assert len([line for line in result.stdout.splitlines() if line.strip()]) == 1
+
+
+def test_complete_reads_the_whole_prompt(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "doc.pt"
+    train(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=1, context="document",
+                                 bptt=10)), quiet_reporter())
+    model = charlm.load(out)
+    table = dict(model.next_words("Anna was happy. Ben walked to", k=50))
+    # The same probabilities as scoring the text with each candidate next.
+    for word in list(table)[:3]:
+        scored = model.score_sentences(["a", "b"], [["anna", "was", "happy", "."],
+                                                   ["ben", "walked", "to", word]],
+                                       "the prompt", context="document")
+        assert np.exp(-scored.surprisal[-2]) == pytest.approx(table[word], rel=1e-4)
+    alone = dict(charlm.load(out, context="sentence").next_words("Ben walked to", k=50))
+    assert alone != table
