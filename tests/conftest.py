@@ -111,7 +111,8 @@ TINY_MODEL = ["--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size",
 
 def train_tiny_model(root: Path, epochs: int, *flags: str) -> dict:
     """Train the tiny model in `root` on a generated corpus, validated on a separate file.
-    {"checkpoint", "train", "valid", "metrics", "metrics_file"}: paths and the metrics records."""
+    {"checkpoint", "train", "valid", "metrics", "metrics_file", "stdout"}: paths, the metrics
+    records and what the run printed."""
     import json
 
     from typer.testing import CliRunner
@@ -129,7 +130,7 @@ def train_tiny_model(root: Path, epochs: int, *flags: str) -> dict:
     metrics_file = root / "model.pt.metrics.jsonl"
     metrics = [json.loads(line) for line in metrics_file.read_text().splitlines()]
     return {"checkpoint": checkpoint, "train": train_file, "valid": valid_file,
-            "metrics": metrics, "metrics_file": metrics_file}
+            "metrics": metrics, "metrics_file": metrics_file, "stdout": result.stdout}
 
 
 @pytest.fixture(scope="session")

@@ -76,8 +76,16 @@ def test_generate_repeats_with_a_seed_and_continues_a_prompt(trained_model: dict
     assert model.generate(4, seed=3) == first
     command = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), "-n", "4",
                                   "--seed", "3"])
-    assert command.stdout.splitlines() == first
+    # A model of document context writes a passage, printed as one paragraph.
+    assert command.stdout.splitlines() == [" ".join(first)]
     prompted = model.generate(2, prompt="anna walked", seed=1, temperature=0.5)
+    assert prompted[0].lower().startswith("anna walked")
+    alone = charlm.load(trained_model["checkpoint"], context="sentence")
+    sentences = alone.generate(4, seed=3)
+    command = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), "-n", "4",
+                                  "--seed", "3", "--context", "sentence"])
+    assert command.stdout.splitlines() == sentences
+    prompted = alone.generate(2, prompt="anna walked", seed=1, temperature=0.5)
     assert all(s.lower().startswith("anna walked") for s in prompted)
 
 

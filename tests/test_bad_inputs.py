@@ -221,4 +221,4 @@ def test_a_prompt_of_unknown_words_warns_and_generates(model_file: Path) -> None
                      "--allow-unknown", "--min-words", "0", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "none of the prompt's words are in the vocabulary" in result.stderr
-    assert len(result.stdout.strip().splitlines()) == 2
+    assert result.stdout.startswith("Zyxxy quorble")  # a passage that continues the prompt

@@ -16,7 +16,7 @@ from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID, UNKNOWN_TOKEN
 from charlm.errors import CharlmError
 from charlm.model.beam import LENGTH_ALPHA, beam_search
 from charlm.model.network import ModelConfig, RNNLanguageModel
-from charlm.model.sampling import sample_sentences
+from charlm.model.sampling import read_context, sample_sentences
 
 runner = CliRunner()
 WORDS = [3, 4, 5, 6]  # a vocabulary of 7: UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END and these
@@ -94,7 +94,7 @@ def test_larger_beams_never_find_a_worse_best_sentence() -> None:
 
 
 def test_the_k_best_are_distinct_and_sorted_by_score(trained_model: dict) -> None:
-    model = charlm.load(trained_model["checkpoint"])
+    model = charlm.load(trained_model["checkpoint"], context="sentence")
     generation = model.sample(6, beam=6, min_words=2, max_words=12, tokens=True)
     scores = [sentence.score for sentence in generation.sentences]
     assert len(scores) == 6 and scores == sorted(scores, reverse=True)
@@ -131,7 +131,7 @@ def test_unknown_words_appear_only_when_allowed() -> None:
 
 
 def test_the_lengths_and_the_prompt_keep_their_meaning(trained_model: dict) -> None:
-    model = charlm.load(trained_model["checkpoint"])
+    model = charlm.load(trained_model["checkpoint"], context="sentence")
     for min_words, max_words in ((0, 6), (5, 9), (7, 7)):
         kept = model.sample(8, beam=8, min_words=min_words, max_words=max_words,
                             prompt="the dog", tokens=True)
@@ -200,14 +200,16 @@ def test_generate_refuses_what_a_beam_cannot_do_in_one_line(
 ) -> None:
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    result = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), *args])
+    # Sentence context: the --count likeliest sentences, at most the beam's width.
+    result = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), "--context",
+                                 "sentence", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error:") and named in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_python_refuses_what_a_beam_cannot_do(trained_model: dict) -> None:
-    model = charlm.load(trained_model["checkpoint"])
+    model = charlm.load(trained_model["checkpoint"], context="sentence")
     with pytest.raises(CharlmError, match="count=3 asks for more sentences than beam=2"):
         model.sample(3, beam=2)
     with pytest.raises(CharlmError, match="top_p shapes only sampling"):
@@ -255,3 +257,22 @@ def test_the_beam_finds_the_same_on_the_gpu() -> None:
     on_gpu = beam_search(model.cuda(), 8, 4, min_words=2, max_words=6).sentences
     assert [s.ids for s in on_gpu] == [s.ids for s in on_cpu]
     assert [s.score for s in on_gpu] == pytest.approx([s.score for s in on_cpu], abs=1e-4)
+
+
+def test_a_beam_writes_a_passage_of_the_likeliest_sentence_after_each(
+    trained_model: dict
+) -> None:
+    model = charlm.load(trained_model["checkpoint"])
+    assert model.context == "document"
+    passage = model.sample(3, beam=2, min_words=1, allow_unknown=True).sentences
+    assert len(passage) == 3  # any count: each sentence is the beam's best after the others
+    network, state = model.trained.model, None
+    for sentence in passage:
+        best = beam_search(network, 2, 1, min_words=1, allow_unknown=True, state=state)
+        assert model.trained.vocabulary.decode(best.sentences[0].ids) == sentence.tokens
+        state = read_context(network, [best.sentences[0].ids], state)
+    result = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), "--beam", "2",
+                                 "-n", "3", "--json", "--min-words", "1", "--allow-unknown"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["tokens"] for line in result.stdout.splitlines()] == [
+        s.tokens for s in passage]

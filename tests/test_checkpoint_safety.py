@@ -107,8 +107,9 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     monkeypatch.setattr(RNNLanguageModel, "stream_loss", loss_going_nan)
     out = tmp_path / "nan.pt"
     with pytest.raises(TrainingDiverged) as diverged:
+        # Sentence context: a report every 4 steps of 16 sentences.
         train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=3,
-                                     print_every=64)), quiet_reporter())
+                                     print_every=64, context="sentence")), quiet_reporter())
     message = str(diverged.value)
     assert "at step 10" in message
     assert f"last good checkpoint {out} (step 8) is kept" in message

@@ -31,7 +31,9 @@ def test_train_with_tutorial_variables_then_generate(tmp_path: Path, corpus_file
         "LEARNING_RATE": "0.01",
         "PRINT_EVERY": "200",
     }
-    result = run(["train", "--samples", "2", "--batch-size", "20"], env=env)
+    # Each sentence alone, as the tutorial read them (its variables name no context).
+    result = run(["train", "--samples", "2", "--batch-size", "20", "--context", "sentence"],
+                 env=env)
     assert result.exit_code == 0, result.output
     assert "sentences parsed" in result.output and "least frequent kept word" in result.output
     config = saved_config(out)

@@ -3,6 +3,7 @@ preparation, training, evaluation and generation; sentence context stays the tut
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from corpora import write_corpus
+from test_resume import SignalAfter, assert_same_state, metric_lines
 from training import config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
@@ -22,11 +24,17 @@ from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
 from charlm.data.settings import PrepareSettings
 from charlm.data.streams import Stream, held_out_documents, sentence_starts, stream_epoch
 from charlm.data.vocab import END_ID, START_ID
+from charlm.model import scoring
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.model.scoring import token_surprisals
 from charlm.training.loop import train
+from charlm.training.signals import Interrupted
 
 CPU = torch.device("cpu")
+
+
+def json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def write_documents(folder: Path, count: int = 3, sentences: int = 120) -> Path:
@@ -147,15 +155,23 @@ def exact_document_surprisals(model: RNNLanguageModel, sentences: EncodedSentenc
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_document_scoring_reads_every_sentence_after_its_document_so_far(cell: str) -> None:
+def test_document_scoring_reads_every_sentence_after_its_document_so_far(
+    cell: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     torch.manual_seed(0)
     model = RNNLanguageModel(ModelConfig(vocab_size=40, embedding_dim=8, hidden_dim=16,
                                          cell=cell)).eval()
     sentences = random_sentences(list(range(1, 13)) * 40, [0, 3, 200, 480])
     expected = exact_document_surprisals(model, sentences)
-    # Short pieces read side by side, each after a long enough stretch of the text before it.
+    # Short pieces read side by side, each after a stretch of the text before it long enough
+    # for this small model's state to forget what came earlier.
+    monkeypatch.setattr(scoring, "MIN_PIECE_TOKENS", 64)
+    monkeypatch.setattr(scoring, "WARMUP_TOKENS", 64)
     scored = token_surprisals(model, sentences, CPU, batch_size=8, context="document")
     assert np.abs(scored - expected).max() < 1e-4
+    monkeypatch.setattr(scoring, "WARMUP_TOKENS", 0)  # pieces without it start from zero
+    cold = token_surprisals(model, sentences, CPU, batch_size=8, context="document")
+    assert np.abs(cold - expected).max() > 0.01
     alone = token_surprisals(model, sentences, CPU, context="sentence")
     assert np.abs(alone - expected).max() > 0.01  # sentence context is another thing
 
@@ -298,3 +314,99 @@ def test_complete_reads_the_whole_prompt(tmp_path: Path) -> None:
         assert np.exp(-scored.surprisal[-2]) == pytest.approx(table[word], rel=1e-4)
     alone = dict(charlm.load(out, context="sentence").next_words("Ben walked to", k=50))
     assert alone != table
+
+
+# Everything else in document context.
+
+def document_flags(folder: Path, out: Path, **changes: object) -> dict:
+    return tiny_flags(corpus=str(folder), out=str(out), context="document", bptt=10,
+                      **changes)
+
+
+@pytest.mark.parametrize("cell", [{"cell": "gru", "dropout": 0.3},
+                                  {"cell": "lstm", "softmax": "adaptive"}],
+                         ids=["gru-dropout", "lstm-adaptive"])
+def test_a_run_stopped_inside_a_window_resumes_exactly(tmp_path: Path, cell: dict) -> None:
+    folder = write_documents(tmp_path / "novels")
+    flags = document_flags(folder, tmp_path / "x.pt", epochs=2, print_every=90, **cell)
+    whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
+    train(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
+    with pytest.raises(Interrupted):
+        train(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
+    checkpoint = load_checkpoint(stopped)
+    assert checkpoint["progress"]["epoch"] == 0 and checkpoint["progress"]["batch_in_epoch"] > 0
+    carried = checkpoint["stream_states"][0]
+    assert set(carried) == ({"h", "c"} if cell["cell"] == "lstm" else {"h"})
+    assert carried["h"].shape == (2, 16, 16) and carried["h"].abs().sum() > 0
+    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    assert_same_state(whole, stopped)
+    assert metric_lines(stopped) == metric_lines(whole)
+
+
+def test_a_run_that_forgets_the_carried_state_does_not_resume_exactly(tmp_path: Path) -> None:
+    """The state carried into the next window is part of where training stands."""
+    folder = write_documents(tmp_path / "novels")
+    flags = document_flags(folder, tmp_path / "x.pt", epochs=1, print_every=90)
+    whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
+    train(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
+    with pytest.raises(Interrupted):
+        train(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
+    checkpoint = load_checkpoint(stopped)
+    checkpoint["stream_states"] = [{}]
+    save_checkpoint(checkpoint, stopped)
+    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    first, second = load_checkpoint(whole), load_checkpoint(stopped)
+    assert any(not torch.equal(first["model_state"][name], second["model_state"][name])
+               for name in first["model_state"])
+
+
+def test_adaptive_validation_is_what_evaluate_gives_the_held_out_text(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    valid = write_corpus(tmp_path / "valid.txt", sentences=60, seed=9)
+    out = tmp_path / "adaptive.pt"
+    train(config_of(**document_flags(folder, out, epochs=1, softmax="adaptive",
+                                     valid=str(valid))), quiet_reporter())
+    reported = json_lines(Path(f"{out}.metrics.jsonl"))[-1]["val_loss"]
+    assert charlm.load(out).evaluate(str(valid)).loss == pytest.approx(reported, rel=1e-6)
+
+
+def test_early_stop_ends_a_run_of_running_text(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "early.pt"
+    result = charlm.train(folder, out, **{k: v for k, v in document_flags(
+        folder, out, epochs=40, print_every=100_000, learning_rate=0.05, early_stop=2,
+        weight_average=0.0).items() if k not in ("corpus", "out")})
+    assert result.stopped == "early-stop"
+    assert result.reports[-1].epoch < 40
+
+
+def test_fine_tuning_keeps_the_models_context_unless_told(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    sentence_model, tuned = tmp_path / "sentence.pt", tmp_path / "tuned.pt"
+    train(config_of(**tiny_flags(corpus=str(folder), out=str(sentence_model), epochs=1,
+                                 context="sentence")), quiet_reporter())
+    new = write_documents(tmp_path / "new", count=2, sentences=60)
+    train(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1,
+                                 init_from=str(sentence_model))), quiet_reporter())
+    assert load_checkpoint(tuned)["context"] == "sentence"
+    train(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1, force=True,
+                                 init_from=str(sentence_model), context="document", bptt=10)),
+          quiet_reporter())
+    assert load_checkpoint(tuned)["context"] == "document"
+    assert load_checkpoint(tuned)["stream_states"] is not None
+
+
+def test_dynamic_evaluation_reads_each_segment_on_from_the_last(tmp_path: Path) -> None:
+    from charlm.model.dynamic_settings import DynamicSettings
+
+    folder = write_documents(tmp_path / "novels")
+    out = tmp_path / "doc.pt"
+    train(config_of(**document_flags(folder, out, epochs=1)), quiet_reporter())
+    model = charlm.load(out)
+    text = str(folder / "doc2.txt")
+    plain = model.evaluate(text)
+    # Adapting nothing, segment after segment carrying the state: plain document scoring.
+    still = model.evaluate(text, dynamic=DynamicSettings(segment_tokens=64, rate=0.0))
+    assert still.loss == pytest.approx(plain.loss, abs=1e-5)
+    adapted = model.evaluate(text, dynamic=DynamicSettings(segment_tokens=64, rate=0.01))
+    assert adapted.context == "document" and adapted.loss != pytest.approx(plain.loss, abs=1e-5)

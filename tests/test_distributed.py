@@ -268,11 +268,13 @@ def test_two_ranks_with_dropout_resume_bit_exact(tmp_path: Path, corpus_file: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("context", [[], ["--context", "document", "--bptt", "10"]],
+                         ids=["sentence", "document"])
 def test_two_ranks_with_dropout_stopped_by_a_signal_resume_bit_exact(
-    tmp_path: Path, corpus_file: Path
+    tmp_path: Path, corpus_file: Path, context: list[str]
 ) -> None:
     whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
-    flags = [*without(DROPOUT_RUN, "--print-every"), "--print-every", "64"]
+    flags = [*without(DROPOUT_RUN, "--print-every"), "--print-every", "64", *context]
     with Child(torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(whole), *flags),
                child_environment(), cwd=tmp_path) as child:
         assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
@@ -290,7 +292,32 @@ def test_two_ranks_with_dropout_stopped_by_a_signal_resume_bit_exact(
     assert child.stderr.count("Stopped: SIGINT received: finished step") == 2, child.stderr
     progress = load_checkpoint(parts)["progress"]
     assert progress["epoch"] == 0 and progress["steps"] > progress["reports"]
+    if context:  # each rank's rows carry their own state into their next window
+        assert [len(state) for state in load_checkpoint(parts)["stream_states"]] == [1, 1]
     with Child(torchrun("-m", "charlm", "train", "--resume", str(parts)), child_environment(),
                cwd=tmp_path) as child:
         assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
     assert_same_training(whole, parts)
+
+
+@pytest.mark.slow
+def test_two_ranks_of_running_text_step_as_one_process_of_their_rows(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    # Each rank trains on its own rows of the same cut, and every rank's loss is a mean over
+    # as many tokens: two ranks of 8 rows take the steps one process of 16 takes.
+    document = [*without(ARGS, "--batch-size"), "--context", "document", "--bptt", "10"]
+    single = tmp_path / "single.pt"
+    result = CliRunner().invoke(app, ["train", str(corpus_file), "-o", str(single), *document,
+                                      "--batch-size", "16"])
+    assert result.exit_code == 0, result.output
+    ranked = tmp_path / "ranked.pt"
+    command = torchrun("-m", "charlm", "train", str(corpus_file), "-o", str(ranked), *document,
+                       "--batch-size", "8")
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    alone, together = val_losses(single), val_losses(ranked)
+    assert len(alone) == len(together) == 4
+    np.testing.assert_allclose(together, alone, rtol=1e-4)
+    assert load_checkpoint(ranked)["progress"]["tokens"] == (
+        load_checkpoint(single)["progress"]["tokens"])

@@ -82,24 +82,38 @@ def test_out_of_vocabulary_words_are_flagged_and_shown(trained_model: dict,
     assert report["oov_rate"] == pytest.approx(report["oov_words"] / report["words"])
 
 
-def test_csv_and_several_files(trained_model: dict, tmp_path: Path) -> None:
-    """A CSV holding the same paragraphs scores the same; several files are pooled."""
-    valid = trained_model["valid"]
-    paragraphs = valid.read_text(encoding="utf-8").split("\n\n")
-    table = tmp_path / "valid.csv"
-    with open(table, "w", encoding="utf-8", newline="") as handle:
+def write_rows(path: Path, fields: list[str]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "body"])
-        writer.writerows([i, p] for i, p in enumerate(paragraphs))
+        writer.writerows([i, field] for i, field in enumerate(fields))
+    return path
+
+
+def test_csv_and_several_files(trained_model: dict, tmp_path: Path) -> None:
+    """A CSV holding the same text scores the same (a row is a document, as a file is); several
+    files are pooled, each its own document."""
+    valid = trained_model["valid"]
+    text = valid.read_text(encoding="utf-8")
     model = str(trained_model["checkpoint"])
     from_text = evaluate_json(model, str(valid))
-    from_csv = evaluate_json(model, str(table))
+    one_row = write_rows(tmp_path / "one-row.csv", [text])
+    from_csv = evaluate_json(model, str(one_row))
+    assert from_text["context"] == "document"
     assert from_csv["tokens"] == from_text["tokens"]
     assert from_csv["loss"] == pytest.approx(from_text["loss"], rel=1e-6)
-    pooled = evaluate_json(model, str(valid), str(table))
-    assert pooled["files"] == [str(valid), str(table)]
+    pooled = evaluate_json(model, str(valid), str(one_row))
+    assert pooled["files"] == [str(valid), str(one_row)]
     assert pooled["tokens"] == 2 * from_text["tokens"]
     assert pooled["loss"] == pytest.approx(from_text["loss"], rel=1e-6)
+    # A row for each paragraph: each read alone in document context, as every sentence is in
+    # sentence context.
+    rows = write_rows(tmp_path / "paragraphs.csv", text.split("\n\n"))
+    alone = evaluate_json(model, str(valid), "--context", "sentence")
+    assert evaluate_json(model, str(rows), "--context", "sentence")["loss"] == pytest.approx(
+        alone["loss"], rel=1e-6)
+    assert evaluate_json(model, str(rows))["loss"] != pytest.approx(from_text["loss"],
+                                                                    rel=1e-6)
 
 
 def test_table_output(trained_model: dict) -> None:
@@ -138,9 +152,9 @@ def test_train_with_valid_trains_on_the_whole_corpus(trained_model: dict) -> Non
     from charlm.checkpoint.files import load_checkpoint
 
     document = load_checkpoint(trained_model["checkpoint"])
-    epochs = document["train_config"]["epochs"]
-    # No sentence was held out: each epoch saw every training sentence.
-    assert document["progress"]["examples"] == epochs * 400
+    assert document["train_config"]["valid"] == str(trained_model["valid"])
+    # No sentence was held out: every one of the 400 is trained on.
+    assert "training on 400 sentences, validating on 60 from " in trained_model["stdout"]
 
 
 def test_evaluate_counts_exactly_the_predicted_tokens(trained_model: dict, tmp_path: Path) -> None:

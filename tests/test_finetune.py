@@ -22,8 +22,9 @@ runner = CliRunner()
 NAMES = ["anna", "ben", "clara", "david"]
 NEW_WORDS = ["zebra", "meadow"]  # outside the session model's vocabulary
 FLAGS = ["--batch-size", "16", "--samples", "0", "--print-every", "100000"]
-# The whole corpus in one batch, for one epoch: a run of one step.
-ONE_STEP = ["--batch-size", "65536", "--samples", "0", "--epochs", "1"]
+# The whole corpus in one row, in one window, for one epoch (the model reads running text): a
+# run of one step.
+ONE_STEP = ["--batch-size", "1", "--bptt", "100000", "--samples", "0", "--epochs", "1"]
 
 
 def write_new_corpus(path: Path, sentences: int, seed: int) -> Path:
@@ -89,8 +90,9 @@ def test_fine_tuning_lowers_the_loss_on_the_new_corpus(
     assert tuned["initialised_from"] == {
         "path": str(original), "file": original.name,
         "sha256": hashlib.sha256(original.read_bytes()).hexdigest()}
-    # Fresh progress: only this run's sentences.
-    assert tuned["progress"]["examples"] == 3 * 240
+    # Fresh progress: only this run's sentences (the original model has seen over 1,000).
+    assert tuned["progress"]["epoch"] == 3
+    assert 0 < tuned["progress"]["examples"] <= 3 * 240
     assert tuned["train_config"]["learning_rate"] == 0.01
     info = invoke(["info", str(out), "--json"])
     assert json.loads(info.stdout)["initialised_from"]["file"] == original.name

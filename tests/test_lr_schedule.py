@@ -83,6 +83,7 @@ def test_training_decays_the_learning_rate_and_records_it(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, [
         "train", str(corpus), "--valid", str(valid), "-o", str(out), "--epochs", "6",
         "--print-every", "100", "--lr-decay", "0.5", "--patience", "1", *TINY_MODEL,
+        "--context", "sentence",
     ])
     assert result.exit_code == 0, result.output
     metrics = [json.loads(line) for line in
@@ -108,7 +109,7 @@ def test_resume_continues_the_schedule(tmp_path: Path) -> None:
     valid = tmp_path / "valid.txt"
     valid.write_text("Zebras juggle quantum marmalade. Xylophones yodel.\n", encoding="utf-8")
     common = ["--valid", str(valid), "--print-every", "100", "--lr-decay", "0.5", "--patience",
-              "1", *TINY_MODEL]
+              "1", *TINY_MODEL, "--context", "sentence"]
     runner = CliRunner()
     whole = tmp_path / "whole.pt"
     assert runner.invoke(app, ["train", str(corpus), "-o", str(whole), "--epochs", "4",

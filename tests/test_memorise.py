@@ -19,7 +19,7 @@ def test_loss_collapses_and_greedy_generation_recites_a_training_sentence(tmp_pa
     trained = runner.invoke(app, [
         "train", str(corpus), "--out", str(out), "--epochs", "40", "--batch-size", "8",
         "--learning-rate", "0.01", "--embedding-dim", "16", "--hidden-dim", "32",
-        "--samples", "0", "--valid-fraction", "0.1",
+        "--samples", "0", "--valid-fraction", "0.1", "--context", "sentence",
     ])
     assert trained.exit_code == 0, trained.output
     reports = [json.loads(line) for line in Path(f"{out}.metrics.jsonl").read_text().splitlines()]

@@ -40,8 +40,8 @@ def metric_lines(checkpoint: Path) -> list[dict[str, float]]:
     return [{k: json.loads(line)[k] for k in keep} for line in lines]
 
 
-# 380 training sentences an epoch: a report every 95 falls on each epoch's end too, so a run of one
-# epoch reports where a run of two does.
+# In sentence context, 380 training sentences an epoch: a report every 95 falls on each epoch's end
+# too, so a run of one epoch reports where a run of two does.
 @pytest.fixture
 def uninterrupted(corpus_file: Path, tmp_path: Path) -> Path:
     out = tmp_path / "whole.pt"
@@ -51,16 +51,18 @@ def uninterrupted(corpus_file: Path, tmp_path: Path) -> Path:
 
 
 def test_resume_after_an_epoch_matches_an_uninterrupted_run(
-    corpus_file: Path, tmp_path: Path, uninterrupted: Path
+    corpus_file: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "parts.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
-                                 print_every=95)), quiet_reporter())
+    # Sentence context, where a report falls on each epoch's end (see `uninterrupted`).
+    whole, out = tmp_path / "whole.pt", tmp_path / "parts.pt"
+    flags = tiny_flags(corpus=str(corpus_file), print_every=95, context="sentence")
+    train(config_of(**flags, out=str(whole), epochs=2), quiet_reporter())
+    train(config_of(**flags, out=str(out), epochs=1), quiet_reporter())
     assert load_checkpoint(out)["progress"]["epoch"] == 1
     # Only the new length is given: every other setting comes from the checkpoint.
     train(config_of(corpus=str(corpus_file), resume=str(out), epochs=2), quiet_reporter())
-    assert_same_state(uninterrupted, out)
-    assert metric_lines(out) == metric_lines(uninterrupted)
+    assert_same_state(whole, out)
+    assert metric_lines(out) == metric_lines(whole)
 
 
 class SignalAfter(Reporter):

@@ -84,8 +84,10 @@ def test_same_seed_same_sentences(trained_model: dict) -> None:
 
 
 def test_json_lines_carry_the_models_log_probability(trained_model: dict) -> None:
+    # Each sentence alone: its log-probability after SENTENCE_START (test_context checks a
+    # passage's, each sentence after the ones before).
     lines = generate(str(trained_model["checkpoint"]), "--json", "-n", "3", "--seed", "5",
-                     "--top-p", "0.9")
+                     "--top-p", "0.9", "--context", "sentence")
     trained = load_trained(trained_model["checkpoint"])
     assert len(lines) == 3
     for line in lines:

@@ -115,7 +115,7 @@ def test_evaluate_agrees_with_training_validation(adaptive_model: dict) -> None:
 
 def test_generate_and_score_use_the_adaptive_model(adaptive_model: dict) -> None:
     generated = CliRunner().invoke(app, [
-        "generate", str(adaptive_model["checkpoint"]), "-n", "3", "--seed", "1",
+        "generate", str(adaptive_model["checkpoint"]), "-n", "3", "--seed", "1", "--json",
     ])
     assert generated.exit_code == 0, generated.output
     assert len([line for line in generated.stdout.splitlines() if line.strip()]) == 3

@@ -194,6 +194,10 @@ def description(trained: TrainedModel, onnx_name: str, source: str) -> dict[str,
                     **{f"{name}_next": f"{state_shape}: the state after this word"
                        for name in names}},
         "state": names,
+        # document: the state runs on from one sentence to the next (after a sentence's
+        # SENTENCE_END is predicted, SENTENCE_START is read with the state as it is); sentence:
+        # every sentence starts from a zero state.
+        "context": trained.checkpoint.reads_context,
         "special_tokens": {"unknown": UNKNOWN_ID, "sentence_start": START_ID,
                            "sentence_end": END_ID},
         "vocabulary": trained.vocabulary.words,

@@ -18,7 +18,7 @@ DOCUMENT = "document"
 # everything before it in its document (streams.py). Not a preparation setting: a prepared
 # corpus keeps its documents either way.
 CONTEXTS = (SENTENCE, DOCUMENT)
-DEFAULT_CONTEXT = SENTENCE
+DEFAULT_CONTEXT = DOCUMENT
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,11 @@ class StreamEpoch:
         return self.stream.sentence_ends(starts, starts + index // self.world * self.window)
 
 
+def epoch_shift(rng: np.random.Generator, window: int) -> int:
+    """Where an epoch's cut begins: a window's start falls on other tokens each epoch."""
+    return int(rng.integers(window))
+
+
 def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int, epoch: int,
                  world: int = 1) -> StreamEpoch:
     """Epoch `epoch`'s cut, a function of (seed, epoch) alone: the documents shuffled, the cut
@@ -162,7 +167,7 @@ def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int,
     rng = np.random.default_rng([seed, epoch])
     stream = Stream.of(sentences, rng.permutation(sentences.document_count))
     every = rows * world
-    shift = int(rng.integers(window)) if len(stream) >= (every + 1) * window else 0
+    shift = epoch_shift(rng, window) if len(stream) >= (every + 1) * window else 0
     per_row = (len(stream) - shift) // every
     if per_row < 1:
         raise CorpusError(f"the training text has {len(stream):,} tokens, fewer than the "

@@ -32,11 +32,13 @@ BATCH_SIZE = 256
 # Steps read at once: the state is carried from one window to the next, so a long piece of a
 # document never holds all its hidden states at once.
 WINDOW = 512
-# In document context a piece that does not open its document first reads this many positions
-# before it, so its first sentences are scored after the text before them (an RNN's state
-# forgets what came much earlier): see docs/performance.md.
-WARMUP_TOKENS = 256
-MIN_PIECE_TOKENS = 256
+# In document context a piece that does not open its document first reads up to this many
+# positions before it, unscored, so its first sentences are scored after the text before them.
+# A state forgets what came long before: on Persuasion, after 3 minutes of training on the other
+# novels, 2,048 gave every token within 3e-6 nats of reading the novel whole (256: within 1 nat,
+# 0.004 on average); pieces of 4,096 then scored fastest (docs/performance.md#context).
+WARMUP_TOKENS = 2048
+MIN_PIECE_TOKENS = 4096
 # How the summary says what each sentence was read after.
 CONTEXT_ROWS = {SENTENCE: "sentence (each sentence read alone)",
                 DOCUMENT: "document (each sentence after the text before it in its document)"}
