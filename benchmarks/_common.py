@@ -174,6 +174,11 @@ def settings_from_flags(flags: list[str]) -> dict[str, Any]:
     return settings
 
 
+def resolve_flags(flags: list[str]) -> TrainConfig:
+    """The settings `charlm train` runs with, given these flags."""
+    return resolve(TrainConfig, {"corpus": "-", **settings_from_flags(flags)}, {})
+
+
 def train_for(corpus: str, seconds: float, flags: list[str], workdir: Path) -> TrainedFor:
     """Train on CORPUS with FLAGS through the Python API (the loop `charlm train` runs), and
     stop at the first report after `seconds` of training time (reports excluded) by breaking

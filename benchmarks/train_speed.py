@@ -1,20 +1,32 @@
-"""Training throughput of `charlm train` itself, against the tutorial's one sentence per step.
+"""Training speed of `charlm train` against a yardstick measured in the same run, and against
+the matrix-product bound of its step.
 
-    python benchmarks/train_speed.py ../shared/corpora/austen [--seconds 60] [--threads 0]
-        [--flag=--batch-size=128 ...]
+    python benchmarks/train_speed.py ../shared/corpora/austen [--seconds 30] [--pairs 3]
+        [--reference 64x25 --reference 20x35] [--threads 0] [--flag=--batch-size=128 ...]
+        [--tutorial]
 
-Runs `charlm train` (the same build and loop users run) on the corpus for --seconds, stops it with
-SIGINT and reads the training tokens and training time (reports excluded) from its checkpoint.
-The baseline is the tutorial's method on the same sentences: one sentence per RMSprop step.
-Prints real (non-padding) tokens per second of each and the ratio.
+This machine's speed drifts from one week to the next, so an absolute tokens/s says little. Each
+pair runs `charlm train` (the command users run: started, stopped with SIGINT after --seconds of
+training, its training tokens and time read from its checkpoint) and then the reference trainer
+(benchmarks/reference.py: the common examples' way of training the same model on the same
+tokens) in each --reference arrangement (rows x window), in turn; it prints each pair's ratio of
+charlm to the reference's best arrangement, and the median over the pairs. Then it measures the
+machine's matrix-product rate at the shapes of each step (benchmarks/_bound.py) and the share of
+that bound each reaches. --tutorial also times the tutorial's own method once: one sentence per
+RMSprop step.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+from _bound import bound, charlm_block, step_products
 from _common import (
     Clock,
     baseline_step,
@@ -22,45 +34,97 @@ from _common import (
     configure,
     load,
     new_model,
+    resolve_flags,
     sentence_order,
 )
+
+HERE = Path(__file__).resolve().parent
+
+
+def reference(corpus: str, arrangement: str, seconds: float, threads: int) -> float:
+    rows, window = arrangement.split("x")
+    done = subprocess.run([sys.executable, str(HERE / "reference.py"), corpus, "--batch", rows,
+                           "--bptt", window, "--seconds", str(seconds), "--threads",
+                           str(threads)], check=True, capture_output=True, text=True)
+    return float(json.loads(done.stdout.splitlines()[-1])["tokens_per_s"])
+
+
+def charlm(corpus: str, seconds: float, flags: list[str]) -> float:
+    with tempfile.TemporaryDirectory() as workdir:
+        return command_for(corpus, seconds, flags, Path(workdir)).tokens_per_s
+
+
+def tutorial(corpus: str, seconds: float) -> float:
+    """The tutorial's method on the same sentences: one sentence per RMSprop step."""
+    data = load(corpus)
+    model, optimizer = new_model(data)
+    order = sentence_order(data)
+    for _ in range(5):
+        baseline_step(model, optimizer, data, next(order))
+    clock, tokens = Clock(), 0
+    clock.start()
+    while clock.now() < seconds:
+        tokens += baseline_step(model, optimizer, data, next(order))
+    clock.stop()
+    return tokens / clock.elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
-    parser.add_argument("--seconds", type=float, default=60.0, help="time for each setting")
+    parser.add_argument("--seconds", type=float, default=30.0, help="time for each run")
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--reference", action="append", default=None,
+                        help="a rows x window arrangement of the reference, e.g. 64x25")
     parser.add_argument("--threads", type=int, default=0, help="0: every core")
     parser.add_argument("--flag", action="append", default=[],
                         help="a further `charlm train` flag, e.g. --flag=--batch-size=128")
-    parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--warmup-steps", type=int, default=5)
+    parser.add_argument("--tutorial", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        flags = ["--threads", str(args.threads), "--epochs", "1000", "--print-every",
-                 str(10**9), "--samples", "0", *args.flag]
-        result = command_for(args.corpus, args.seconds, flags, Path(workdir))
-    print(f"charlm train {' '.join(args.flag) or '(defaults)'}: {result.tokens_per_s:,.0f} "
-          f"tokens/s, {result.steps} steps in {result.training_s:.1f} s of training")
-    if args.no_baseline:
-        return
+    arrangements = args.reference or ["64x25", "20x35"]
+    flags = ["--threads", str(args.threads), "--epochs", "1000", "--print-every", str(10**9),
+             "--samples", "0", *args.flag]
+    ratios = []
+    for pair in range(1, args.pairs + 1):
+        ours = charlm(args.corpus, args.seconds, flags)
+        theirs = {a: reference(args.corpus, a, args.seconds, args.threads) for a in arrangements}
+        best = max(theirs, key=theirs.__getitem__)
+        ratios.append(ours / theirs[best])
+        print(f"pair {pair}: charlm {ours:,.0f} tokens/s; reference "
+              + ", ".join(f"{a} {t:,.0f}" for a, t in theirs.items())
+              + f"; ratio to {best}: {ratios[-1]:.2f}", flush=True)
+    print(f"charlm / the reference's best arrangement: median {statistics.median(ratios):.2f} "
+          f"({', '.join(f'{r:.2f}' for r in ratios)})")
+    report_bounds(args, flags, ours, theirs)
+    if args.tutorial:
+        single = tutorial(args.corpus, args.seconds)
+        print(f"the tutorial's method (one sentence per RMSprop step): {single:,.0f} tokens/s; "
+              f"charlm's last run {ours / single:.1f}x")
 
+
+def report_bounds(args: argparse.Namespace, flags: list[str], ours: float,
+                  theirs: dict[str, float]) -> None:
+    """The matrix-product bound of each step, and the share of it the last pair reached."""
     threads = configure(args.threads)
+    config = resolve_flags(flags)
     data = load(args.corpus)
-    model, optimizer = new_model(data)
-    order = sentence_order(data)
-    for _ in range(args.warmup_steps):
-        baseline_step(model, optimizer, data, next(order))
-    clock, tokens, steps = Clock(), 0, 0
-    clock.start()
-    while clock.now() < args.seconds:
-        tokens += baseline_step(model, optimizer, data, next(order))
-        steps += 1
-    clock.stop()
-    single = tokens / clock.elapsed
-    print(f"baseline (one sentence per RMSprop step, {threads} threads): {single:,.0f} "
-          f"tokens/s, {steps} steps")
-    print(f"ratio: {result.tokens_per_s / single:.1f}x")
+    sizes = (config.embedding_dim, config.hidden_dim, config.layers, data.vocab_size)
+    gates = 4 if "lstm" in config.cell else 1 if config.cell == "rnn" else 3
+    if config.context == "document":
+        rows, steps = config.batch_size, config.bptt
+    else:  # sentences of the mean length, each with its SENTENCE_START
+        rows, steps = config.batch_size, round(float(data.train.lengths.mean())) + 1
+    steps_of = {"charlm": (rows, steps, ours, charlm_block(data.vocab_size))}
+    for arrangement, speed in theirs.items():
+        a_rows, a_steps = (int(n) for n in arrangement.split("x"))
+        steps_of[f"reference {arrangement}"] = (a_rows, a_steps, speed, None)
+    print(f"matrix-product bound ({threads} threads; the last pair's speeds):")
+    for name, (rows, steps, speed, block) in steps_of.items():
+        products = step_products(rows, steps, *sizes, gates=gates, output_block=block)
+        limit = bound(products, rows * steps)
+        print(f"  {name}: {rows} x {steps}, {limit.flops / (rows * steps) / 1e6:.2f} MFLOP per "
+              f"token; the products alone at {limit.gflops:.0f} GFLOP/s: "
+              f"{limit.tokens_per_s:,.0f} tokens/s; reached {speed / limit.tokens_per_s:.0%}")
 
 
 if __name__ == "__main__":

@@ -34,9 +34,10 @@ BATCH_SIZE = 256
 WINDOW = 512
 # In document context a piece that does not open its document first reads up to this many
 # positions before it, unscored, so its first sentences are scored after the text before them.
-# A state forgets what came long before: on Persuasion, after 3 minutes of training on the other
-# novels, 2,048 gave every token within 3e-6 nats of reading the novel whole (256: within 1 nat,
-# 0.004 on average); pieces of 4,096 then scored fastest (docs/performance.md#context).
+# A state forgets what came long before: on Persuasion, with models trained on the other novels,
+# 2,048 gave every token within 0.004 nats of reading the novel whole and the same perplexity to
+# four decimals (256: tokens up to 1 nat apart); pieces of 4,096 then scored fastest
+# (docs/performance.md#context).
 WARMUP_TOKENS = 2048
 MIN_PIECE_TOKENS = 4096
 # How the summary says what each sentence was read after.
