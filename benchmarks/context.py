@@ -213,20 +213,20 @@ FIRSTS = {last: f"f{name}" for last, name in zip(LASTS, "hgfedcba")}
 FILLERS = [f"{a}{b}" for a in "kmnprst" for b in "aeiou"]
 
 
-def write_carry_corpus(path: Path, documents: int, sentences: int, seed: int) -> Path:
-    """Documents (one a line) whose sentences each open with the word FIRSTS gives the previous
-    sentence's last word, then 2 to 8 fillers, then one of eight last words drawn at random."""
+def write_carry_corpus(folder: Path, documents: int, sentences: int, seed: int) -> Path:
+    """Documents (a file each, a sentence a line) whose sentences each open with the word FIRSTS
+    gives the previous sentence's last word, then 2 to 8 fillers, then one of eight last words
+    drawn at random."""
     rng = random.Random(seed)
-    lines = []
-    for _ in range(documents):
-        first, text = rng.choice(list(FIRSTS.values())), []
+    folder.mkdir()
+    for number in range(documents):
+        first, lines = rng.choice(list(FIRSTS.values())), []
         for _ in range(sentences):
             last = rng.choice(LASTS)
-            text.append(" ".join([first, *rng.sample(FILLERS, rng.randint(2, 8)), last]) + ".")
+            lines.append(" ".join([first, *rng.sample(FILLERS, rng.randint(2, 8)), last]))
             first = FIRSTS[last]
-        lines.append(" ".join(text))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+        (folder / f"{number:04d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
 
 
 def first_word_loss(model: charlm.Model, corpus: Path) -> float:
@@ -240,13 +240,13 @@ def first_word_loss(model: charlm.Model, corpus: Path) -> float:
 def carry(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        corpus = write_carry_corpus(root / "carry.txt", 400, 100, seed=0)
-        valid = write_carry_corpus(root / "valid.txt", 40, 100, seed=1)
+        corpus = write_carry_corpus(root / "carry", 400, 100, seed=0)
+        valid = write_carry_corpus(root / "valid", 40, 100, seed=1)
         print(f"carry corpus: 400 documents of 100 sentences; first words one of 8 (entropy "
               f"log 8 = {np.log(8):.3f} nats)")
         for context in ("sentence", "document"):
             out = root / f"{context}.pt"
-            flags = ["--context", context, "--valid", str(valid), "--split", "lines",
+            flags = ["--context", context, "--valid", str(valid), "--split", "one-per-line",
                      "--vocabulary-size", "0", *args.flag]
             result = train_for(str(corpus), args.minutes * 60, flags, root)
             (root / "run.pt").rename(out)

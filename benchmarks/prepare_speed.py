@@ -30,8 +30,10 @@ from charlm.data.settings import PrepareSettings
 corpus, hit = cached_prepare({corpus!r}, PrepareSettings(vocabulary_size=2000), workers={workers},
                              cache_dir={cache!r})
 prepared = time.perf_counter() - started
+from charlm.data.prepare import choose_workers
 result = {{"seconds": prepared, "cached": hit, "sentences": len(corpus.sentences),
-          "tokens": int(corpus.sentences.offsets[-1])}}
+          "tokens": int(corpus.sentences.offsets[-1]),
+          "workers": choose_workers({workers}, {corpus!r})}}
 if {train_steps}:
     import torch
     from charlm.data.batches import epoch_order, make_batch, split_validation
@@ -67,7 +69,8 @@ def measure(corpus: Path, cache: Path, workers: int, train_steps: int = 0) -> di
 def show(label: str, result: dict) -> None:
     extra = (f", prepared + split + training steps {result['with_training_seconds']:.1f} s"
              if "with_training_seconds" in result else "")
-    print(f"{label:28s} {result['seconds']:7.2f} s  peak {result['peak_mb']:7.0f} MB "
+    print(f"{label:28s} {result['seconds']:7.2f} s  {result['workers']} workers  peak "
+          f"{result['peak_mb']:7.0f} MB "
           f"(workers {result['worker_peak_mb']:5.0f} MB)  {result['sentences']:,} sentences, "
           f"{result['tokens']:,} tokens{extra}", flush=True)
 

@@ -24,9 +24,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
-from _bound import bound, charlm_block, step_products
+from _bound import Shape, bound, charlm_block, step_products
 from _common import (
     Clock,
     baseline_step,
@@ -37,6 +38,8 @@ from _common import (
     resolve_flags,
     sentence_order,
 )
+
+from charlm.model.kinds import CELL_KINDS
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,47 +87,58 @@ def main() -> None:
     arrangements = args.reference or ["64x25", "20x35"]
     flags = ["--threads", str(args.threads), "--epochs", "1000", "--print-every", str(10**9),
              "--samples", "0", *args.flag]
-    ratios = []
+    steps = step_shapes(args, flags, arrangements)
+    ratios, shares = [], []
     for pair in range(1, args.pairs + 1):
         ours = charlm(args.corpus, args.seconds, flags)
         theirs = {a: reference(args.corpus, a, args.seconds, args.threads) for a in arrangements}
         best = max(theirs, key=theirs.__getitem__)
         ratios.append(ours / theirs[best])
+        # The products timed at once after the pair: the machine's speed of that moment.
+        limits = {name: bound(products, tokens) for name, (products, tokens) in steps.items()}
+        shares.append({"charlm": ours / limits["charlm"].tokens_per_s,
+                       **{a: theirs[a] / limits[a].tokens_per_s for a in arrangements}})
         print(f"pair {pair}: charlm {ours:,.0f} tokens/s; reference "
               + ", ".join(f"{a} {t:,.0f}" for a, t in theirs.items())
-              + f"; ratio to {best}: {ratios[-1]:.2f}", flush=True)
+              + f"; ratio to {best}: {ratios[-1]:.2f}; products at "
+              + f"{limits['charlm'].gflops:.0f} GFLOP/s; share of the bound: "
+              + ", ".join(f"{name} {share:.0%}" for name, share in shares[-1].items()),
+              flush=True)
     print(f"charlm / the reference's best arrangement: median {statistics.median(ratios):.2f} "
           f"({', '.join(f'{r:.2f}' for r in ratios)})")
-    report_bounds(args, flags, ours, theirs)
+    for name in shares[0]:
+        values = [share[name] for share in shares]
+        print(f"share of the matrix-product bound, {name}: median "
+              f"{statistics.median(values):.0%} ({', '.join(f'{v:.0%}' for v in values)})")
+    for name, (products, tokens) in steps.items():
+        flops = sum(shape.flops * count for shape, count in products.items())
+        print(f"  {name}: {tokens:,} tokens a step, {flops / tokens / 1e6:.2f} MFLOP per token")
     if args.tutorial:
         single = tutorial(args.corpus, args.seconds)
         print(f"the tutorial's method (one sentence per RMSprop step): {single:,.0f} tokens/s; "
               f"charlm's last run {ours / single:.1f}x")
 
 
-def report_bounds(args: argparse.Namespace, flags: list[str], ours: float,
-                  theirs: dict[str, float]) -> None:
-    """The matrix-product bound of each step, and the share of it the last pair reached."""
-    threads = configure(args.threads)
+def step_shapes(args: argparse.Namespace, flags: list[str], arrangements: list[str]
+                ) -> dict[str, tuple[Counter[Shape], int]]:
+    """The products of each step (benchmarks/_bound.py), and the tokens it predicts."""
+    configure(args.threads)
     config = resolve_flags(flags)
     data = load(args.corpus)
     sizes = (config.embedding_dim, config.hidden_dim, config.layers, data.vocab_size)
-    gates = 4 if "lstm" in config.cell else 1 if config.cell == "rnn" else 3
+    gates = CELL_KINDS[config.cell].gate_rows
     if config.context == "document":
         rows, steps = config.batch_size, config.bptt
     else:  # sentences of the mean length, each with its SENTENCE_START
         rows, steps = config.batch_size, round(float(data.train.lengths.mean())) + 1
-    steps_of = {"charlm": (rows, steps, ours, charlm_block(data.vocab_size))}
-    for arrangement, speed in theirs.items():
+    shapes = {"charlm": (step_products(rows, steps, *sizes, gates=gates,
+                                       output_block=charlm_block(data.vocab_size)),
+                         rows * steps)}
+    for arrangement in arrangements:
         a_rows, a_steps = (int(n) for n in arrangement.split("x"))
-        steps_of[f"reference {arrangement}"] = (a_rows, a_steps, speed, None)
-    print(f"matrix-product bound ({threads} threads; the last pair's speeds):")
-    for name, (rows, steps, speed, block) in steps_of.items():
-        products = step_products(rows, steps, *sizes, gates=gates, output_block=block)
-        limit = bound(products, rows * steps)
-        print(f"  {name}: {rows} x {steps}, {limit.flops / (rows * steps) / 1e6:.2f} MFLOP per "
-              f"token; the products alone at {limit.gflops:.0f} GFLOP/s: "
-              f"{limit.tokens_per_s:,.0f} tokens/s; reached {speed / limit.tokens_per_s:.0%}")
+        shapes[arrangement] = (step_products(a_rows, a_steps, *sizes, gates=3),
+                               a_rows * a_steps)
+    return shapes
 
 
 if __name__ == "__main__":

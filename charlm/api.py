@@ -35,6 +35,7 @@ from charlm.data.corpus import (
     ONE_PER_LINE,
     CorpusStats,
     column_for,
+    corpus_files,
     is_csv,
     read_lines,
     read_paragraphs,
@@ -128,6 +129,20 @@ class Scoring:
 
 
 @dataclass
+class PromptInContext:
+    """A prompt as a model reads it before continuing it."""
+
+    state: State | None
+    """The state the finished sentences leave (None: a zero state)."""
+    read: list[str]
+    """The words of the finished sentences, read first (document context)."""
+    words: list[str]
+    """The words of the sentence the prompt leaves open, which the model continues."""
+    ids: list[int]
+    """Their ids."""
+
+
+@dataclass
 class Completion:
     """The likeliest next words after a line, and one sampled continuation of it (with a
     beam, the likeliest continuation found)."""
@@ -213,18 +228,19 @@ class Model:
         words = self.tokenizer.prompt_words(prompt)
         return words, self.trained.vocabulary.encode(words)
 
-    def prompt_in_context(self, prompt: str | None) -> tuple[State | None, list[str], list[int]]:
-        """A prompt as the model's context reads it: the state its finished sentences leave
-        (document context; None: a zero state), and the words and ids of the sentence it
-        leaves open (all of it, in sentence context; none, when it ends a sentence)."""
+    def prompt_in_context(self, prompt: str | None) -> PromptInContext:
+        """A prompt as the model's context reads it: in document context its finished
+        sentences are read first, and the sentence it leaves open (none, when it ends one) is
+        what follows them; in sentence context the whole prompt opens one sentence."""
         if self.context == SENTENCE or not prompt:
-            return (None, *self.prompt_ids(prompt))
+            return PromptInContext(None, [], *self.prompt_ids(prompt))
         sentences = self.tokenizer.prompt_sentences(prompt)
         finished = bool(SENTENCE_END.search(prompt.rstrip()))
         opened = [] if finished or not sentences else sentences.pop()
         encode = self.trained.vocabulary.encode
         state = read_context(self.trained.model, [encode(words) for words in sentences])
-        return state, opened, encode(opened)
+        return PromptInContext(state, [w for words in sentences for w in words], opened,
+                               encode(opened))
 
     def sample(self, count: int = 1, prompt: str | None = None, *, temperature: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
@@ -239,7 +255,8 @@ class Model:
         In document context the sentences are a passage: each continues the ones before it,
         the first continues the prompt (which may hold several sentences), and with a beam
         each is the likeliest after those before it (any `count`)."""
-        state, words, ids = self.prompt_in_context(prompt)
+        read = self.prompt_in_context(prompt)
+        state, words, ids = read.state, read.words, read.ids
         if len(ids) >= max_words:
             raise CharlmError(f"the prompt has {len(ids)} words, not fewer than --max-words="
                               f"{max_words}; raise --max-words or shorten the prompt")
@@ -309,8 +326,8 @@ class Model:
         """The `k` likeliest words after `prompt` at the start of a sentence (in document
         context, after the prompt's finished sentences too), with their probabilities,
         likeliest first."""
-        state, _, ids = self.prompt_in_context(prompt)
-        return self._likeliest(ids, state, k)
+        read = self.prompt_in_context(prompt)
+        return self._likeliest(read.ids, read.state, k)
 
     def _likeliest(self, ids: Sequence[int], state: State | None, k: int
                    ) -> list[tuple[str, float]]:
@@ -326,7 +343,8 @@ class Model:
         UNKNOWN_TOKEN: the continuation shows what the model expects. In document context the
         line's finished sentences are the context, and the sentence it leaves open (a new one
         when it ends with one) is what is completed."""
-        state, words, ids = self.prompt_in_context(line)
+        read = self.prompt_in_context(line)
+        state, words, ids = read.state, read.words, read.ids
         model = self.trained.model
         longest = len(ids) + max_words
         if beam:
@@ -344,11 +362,13 @@ class Model:
         if found:
             new_words = self.trained.vocabulary.decode(found[0].ids[len(ids):])
             continuation = detokenize(self.as_written(words + new_words))
-        unknown = [w for w, i in zip(words, ids) if i == UNKNOWN_ID]
+        everything = read.read + words
+        unknown = [w for w, i in zip(everything, self.trained.vocabulary.encode(everything))
+                   if i == UNKNOWN_ID]
         ranked = self._likeliest(ids, state, k)
         shown = [(form, p) for form, (_, p) in zip(self.as_written([w for w, _ in ranked]),
                                                    ranked)]
-        return Completion(line, words, unknown, shown, continuation)
+        return Completion(line, everything, unknown, shown, continuation)
 
     def score(self, sentences: Iterable[str], dynamic: Dynamic = False,
               context: str | None = None) -> list[SentenceScore]:
@@ -591,13 +611,14 @@ def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bo
     for name in inputs:
         column = None if name == STDIN else column_for(name, text_column)
         if one_per_line:
-            lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if name == STDIN
-                     else read_lines(name, column, stats))
-            row_each = name != STDIN and is_csv(Path(name))
-            for line in lines:
-                yield line, tokenizer.prompt_words(line), document
-                document += row_each
-            document += not row_each
+            for file in [name] if name == STDIN else [str(f) for f in corpus_files(name)]:
+                lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if file == STDIN
+                         else read_lines(file, column_for(file, text_column), stats))
+                row_each = file != STDIN and is_csv(Path(file))
+                for line in lines:
+                    yield line, tokenizer.prompt_words(line), document
+                    document += row_each
+                document += not row_each
             continue
         split = tokenizer.settings.split
         paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from charlm.errors import CharlmError
@@ -11,6 +12,14 @@ if TYPE_CHECKING:
 
 # Read by the settings (and --help) without loading torch.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def available_cores() -> int:
+    """The processor cores this process may run on (its affinity, as a batch scheduler or
+    taskset sets it; else every core of the machine)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:

@@ -132,6 +132,9 @@ def test_documented_program_scores_without_charlm(trained_model: dict, exported:
     expected = json.loads(scored.stdout.splitlines()[0])["log_prob"]
     assert printed == pytest.approx(expected, abs=1e-3)
     assert "continuation:" in done.stdout
+    # The session's model reads running text: the program goes on to write a passage.
+    assert exported["meta"]["context"] == "document"
+    assert len(done.stdout.split("passage: ")[1].split(" / ")) == 3
 
 
 def write_punkt_tab(root: Path) -> Path:
@@ -326,37 +329,3 @@ def test_force_replaces_only_an_earlier_export(tmp_path: Path) -> None:
     assert "written_by" not in json.loads(meta.read_text(encoding="utf-8"))
     assert sorted(files_in(tmp_path)) == ["model.onnx", "model.onnx.json", "model.pt"]
 
-
-def test_a_model_of_document_context_exports_a_passage_writer(tmp_path: Path) -> None:
-    """The JSON says the state runs on, and the documented program, run on such an export,
-    scores the sentence as charlm scores it and goes on to write a passage."""
-    from corpora import write_corpus
-
-    folder = tmp_path / "novels"
-    folder.mkdir()
-    for number in range(3):
-        write_corpus(folder / f"doc{number}.txt", sentences=120, seed=number)
-    model = tmp_path / "doc.pt"
-    trained = runner.invoke(app, ["train", str(folder), "-o", str(model), "--context",
-                                  "document", "--bptt", "10", "--epochs", "1",
-                                  "--embedding-dim", "8", "--hidden-dim", "16",
-                                  "--vocabulary-size", "50", "--batch-size", "16",
-                                  "--samples", "0"])
-    assert trained.exit_code == 0, trained.output
-    out = tmp_path / "doc.onnx"
-    assert invoke([str(model), "-o", str(out)]).exit_code == 0
-    meta = json.loads(Path(f"{out}.json").read_text(encoding="utf-8"))
-    assert meta["context"] == "document"
-    page = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
-    program = page.split("\n## export\n")[1].split("```python\n")[1].split("```")[0]
-    script = tmp_path / "use_export.py"
-    script.write_text(program, encoding="utf-8")
-    done = subprocess.run([sys.executable, str(script), str(out), SENTENCES[0]],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert len(done.stdout.split("passage: ")[1].split(" / ")) == 3
-    printed = float(done.stdout.split("log-probability ")[1].split()[0])
-    scored = runner.invoke(app, ["score", str(model), "--one-per-line", "--json"],
-                           input=SENTENCES[0] + "\n")
-    assert printed == pytest.approx(json.loads(scored.stdout.splitlines()[0])["log_prob"],
-                                    abs=1e-3)

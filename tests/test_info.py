@@ -52,6 +52,7 @@ def test_info_describes_model_vocabulary_and_progress(trained_model: dict) -> No
     assert math.isclose(info["best_val_loss"], best)
     assert math.isclose(info["best_val_ppl"], math.exp(best))
     assert info["format_version"] == FORMAT_VERSION
+    assert info["context"] == document["context"] == "document"
     splitter = info["tokenizer"]["splitter"]
     assert splitter == document["tokenizer"]["splitter"]
     if document["tokenizer"]["punkt"] is not None:
@@ -66,6 +67,7 @@ def test_info_table(trained_model: dict) -> None:
     assert f"{info['model']['parameters']:,}" in result.stdout
     for label in ("model", "vocabulary", "tokenizer", "progress", "best val loss", "format"):
         assert label in result.stdout
+    assert "document (each sentence after the text before it in its document)" in result.stdout
 
 
 def test_info_refuses_a_file_that_is_not_a_checkpoint(trained_model: dict) -> None:

@@ -48,6 +48,19 @@ def test_automatic_workers_stay_in_process_for_a_small_corpus(corpus_file: Path)
     assert charlm.data.prepare.choose_workers(3, str(corpus_file)) == 3
 
 
+def test_automatic_workers_take_the_cores_a_large_corpus_can_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    large = tmp_path / "large.txt"
+    large.write_text("Anna walked to the garden in the morning.\n" * 70_000, encoding="utf-8")
+    assert 3 << 20 > large.stat().st_size > 2 << 20  # three chunks of 1 MiB
+    choose = charlm.data.prepare.choose_workers
+    monkeypatch.setattr(charlm.data.prepare, "available_cores", lambda: 16)
+    assert choose(0, str(large)) == 3  # no more workers than chunks
+    monkeypatch.setattr(charlm.data.prepare, "available_cores", lambda: 2)
+    assert choose(0, str(large)) == 2
+
+
 def test_cache_hit_gives_identical_arrays(corpus_file: Path, tmp_path: Path) -> None:
     first, hit = cached_prepare(str(corpus_file), SETTINGS, cache_dir=tmp_path / "c")
     assert not hit

@@ -192,9 +192,9 @@ def paused_saves_process(args: Sequence[str]) -> Child:
 
 def rank_run_flags(corpus: str, out: Path, softmax: str = "full") -> dict[str, Any]:
     """The run that test_distributed trains on two ranks and replays in one process: one epoch
-    of 24 batches, so 12 steps of two."""
+    of 24 batches of sentences, so 12 steps of two."""
     return tiny_flags(corpus=corpus, out=str(out), epochs=1, print_every=100_000, threads=1,
-                      learning_rate=0.003, force=True, softmax=softmax)
+                      learning_rate=0.003, force=True, softmax=softmax, context="sentence")
 
 
 def one_error_line(result: Any, code: int | None = None) -> str:

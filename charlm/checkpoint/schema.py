@@ -67,7 +67,8 @@ class Checkpoint:
     as every model trained before document context); later commands read text the same way."""
     stream_states: list[dict[str, torch.Tensor]] | None = None
     """Document context: the recurrent state each rank's rows carry into their next training
-    window ("h", and "c" for the LSTM family; none at an epoch's start), in rank order."""
+    window ("h", and "c" for the LSTM family), in rank order, float32; at an epoch's end, the
+    state the epoch ended with, which the next epoch (beginning afresh) does not read."""
     written_forms: list[str] | None = None
     """Each vocabulary word's most frequent written form in the training corpus, in id order
     ("darcy" as "Darcy"), for output in the corpus's own casing. Absent: the words are shown as

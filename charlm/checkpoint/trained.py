@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.settings import CONTEXTS
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import Vocabulary
 from charlm.errors import CheckpointError
@@ -32,6 +33,8 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
         model.load_state_dict(checkpoint.model_state)
         vocabulary = Vocabulary(checkpoint.vocabulary, checkpoint.written_forms)
         tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
+        if checkpoint.reads_context not in CONTEXTS:
+            raise ValueError(f"unknown context {checkpoint.reads_context!r}")
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(
             f"{path} is a charlm checkpoint with missing or inconsistent parts "

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from charlm.data.settings import CONTEXT_DESCRIPTIONS
 from charlm.errors import ConfigError
 from charlm.options import option
 
@@ -68,6 +69,7 @@ def describe(path: str) -> dict[str, Any]:
             "examples": words[len(SPECIAL_TOKENS) : len(SPECIAL_TOKENS) + EXAMPLE_WORDS],
         },
         "tokenizer": tokenizer,
+        "context": checkpoint.reads_context,
         "progress": {
             "epochs_completed": progress.get("epoch"),
             "epochs": config.get("epochs"),
@@ -135,6 +137,7 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
         ("parameters", _count(model["parameters"])),
         ("vocabulary", f"{vocab['size']:,} words, e.g. {' '.join(vocab['examples'])}"),
         ("tokenizer", tokenizer_text),
+        ("context", CONTEXT_DESCRIPTIONS[info["context"]]),
         (
             "progress",
             f"{prog['epochs_completed']} of {prog['epochs']} epochs, "

@@ -312,36 +312,32 @@ def _csv_fields(path: Path, text_column: str | None, stats: CorpusStats) -> Iter
                 yield row[column]
 
 
-def _csv_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
-    """The lines of each row's text field, each field followed by a blank line, so no paragraph
-    runs across rows."""
-    for field_text in _csv_fields(path, text_column, stats):
-        for line in field_text.splitlines():
-            yield line + "\n"
-        yield "\n"
+def _documents(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[Iterable[str]]:
+    """A file's documents, each as its lines: a text file is one (long lines in bounded pieces);
+    in CSV, each row's text field is one. Each is read to its end before the next is asked for."""
+    if is_csv(path):
+        for field_text in _csv_fields(path, text_column, stats):
+            yield [line + "\n" for line in field_text.splitlines()]
+        return
+    with _text_stream(path) as stream:
+        yield _bounded_lines(stream)
 
 
 def _file_lines(path: Path, text_column: str | None, stats: CorpusStats) -> Iterator[str]:
-    """A file's lines (a CSV file's: its text fields' lines), long lines in bounded pieces."""
-    if is_csv(path):
-        yield from _csv_lines(path, text_column, stats)
-        return
-    with _text_stream(path) as stream:
-        yield from _bounded_lines(stream)
+    """A file's lines (a CSV file's: its text fields' lines, each field followed by a blank
+    line, so no paragraph runs across rows)."""
+    for lines in _documents(path, text_column, stats):
+        yield from lines
+        if is_csv(path):
+            yield "\n"
 
 
 def _file_units(path: Path, text_column: str | None, stats: CorpusStats, split: str
                 ) -> Iterator[str]:
-    """A file's units, DOCUMENT_BREAK after each document: after each CSV row's, and at the
-    end of the file."""
-    if is_csv(path):
-        for field_text in _csv_fields(path, text_column, stats):
-            yield from units_from_lines([line + "\n" for line in field_text.splitlines()], split)
-            yield DOCUMENT_BREAK
-        return
-    with _text_stream(path) as stream:
-        yield from units_from_lines(_bounded_lines(stream), split)
-    yield DOCUMENT_BREAK
+    """A file's units, DOCUMENT_BREAK after each document."""
+    for lines in _documents(path, text_column, stats):
+        yield from units_from_lines(lines, split)
+        yield DOCUMENT_BREAK
 
 
 def _text_lines(path: Path) -> Iterator[str]:

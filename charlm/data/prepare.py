@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -35,6 +34,7 @@ from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
 from charlm.data.written import WRITTEN_SAMPLE_CHARS, count_written_forms, most_frequent_forms
+from charlm.devices import available_cores
 from charlm.errors import CharlmError, CorpusError
 
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
@@ -48,7 +48,6 @@ CHUNK_CHARS = 1 << 20
 MANY_DROPPED_SHARE = 0.1
 # Below this corpus size, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2 << 20
-AUTO_WORKERS = 2
 # Chunks in flight: enough to keep the workers busy, few enough that reading never runs far
 # ahead and holds much of the corpus in memory.
 MAX_PENDING_CHUNKS = 8
@@ -104,11 +103,6 @@ class EncodedSentences:
         firsts = np.flatnonzero(np.diff(document_of, prepend=-1))
         documents = np.append(firsts, len(indices)).astype(np.int64)
         return EncodedSentences(self.ids[flat], offsets, documents)
-
-    def document(self, d: int) -> EncodedSentences:
-        """Document `d` alone."""
-        first, end = int(self.documents[d]), int(self.documents[d + 1])
-        return self.subset(np.arange(first, end))
 
 
 @dataclass
@@ -263,12 +257,15 @@ def _sampled_chunks(paragraphs: Iterable[str], sample_chars: int
 
 
 def choose_workers(workers: int, path: str) -> int:
-    """The worker processes to use: `workers`, or when 0 an automatic choice for this corpus."""
+    """The worker processes to use: `workers`, or when 0 an automatic choice for this corpus: one
+    (this process) below PARALLEL_MIN_BYTES, else one per core available, but no more than the
+    corpus has chunks to tokenize (a worker without one costs its start-up alone)."""
     if workers > 0:
         return workers
-    if file_size(path) < PARALLEL_MIN_BYTES:
+    size = file_size(path)
+    if size < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(AUTO_WORKERS, os.cpu_count() or 1))
+    return max(1, min(available_cores(), -(-size // CHUNK_CHARS)))
 
 
 @contextmanager

@@ -19,6 +19,11 @@ DOCUMENT = "document"
 # corpus keeps its documents either way.
 CONTEXTS = (SENTENCE, DOCUMENT)
 DEFAULT_CONTEXT = DOCUMENT
+# How summaries and `info` say what each sentence is read after.
+CONTEXT_DESCRIPTIONS = {
+    SENTENCE: "sentence (each sentence read alone)",
+    DOCUMENT: "document (each sentence after the text before it in its document)",
+}
 
 
 @dataclass(frozen=True)

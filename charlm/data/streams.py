@@ -181,29 +181,46 @@ def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int,
 def held_out_documents(sentences: EncodedSentences, fraction: float, seed: int
                        ) -> tuple[np.ndarray, np.ndarray, str]:
     """Training and validation sentence indices for document context, and how they were
-    chosen: whole documents, chosen by the seed, when there are enough of them (validation is
-    then running text from its start); else the last `fraction` of every document's sentences
-    (at least one each), so every document trains on its beginning."""
+    chosen, about `fraction` of the sentences held out: whole documents, chosen by the seed,
+    when the corpus has enough of them (validation is then running text from its start); else
+    the end of every document, its last `fraction` of sentences, so that every document trains
+    on its beginning (when no document is long enough to give one, the last sentence of the
+    longest)."""
     count = sentences.document_count
-    documents = sentences.documents
-    if count * fraction >= 1 and count >= DOCUMENTS_PER_HELD_OUT:
-        order = np.random.default_rng(seed).permutation(count)
-        sizes = np.diff(documents)[order]
-        held = order[: int(np.searchsorted(np.cumsum(sizes), fraction * len(sentences))) + 1]
-        held = held[: count - 1]
-        valid = np.concatenate([np.arange(documents[d], documents[d + 1])
+    sizes = np.diff(sentences.documents)
+    goal = max(1, round(fraction * len(sentences)))
+    held = (_whole_documents(sizes, goal, seed) if count >= DOCUMENTS_PER_HELD_OUT
+            else np.zeros(0, dtype=np.int64))
+    if len(held):
+        valid = np.concatenate([np.arange(sentences.documents[d], sentences.documents[d + 1])
                                 for d in np.sort(held)])
         how = "whole documents"
     else:
-        sizes = np.diff(documents)
-        tails = np.maximum(1, np.round(sizes * fraction)).astype(np.int64)
-        tails = np.where(sizes > 1, tails, 0)
+        tails = np.round(sizes * fraction).astype(np.int64)
+        if not tails.any():
+            tails[np.argmax(sizes)] = 1
         valid = np.concatenate([np.arange(end - tail, end)
-                                for end, tail in zip(documents[1:], tails)]).astype(np.int64)
+                                for end, tail in zip(sentences.documents[1:], tails)])
         how = "the end of each document"
+    valid = valid.astype(np.int64)
     if len(valid) == 0 or len(valid) == len(sentences):
         raise CorpusError(f"the corpus has only {len(sentences)} sentence(s) in {count} "
                           "document(s): too few to hold out a validation split; give a longer "
                           "corpus or --valid")
     train = np.setdiff1d(np.arange(len(sentences)), valid, assume_unique=True)
     return train, np.sort(valid), how
+
+
+def _whole_documents(sizes: np.ndarray, goal: int, seed: int) -> np.ndarray:
+    """Documents, in the seed's order, that together hold about `goal` sentences: each taken
+    while the goal is not reached and it keeps the total within twice the goal (so one long
+    document drawn first does not hold out most of the corpus); none when none fits."""
+    held: list[int] = []
+    total = 0
+    for document in np.random.default_rng(seed).permutation(len(sizes)):
+        if total >= goal:
+            break
+        if total + sizes[document] <= 2 * goal and len(held) < len(sizes) - 1:
+            held.append(int(document))
+            total += int(sizes[document])
+    return np.array(held, dtype=np.int64)

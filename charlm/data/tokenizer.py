@@ -18,7 +18,7 @@ from typing import Any
 
 from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, PunktTrainer
 
-from charlm.data.corpus import AUTO, ONE_PER_LINE, PARAGRAPHS, SPLIT_MODES
+from charlm.data.corpus import AUTO, ONE_PER_LINE, PARAGRAPHS, SPLIT_MODES, units_from_lines
 from charlm.data.settings import NLTK_WORDS, WHITESPACE_WORDS, WORD_SPLITS, PrepareSettings
 from charlm.data.word_tokenizer import FastWordTokenizer
 
@@ -194,13 +194,8 @@ class Tokenizer:
         # Lowercasing keeps every character's offset but in a few scripts (İ becomes two
         # characters); there the written text is not known and the normalised one stands in.
         written = paragraph if len(normalised) == len(paragraph) else normalised
-        if settings.split == ONE_PER_LINE:
-            start = len(normalised) - len(normalised.lstrip())
-            spans = [(start, max(start, len(normalised.rstrip())))]
-        else:
-            spans = self._splitter.span_tokenize(normalised)
         kept = []
-        for start, end in spans:
+        for start, end in self._sentence_spans(normalised):
             sentence = normalised[start:end]
             if len(sentence) < settings.min_chars:
                 continue
@@ -260,15 +255,20 @@ class Tokenizer:
         return self.words(text)
 
     def prompt_sentences(self, text: str) -> list[list[str]]:
-        """A prompt's sentences as words, normalised and split into sentences as training text
-        was (every line one sentence when training read one per line); none is left out."""
+        """A prompt's sentences as words, normalised and cut as training text was (its split,
+        then sentences within each unit); none is filtered out, as training's filters would."""
         normalised = text.lower() if self.settings.lowercase else text
-        if self.settings.split == ONE_PER_LINE:
-            pieces = normalised.splitlines()
-        else:
-            pieces = [normalised[start:end]
-                      for start, end in self._splitter.span_tokenize(normalised)]
+        units = units_from_lines(normalised.splitlines(keepends=True), self.settings.split)
+        pieces = [unit[start:end] for unit in units
+                  for start, end in self._sentence_spans(unit)]
         return [words for piece in pieces if (words := self.words(piece))]
+
+    def _sentence_spans(self, unit: str) -> list[tuple[int, int]]:
+        """Where a unit's sentences are: Punkt's spans, or (one per line) the unit, stripped."""
+        if self.settings.split == ONE_PER_LINE:
+            start = len(unit) - len(unit.lstrip())
+            return [(start, max(start, len(unit.rstrip())))]
+        return list(self._splitter.span_tokenize(unit))
 
 
 def build_tokenizer(sample_paragraphs: Iterable[str], settings: PrepareSettings) -> Tokenizer:

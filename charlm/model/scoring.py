@@ -17,7 +17,7 @@ import torch
 
 from charlm.data.batches import IGNORE
 from charlm.data.prepare import EncodedSentences
-from charlm.data.settings import DOCUMENT, SENTENCE
+from charlm.data.settings import CONTEXT_DESCRIPTIONS, DOCUMENT, SENTENCE
 from charlm.data.streams import Stream, sentence_starts, stream_batch
 from charlm.data.vocab import UNKNOWN_ID
 from charlm.model.dynamic import Adaptation, reading_segments
@@ -39,10 +39,7 @@ WINDOW = 512
 # four decimals (256: tokens up to 1 nat apart); pieces of 4,096 then scored fastest
 # (docs/performance.md#context).
 WARMUP_TOKENS = 2048
-MIN_PIECE_TOKENS = 4096
-# How the summary says what each sentence was read after.
-CONTEXT_ROWS = {SENTENCE: "sentence (each sentence read alone)",
-                DOCUMENT: "document (each sentence after the text before it in its document)"}
+PIECE_TOKENS = 4096
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 # exp() of more than this overflows a float; such a perplexity is reported as exp(700).
@@ -120,19 +117,18 @@ class Pieces:
         return self.end - self.warm
 
 
-def sentence_pieces(sentences: EncodedSentences) -> Pieces:
+def sentence_pieces(stream: Stream) -> Pieces:
     """Sentence context: every sentence a piece of its own, read from a zero state."""
-    starts = np.append(sentence_starts(sentences), len(sentences.ids) + len(sentences))
-    return Pieces(starts[:-1], starts[:-1], starts[1:])
+    return Pieces(stream.starts[:-1], stream.starts[:-1], stream.starts[1:])
 
 
-def document_pieces(sentences: EncodedSentences, piece_tokens: int, warmup_tokens: int
-                    ) -> Pieces:
-    """Document context: each document cut at sentence boundaries into pieces of about
-    `piece_tokens` positions, scored side by side. A piece that does not open its document
-    first reads up to `warmup_tokens` positions before it (whole sentences of its document),
-    so it starts from the state that text leaves."""
-    starts = np.append(sentence_starts(sentences), len(sentences.ids) + len(sentences))
+def document_pieces(stream: Stream, piece_tokens: int, warmup_tokens: int) -> Pieces:
+    """Document context: each document of a stream of sentences in order cut at sentence
+    boundaries into pieces of about `piece_tokens` positions, scored side by side. A piece that
+    does not open its document first reads up to `warmup_tokens` positions before it (whole
+    sentences of its document), so it starts from the state that text leaves. The pieces depend
+    on the text alone, so every caller scores it alike."""
+    sentences, starts = stream.sentences, stream.starts
     if not len(sentences):
         return Pieces(*(np.zeros(0, dtype=np.int64),) * 3)
     document_of = np.searchsorted(sentences.documents, np.arange(len(sentences)), side="right")
@@ -202,8 +198,8 @@ def token_surprisals(
         _adapt_while_reading(adaptation, sentences, stream, device, batch_size, surprisal,
                              context)
         return surprisal
-    pieces = (document_pieces(sentences, _piece_tokens(len(stream), batch_size), WARMUP_TOKENS)
-              if context == DOCUMENT else sentence_pieces(sentences))
+    pieces = (document_pieces(stream, PIECE_TOKENS, WARMUP_TOKENS) if context == DOCUMENT
+              else sentence_pieces(stream))
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -212,12 +208,6 @@ def token_surprisals(
             surprisal[positions] = losses.cpu().double().numpy()
     model.train(was_training)
     return surprisal
-
-
-def _piece_tokens(stream_tokens: int, batch_size: int) -> int:
-    """Pieces long enough that a stream fills about one batch of them, and no shorter than
-    MIN_PIECE_TOKENS: fewer warm-ups to read."""
-    return max(MIN_PIECE_TOKENS, -(-stream_tokens // batch_size))
 
 
 def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences, stream: Stream,
@@ -229,11 +219,10 @@ def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences, st
     as one stretch of the stream, on from the state the previous segment left (zeroed where a
     document begins). Gradients are summed over the segment's tokens."""
     model = adaptation.model
-    starts = sentence_starts(sentences)
+    starts = stream.starts
     state = None
     for segment in reading_segments(sentences.lengths, adaptation.settings.segment_tokens):
-        first = int(starts[segment[0]])
-        end = first + int(sentences.lengths[segment].sum()) + len(segment)
+        first, end = int(starts[segment[0]]), int(starts[segment[-1] + 1])
         if context == DOCUMENT:
             batch = stream_batch(stream, np.arange(first, end)[None])
             losses, state = model.token_losses(batch.inputs.to(device),
@@ -243,8 +232,7 @@ def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences, st
             surprisal[first:end] = losses.detach().cpu().double().numpy()
             (losses.sum() / (end - first)).backward()
         else:
-            pieces = Pieces(starts[segment], starts[segment],
-                            starts[segment] + sentences.lengths[segment] + 1)
+            pieces = Pieces(starts[segment], starts[segment], starts[segment + 1])
             for indices in _piece_batches(pieces, batch_size, model.config.vocab_size):
                 losses, positions = _read_pieces(model, stream, pieces, indices, device)
                 surprisal[positions] = losses.detach().cpu().double().numpy()
@@ -320,7 +308,7 @@ def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
     return [
         ("files", ", ".join(result.files)),
         *([("text split", ", ".join(result.split))] if result.split else []),
-        ("context", CONTEXT_ROWS[result.context]),
+        ("context", CONTEXT_DESCRIPTIONS[result.context]),
         ("sentences", f"{result.sentences:,}"),
         ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
         ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),

@@ -24,7 +24,10 @@ class CarriedState:
         self.state = None
 
     def keep(self, state: State) -> None:
-        self.state = detach_state(state)
+        # In float32 whatever autocast computed it in: a run resumed without --amp reads it.
+        kept = detach_state(state)
+        self.state = (kept[0].float(), kept[1].float()) if isinstance(kept, tuple) else (
+            kept.float())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The state on the CPU, by part ({} when there is none)."""

@@ -383,8 +383,8 @@ class TrainConfig:
     )
     workers: int = option(
         0,
-        "Processes that tokenize the corpus before training (0: automatic, up to 2 for corpora "
-        "over 2 MB).",
+        "Processes that tokenize the corpus before training (0: automatic: for a corpus over 2 MB, "
+        "one per core available, no more than it has megabytes; below, this process alone).",
         minimum=0,
         maximum=256,
         panel="Data",

@@ -116,7 +116,8 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
             run.carried.clear()
         epoch_batches = ranks.usable_batches(epoch.count)
         done_in_epoch = epoch.sentences_before(progress.batch_in_epoch)
-        outputs.start_epoch(progress.epoch + 1, config.epochs, len(run.train_set), done_in_epoch)
+        outputs.start_epoch(progress.epoch + 1, config.epochs,
+                            epoch.sentences_before(epoch_batches), done_in_epoch)
         figures.pause()
         for first in ranks.step_starts(progress.batch_in_epoch, epoch.count):
             figures.add_step_loss(train_step(run, epoch.batch(first + ranks.rank)))
@@ -171,7 +172,7 @@ def train_step(run: Run, batch: Batch) -> torch.Tensor:
     loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
                                     runtime.to_device(batch.targets),
                                     carried.state if carried is not None else None,
-                                    runtime.resets_to_device(batch.resets))
+                                    batch.resets.to(runtime.device) if batch.resets else None)
     if carried is not None:
         carried.keep(final)
     run.optimizer.zero_grad(set_to_none=True)

@@ -4,7 +4,6 @@ and how often the training loss is read back from the device."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ import torch
 from torch import nn
 
 from charlm.data.streams import Resets
-from charlm.devices import pick_device
+from charlm.devices import available_cores, pick_device
 from charlm.model.network import State
 
 # Steps between reading the training loss back from a GPU: each read waits for the device (and,
@@ -69,11 +68,6 @@ class Runtime:
             return tensor
         return tensor.pin_memory().to(self.device, non_blocking=True)
 
-    def resets_to_device(self, resets: Resets | None) -> Resets | None:
-        if resets is None:
-            return None
-        return Resets(self.to_device(resets.keep), resets.columns)
-
     def loss_module(self, model: nn.Module) -> LossModule:
         return LossModule(model, self.device.type if self.amp else None)
 
@@ -85,8 +79,7 @@ def configure_cpu(threads: int, ranks_on_host: int = 1) -> int:
     for them, and OpenMP threads that wait on a busy core stall the whole step.
     """
     if threads <= 0:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        threads = max(1, (cores or os.cpu_count() or 1) // ranks_on_host)
+        threads = max(1, available_cores() // ranks_on_host)
     torch.set_num_threads(threads)
     # Denormal floats are slow on x86 and make no difference to learning.
     torch.set_flush_denormal(True)
