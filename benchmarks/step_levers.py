@@ -13,7 +13,8 @@ backward, in alternating rounds:
 - the output layer and its loss, in charlm's blocks of positions: linear then cross-entropy
   (charlm) against one function that makes the scores' gradient in the forward pass
   (softmax − one-hot, in place) and leaves the backward its two products;
-- with --compile, the GRU's time step compiled by torch.compile (it compiles first, for a while).
+- with --compile, the GRU's time step, and the output layer with its loss, each compiled by
+  torch.compile (they compile first, for a while).
 
 Prints the milliseconds of each, per round, and the largest difference of their results.
 """
@@ -186,6 +187,15 @@ def main() -> None:
         print(f"torch.compile of the time step: {time.perf_counter() - started:.1f} s to compile")
         levers["recurrence: eager time steps"] = lambda: stepped_gru(gru, x, gru_step)
         levers["recurrence: compiled time steps"] = lambda: stepped_gru(gru, x, compiled)
+        compiled_loss = torch.compile(separate, dynamic=False)
+        started = time.perf_counter()
+        output_loss(compiled_loss, hidden, layer, targets).backward()
+        print(f"torch.compile of the output and loss: {time.perf_counter() - started:.1f} s "
+              "to compile")
+        levers["output and loss: eager"] = lambda: output_loss(separate, hidden, layer,
+                                                               targets)[None]
+        levers["output and loss: compiled"] = lambda: output_loss(compiled_loss, hidden, layer,
+                                                                  targets)[None]
     print(f"{args.rows} rows x {args.window} steps, {threads} threads, ms forward and backward:")
     results: dict[str, torch.Tensor] = {}
     for round_ in range(1, args.rounds + 1):

@@ -18,12 +18,20 @@ from typer.testing import CliRunner
 import charlm
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
-from charlm.data.batches import make_batch
+from charlm.data import streams
+from charlm.data.batches import Batch, make_batch
 from charlm.data.cache import cached_prepare
 from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
 from charlm.data.settings import PrepareSettings
-from charlm.data.streams import Stream, held_out_documents, sentence_starts, stream_epoch
+from charlm.data.streams import (
+    Resets,
+    Stream,
+    held_out_documents,
+    sentence_starts,
+    stream_epoch,
+)
 from charlm.data.vocab import END_ID, START_ID
+from charlm.errors import CharlmError
 from charlm.model import scoring
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.model.scoring import token_surprisals
@@ -119,6 +127,12 @@ def test_an_epoch_cuts_every_position_once_into_rows_of_whole_windows() -> None:
         assert len(Stream.of(sentences)) - len(seen) < 8 * 7 + 7  # a row's remainder, the shift
         assert sum(cut.step_totals(first)[0] for first in range(0, cut.count, 2)) == (
             sum(int((b.targets == END_ID).sum()) for b in batches))
+    # Each row is its own stretch of the stream, windows in order, every position once.
+    cut = stream_epoch(sentences, rows=4, window=7, seed=1, epoch=0)
+    for row in range(4):
+        read = np.concatenate([cut.batch(i).targets.numpy()[row] for i in range(cut.count)])
+        start = cut.shift + row * cut.row_length
+        assert list(read) == list(cut.stream.tokens(np.arange(start, start + cut.row_length))[1])
     cuts = [stream_epoch(sentences, 4, 7, seed=1, epoch=e) for e in range(4)]
     assert len({(c.shift, tuple(c.stream.order[:5])) for c in cuts}) > 1  # each epoch its own
 
@@ -331,6 +345,10 @@ def test_complete_reads_the_whole_prompt(document_model: dict[str, Path]) -> Non
         assert np.exp(-scored.surprisal[-2]) == pytest.approx(table[word], rel=1e-4)
     alone = dict(charlm.load(out, context="sentence").next_words("Ben walked to", k=50))
     assert alone != table
+    completed = model.complete("Anna was happy. Ben walked to", k=50)
+    assert [p for _, p in completed.next_words] == pytest.approx(list(table.values()))
+    # A prompt that ends a sentence leaves a new one open.
+    assert model.prompt_in_context("Anna was happy.").words == []
 
 
 # Everything else in document context.
@@ -419,7 +437,7 @@ def test_dynamic_evaluation_reads_each_segment_on_from_the_last(
     from charlm.model.dynamic_settings import DynamicSettings
 
     model = charlm.load(document_model["checkpoint"])
-    text = str(document_model["folder"] / "doc2.txt")
+    text = str(document_model["folder"])  # three documents: segments cross where each begins
     plain = model.evaluate(text)
     # Adapting nothing, segment after segment carrying the state: plain document scoring.
     still = model.evaluate(text, dynamic=DynamicSettings(segment_tokens=64, rate=0.0))
@@ -474,3 +492,116 @@ def test_a_checkpoint_of_an_unknown_context_is_refused_in_one_line(
     result = CliRunner().invoke(app, ["info", str(tmp_path / "damaged.pt")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "unknown context 'chapter'" in result.stderr
+
+
+def test_the_state_is_zeroed_where_a_document_begins() -> None:
+    """A row whose document begins at step 3 reads on from a zero state there: as if its text
+    before were another sequence."""
+    torch.manual_seed(1)
+    model = RNNLanguageModel(ModelConfig(vocab_size=40, embedding_dim=8, hidden_dim=16)).eval()
+    inputs, targets = torch.randint(3, 40, (2, 6)), torch.randint(3, 40, (2, 6))
+    state = torch.randn(2, 2, 16)
+    keep = torch.ones(2, 6)
+    keep[0, 3] = 0.0
+    with torch.no_grad():
+        reset, _ = model.token_losses(inputs, targets, state, Resets(keep, (3,)))
+        before, middle = model.token_losses(inputs[:, :3], targets[:, :3], state)
+        middle[:, 0] = 0.0
+        after, _ = model.token_losses(inputs[:, 3:], targets[:, 3:], middle)
+        carried, _ = model.token_losses(inputs, targets, state)
+    by_hand = torch.cat([before.view(2, 3), after.view(2, 3)], dim=1).flatten()
+    torch.testing.assert_close(reset, by_hand)
+    assert not torch.allclose(reset[3:6], carried[3:6])  # row 0 after the reset
+    torch.testing.assert_close(reset[6:], carried[6:])  # row 1 reads on
+
+
+def test_training_zeroes_the_state_where_a_document_begins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_documents(tmp_path / "novels", count=6, sentences=40)
+    flags = document_flags(folder, tmp_path / "x.pt", epochs=1)
+    train(config_of(**{**flags, "out": str(tmp_path / "reset.pt")}), quiet_reporter())
+    original = streams.stream_batch
+
+    def without_resets(stream: Stream, positions: np.ndarray) -> Batch:
+        batch = original(stream, positions)
+        assert batch.resets is not None or positions.size
+        return Batch(batch.inputs, batch.targets, batch.tokens, batch.sentences, None)
+
+    monkeypatch.setattr(streams, "stream_batch", without_resets)
+    train(config_of(**{**flags, "out": str(tmp_path / "carried.pt")}), quiet_reporter())
+    first, second = (load_checkpoint(tmp_path / f"{n}.pt")["model_state"]
+                     for n in ("reset", "carried"))
+    apart = max(float((first[name] - second[name]).abs().max()) for name in first)
+    assert apart > 1e-4  # more than the rounding of a sequence read in pieces
+
+
+def test_training_holds_out_running_text_and_scores_it_as_evaluate_does(
+    document_model: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = document_model["folder"]
+    result = CliRunner().invoke(app, ["train", str(folder), "-o", str(tmp_path / "m.pt"),
+                                      "--epochs", "1", "--bptt", "10", "--embedding-dim", "8",
+                                      "--hidden-dim", "16", "--vocabulary-size", "50",
+                                      "--batch-size", "16", "--samples", "0"])
+    assert result.exit_code == 0, result.output
+    assert "(the end of each document of 3 documents)" in result.stdout
+    # score reads documents with a reader of its own: files, and a CSV's rows, as evaluate does.
+    model = charlm.load(document_model["checkpoint"])
+    rows = tmp_path / "rows.csv"
+    paragraphs = (folder / "doc0.txt").read_text(encoding="utf-8").split("\n\n")
+    rows.write_text("body\n" + "".join(f'"{p}"\n' for p in paragraphs), encoding="utf-8")
+    for inputs in ([str(folder)], [str(rows)]):
+        scored, evaluated = model.score_text(inputs).summary, model.evaluate_files(inputs)
+        assert scored.log_prob == pytest.approx(evaluated.summary.log_prob, rel=1e-12)
+        assert scored.tokens == evaluated.summary.tokens
+    command = CliRunner().invoke(app, ["score", str(document_model["checkpoint"]), str(rows),
+                                       "--split", "one-per-line", "--context", "document",
+                                       "--json"])
+    summary = json.loads(command.stdout.splitlines()[-1])["summary"]
+    assert summary["context"] == "document"
+
+
+def test_an_epoch_begins_afresh_whatever_the_last_one_carried(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    flags = document_flags(folder, tmp_path / "x.pt", print_every=100_000)
+    whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
+    train(config_of(**{**flags, "out": str(whole), "epochs": 2}), quiet_reporter())
+    train(config_of(**{**flags, "out": str(parts), "epochs": 1}), quiet_reporter())
+    checkpoint = load_checkpoint(parts)
+    assert checkpoint["progress"]["batch_in_epoch"] == 0
+    checkpoint["stream_states"] = [{"h": torch.randn_like(checkpoint["stream_states"][0]["h"])}]
+    save_checkpoint(checkpoint, parts)
+    train(config_of(corpus=str(folder), resume=str(parts), epochs=2), quiet_reporter())
+    assert_same_state(whole, parts)
+
+
+def test_a_run_stopped_inside_an_epoch_resumes_with_its_number_of_ranks(tmp_path: Path
+                                                                         ) -> None:
+    folder = write_documents(tmp_path / "novels")
+    stopped = tmp_path / "stopped.pt"
+    with pytest.raises(Interrupted):
+        train(config_of(**document_flags(folder, stopped, epochs=1, print_every=90)),
+              SignalAfter(150))
+    checkpoint = load_checkpoint(stopped)
+    checkpoint["stream_states"] = checkpoint["stream_states"] * 2
+    save_checkpoint(checkpoint, stopped)
+    with pytest.raises(CharlmError, match=r"cut for 2 rank\(s\), and this run has 1"):
+        train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+
+
+def test_a_run_from_before_contexts_resumes_reading_sentences(tmp_path: Path) -> None:
+    folder = write_documents(tmp_path / "novels")
+    stopped = tmp_path / "stopped.pt"
+    with pytest.raises(Interrupted):
+        train(config_of(**tiny_flags(corpus=str(folder), out=str(stopped), epochs=1,
+                                     print_every=90, context="sentence")), SignalAfter(150))
+    checkpoint = load_checkpoint(stopped)
+    for part in (checkpoint, checkpoint["train_config"], checkpoint["setting_origins"]):
+        del part["context"]
+    del checkpoint["train_config"]["bptt"], checkpoint["setting_origins"]["bptt"]
+    save_checkpoint(checkpoint, stopped)
+    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    resumed = load_checkpoint(stopped)
+    assert resumed["context"] == resumed["train_config"]["context"] == "sentence"
+    assert resumed["progress"]["epoch"] == 1

@@ -203,6 +203,7 @@ def assert_exports_agree(config: ModelConfig, tmp_path: Path) -> None:
     result = invoke([str(checkpoint)])
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "model.onnx.json").read_text(encoding="utf-8"))
+    assert meta["context"] == "sentence"  # a checkpoint that names no context reads sentences
     sentences = [[5, 9, 3, 28, 4], [7], [12, 12, 29]]
     assert_agree(onnx_log_probs(tmp_path / "model.onnx", meta, sentences),
                  checkpoint_log_probs(checkpoint, sentences))

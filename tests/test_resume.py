@@ -40,8 +40,7 @@ def metric_lines(checkpoint: Path) -> list[dict[str, float]]:
     return [{k: json.loads(line)[k] for k in keep} for line in lines]
 
 
-# In sentence context, 380 training sentences an epoch: a report every 95 falls on each epoch's end
-# too, so a run of one epoch reports where a run of two does.
+# A run of two epochs (document context, the default), reports every 95 sentences.
 @pytest.fixture
 def uninterrupted(corpus_file: Path, tmp_path: Path) -> Path:
     out = tmp_path / "whole.pt"
