@@ -41,7 +41,13 @@ def forward_and_backward(m: int, k: int, n: int) -> list[Shape]:
 def step_products(rows: int, steps: int, embedding: int, hidden: int, layers: int, vocab: int,
                   gates: int = 3, output_block: int | None = None) -> Counter[Shape]:
     """Every product of one training step over rows × steps predicted positions, with how often
-    each shape occurs; the output layer in blocks of `output_block` positions (None: at once)."""
+    each shape occurs; a full output layer in blocks of `output_block` positions (None: at once)."""
+    return (recurrence_products(rows, steps, embedding, hidden, layers, gates)
+            + full_output_products(rows * steps, hidden, vocab, output_block))
+
+
+def recurrence_products(rows: int, steps: int, embedding: int, hidden: int, layers: int,
+                        gates: int = 3) -> Counter[Shape]:
     positions = rows * steps
     products: Counter[Shape] = Counter()
     for layer in range(layers):
@@ -49,12 +55,33 @@ def step_products(rows: int, steps: int, embedding: int, hidden: int, layers: in
         products.update(forward_and_backward(positions, inputs, gates * hidden))
         for shape in forward_and_backward(rows, hidden, gates * hidden):
             products[shape] += steps
-    block = output_block or positions
+    return products
+
+
+def full_output_products(positions: int, hidden: int, scores: int,
+                         block: int | None = None) -> Counter[Shape]:
+    """A linear layer from `hidden` to `scores` over every position, in blocks of `block`."""
+    products: Counter[Shape] = Counter()
+    block = block or positions
     whole, rest = divmod(positions, block)
-    for shape in forward_and_backward(block, hidden, vocab):
+    for shape in forward_and_backward(block, hidden, scores):
         products[shape] += whole
     if rest:
-        products.update(forward_and_backward(rest, hidden, vocab))
+        products.update(forward_and_backward(rest, hidden, scores))
+    return products
+
+
+def adaptive_output_products(positions: int, hidden: int, head: int,
+                             clusters: list[tuple[float, int, int]],
+                             block: int | None = None) -> Counter[Shape]:
+    """An adaptive softmax's products: the head over every position (in blocks), and each
+    cluster (share of the positions whose target lies in it, projection width, words) on its
+    share of the positions: a projection, then its words' scores."""
+    products = full_output_products(positions, hidden, head, block)
+    for share, width, words in clusters:
+        rows = max(1, round(share * positions))
+        products.update(forward_and_backward(rows, hidden, width))
+        products.update(forward_and_backward(rows, width, words))
     return products
 
 

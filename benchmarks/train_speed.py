@@ -12,7 +12,9 @@ training, its training tokens and time read from its checkpoint) and then the re
 tokens) in each --reference arrangement (rows x window), in turn; it prints each pair's ratio of
 charlm to the reference's best arrangement, and the median over the pairs. Then it measures the
 machine's matrix-product rate at the shapes of each step (benchmarks/_bound.py) and the share of
-that bound each reaches. --tutorial also times the tutorial's own method once: one sentence per
+that bound each reaches (with --flag=--softmax=adaptive, the bound counts the adaptive layer's
+products: its head over every position, each cluster over the positions whose target lies in
+it). --tutorial also times the tutorial's own method once: one sentence per
 RMSprop step.
 """
 
@@ -27,9 +29,18 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from _bound import Shape, bound, charlm_block, step_products
+from _bound import (
+    Shape,
+    adaptive_output_products,
+    bound,
+    charlm_block,
+    full_output_products,
+    recurrence_products,
+    step_products,
+)
 from _common import (
     Clock,
+    Data,
     baseline_step,
     command_for,
     configure,
@@ -39,7 +50,10 @@ from _common import (
     sentence_order,
 )
 
+from charlm.data.batches import target_counts
 from charlm.model.kinds import CELL_KINDS
+from charlm.model.softmax import AdaptiveSoftmax, adaptive_cutoffs
+from charlm.training.config import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 
@@ -131,14 +145,28 @@ def step_shapes(args: argparse.Namespace, flags: list[str], arrangements: list[s
         rows, steps = config.batch_size, config.bptt
     else:  # sentences of the mean length, each with its SENTENCE_START
         rows, steps = config.batch_size, round(float(data.train.lengths.mean())) + 1
-    shapes = {"charlm": (step_products(rows, steps, *sizes, gates=gates,
-                                       output_block=charlm_block(data.vocab_size)),
-                         rows * steps)}
+    shapes = {"charlm": (recurrence_products(rows, steps, *sizes[:3], gates=gates)
+                         + output_products(config, rows * steps, data), rows * steps)}
     for arrangement in arrangements:
         a_rows, a_steps = (int(n) for n in arrangement.split("x"))
         shapes[arrangement] = (step_products(a_rows, a_steps, *sizes, gates=3),
                                a_rows * a_steps)
     return shapes
+
+
+def output_products(config: TrainConfig, positions: int, data: Data) -> Counter[Shape]:
+    """The products of charlm's output layer, full or adaptive (cut as `charlm train` cuts it)."""
+    hidden = config.hidden_dim
+    if config.softmax == "full":
+        return full_output_products(positions, hidden, data.vocab_size,
+                                    charlm_block(data.vocab_size))
+    counts = target_counts(data.train, data.vocab_size)
+    layer = AdaptiveSoftmax(hidden, data.vocab_size, adaptive_cutoffs(counts))
+    clusters = [(counts[low:high].sum() / counts.sum(), cluster[0].out_features,
+                 cluster[1].out_features)
+                for low, high, cluster in zip(layer.bounds, layer.bounds[1:], layer.tail)]
+    return adaptive_output_products(positions, hidden, layer.head.out_features, clusters,
+                                    charlm_block(layer.head.out_features))
 
 
 if __name__ == "__main__":
