@@ -2,7 +2,7 @@
 charlm does, in turn.
 
     python benchmarks/step_levers.py [--rows 128] [--window 35] [--repeats 10] [--rounds 2]
-        [--threads 0] [--compile]
+        [--threads 0] [--compile] [--halves]
 
 At the default model's sizes (embedding 48, two GRU layers of 128, 2,000 words) and one step's
 shape (--rows × --window positions), each lever is timed against charlm's own way, forward and
@@ -14,7 +14,11 @@ backward, in alternating rounds:
   (charlm) against one function that makes the scores' gradient in the forward pass
   (softmax − one-hot, in place) and leaves the backward its two products;
 - with --compile, the GRU's time step, and the output layer with its loss, each compiled by
-  torch.compile (they compile first, for a while).
+  torch.compile (they compile first, for a while);
+- with --halves, the whole step (embedding, recurrence, output and loss) over all the rows with
+  the cores' threads inside each operation (charlm) against two halves of the rows stepped at
+  once in two threads of one core each, their gradients summed; and the whole step, and a half,
+  on one thread, which shows what the second core adds.
 
 Prints the milliseconds of each, per round, and the largest difference of their results.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -145,13 +150,54 @@ def output_loss(function: Callable, hidden: torch.Tensor, layer: nn.Linear,
                for s in range(0, len(targets), block))
 
 
-def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[float, torch.Tensor]:
+def whole_step(rows: int, window: int) -> Callable[[slice], torch.Tensor]:
+    """The default model's forward and backward over some of `rows` × `window` positions."""
+    embedding, gru = nn.Embedding(VOCABULARY, EMBEDDING), nn.GRU(EMBEDDING, HIDDEN, LAYERS,
+                                                                  batch_first=True)
+    layer = nn.Linear(HIDDEN, VOCABULARY)
+    inputs, targets = (torch.randint(0, VOCABULARY, (rows, window)) for _ in range(2))
+
+    def step(part: slice) -> torch.Tensor:
+        hidden = gru(embedding(inputs[part]))[0].reshape(-1, HIDDEN)
+        loss = output_loss(separate, hidden, layer, targets[part].reshape(-1))
+        (loss / (rows * window)).backward()
+        return loss.detach()[None]
+    return step
+
+
+def halves(rows: int, window: int, repeats: int, rounds: int, threads: int) -> None:
+    step = whole_step(rows, window)
+    everything, first, second = slice(0, rows), slice(0, rows // 2), slice(rows // 2, rows)
+    pool = ThreadPoolExecutor(2)
+
+    def in_two_threads() -> torch.Tensor:
+        return sum(task.result() for task in [pool.submit(step, first), pool.submit(step, second)])
+
+    ways = {f"whole step, {threads} threads (charlm)": (threads, lambda: step(everything)),
+            "two halves at once, a thread each": (1, in_two_threads),
+            "whole step, 1 thread": (1, lambda: step(everything)),
+            "half the rows, 1 thread": (1, lambda: step(first))}
+    print(f"{rows} rows x {window} steps, ms forward and backward:")
+    for round_ in range(1, rounds + 1):
+        for name, (ways_threads, run) in ways.items():
+            torch.set_num_threads(ways_threads)
+            ms, _ = timed(run, repeats, backward=False)
+            print(f"  round {round_}: {name}: {ms:.1f} ms", flush=True)
+    torch.set_num_threads(threads)
+
+
+def timed(run: Callable[[], torch.Tensor], repeats: int, backward: bool = True
+          ) -> tuple[float, torch.Tensor]:
+    def once() -> torch.Tensor:
+        result = run()
+        if backward:
+            result.sum().backward()
+        return result
     for _ in range(2):
-        run().sum().backward()
+        once()
     started = time.perf_counter()
     for _ in range(repeats):
-        result = run()
-        result.sum().backward()
+        result = once()
     return (time.perf_counter() - started) / repeats * 1000, result.detach()
 
 
@@ -163,8 +209,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--halves", action="store_true")
     args = parser.parse_args()
     threads = configure(args.threads)
+    if args.halves:
+        halves(args.rows, args.window, args.repeats, args.rounds, threads)
+        return
     torch.manual_seed(0)
     gru = nn.GRU(EMBEDDING, HIDDEN, LAYERS, batch_first=True)
     layer = nn.Linear(HIDDEN, VOCABULARY)
