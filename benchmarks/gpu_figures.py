@@ -1,0 +1,132 @@
+"""The figures of a training device, made for a CUDA GPU: speed and what is learnt in fixed time
+for the default model and a large one, each cell, both contexts and several batch sizes; and the
+corpus prepared with the machine's cores.
+
+    python benchmarks/gpu_figures.py CORPUS [--seconds 60] [--large-minutes 5] [--short 20]
+        [--batch-sizes 128,512,2048] [--parts default,batch,large,cells,context,prepare]
+        [--device cuda] [--flag=--amp ...] [--json FIGURES.json]
+
+Every training run goes through the Python API (the loop `charlm train` runs) until the first
+report after its time (training time: reports excluded), with no limit of epochs and no samples,
+and prints its training tokens/s and the validation perplexity of its last and best reports.
+--json writes every figure to FIGURES.json as soon as it is measured, so a run cut short keeps
+what it measured. The parts, in the order given:
+
+- default: the default model (GRU, embedding 48, two layers of 128, 2,000 words), --seconds;
+- batch: the default model at each of --batch-sizes, --short seconds each, at the default
+  learning rate and at the rate times the square root of the batch's growth over the default;
+- large: two LSTM layers of 650, embedding 650, 10,000 words, --large-minutes;
+- cells: each cell, fused (where PyTorch has it) and hand-written, --short seconds each;
+- context: document and sentence context, --short seconds each;
+- prepare: the corpus prepared cold, with the automatic workers and with one
+  (as benchmarks/prepare_speed.py measures it, in a fresh process with an empty cache).
+
+--device cpu runs the same parts on the CPU, to try the script (with short times) before a GPU
+run; --flag adds a `charlm train` flag to every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+from _common import DEFAULTS, TrainedFor, train_for
+from prepare_speed import measure
+
+from charlm.model.cells import CELLS
+
+PARTS = ("default", "batch", "large", "cells", "context", "prepare")
+LARGE = ["--cell", "lstm", "--embedding-dim", "650", "--hidden-dim", "650", "--layers", "2",
+         "--vocabulary-size", "10000"]
+
+
+class Figures:
+    """Every figure measured, printed as it comes and kept in a JSON file when one is named."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+        self.rows: list[dict] = []
+
+    def add(self, part: str, label: str, **values: float | int | str) -> None:
+        self.rows.append({"part": part, "label": label, **values})
+        shown = ", ".join(f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in values.items())
+        print(f"{part:8s} {label}: {shown}", flush=True)
+        if self.path:
+            self.path.write_text(json.dumps(self.rows, indent=1) + "\n")
+
+
+def trained(corpus: str, seconds: float, flags: list[str]) -> TrainedFor:
+    with tempfile.TemporaryDirectory(prefix="charlm-gpu-") as workdir:
+        return train_for(corpus, seconds, ["--epochs", "1000000", "--samples", "0", *flags],
+                         Path(workdir))
+
+
+def record(figures: Figures, part: str, label: str, run: TrainedFor) -> None:
+    perplexities = [report["val_ppl"] for report in run.metrics]
+    figures.add(part, label, tokens_per_s=run.tokens_per_s, training_s=run.training_s,
+                steps=run.steps, val_ppl=perplexities[-1], best_val_ppl=min(perplexities))
+
+
+def training_runs(args: argparse.Namespace, part: str) -> list[tuple[str, float, list[str]]]:
+    """The runs of one training part: (label, seconds, flags)."""
+    if part == "default":
+        return [("defaults", args.seconds, [])]
+    if part == "large":
+        return [("LSTM 650 x 2, 10,000 words", args.large_minutes * 60, LARGE)]
+    if part == "context":
+        return [(f"--context {context}", args.short, ["--context", context])
+                for context in ("document", "sentence")]
+    if part == "cells":
+        return [(f"{cell} {way}", args.short, ["--cell", cell, "--implementation", way])
+                for cell in CELLS
+                for way in (["fused"] if CELLS[cell].fused is not None else []) + ["hand-written"]]
+    runs = []
+    for size in (int(size) for size in args.batch_sizes.split(",")):
+        rate = DEFAULTS.learning_rate * math.sqrt(size / DEFAULTS.batch_size)
+        runs.append((f"batch {size}", args.short, ["--batch-size", str(size)]))
+        if size != DEFAULTS.batch_size:
+            runs.append((f"batch {size}, rate {rate:.4g}", args.short,
+                         ["--batch-size", str(size), "--learning-rate", f"{rate:.6g}"]))
+    return runs
+
+
+def prepare_figures(corpus: str, figures: Figures) -> None:
+    with tempfile.TemporaryDirectory(prefix="charlm-gpu-") as scratch:
+        for workers in (0, 1):
+            result = measure(Path(corpus), Path(scratch) / f"cache-{workers}", workers)
+            figures.add("prepare", "automatic workers" if workers == 0 else "one worker",
+                        seconds=result["seconds"], workers=result["workers"],
+                        peak_mb=result["peak_mb"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--large-minutes", type=float, default=5.0)
+    parser.add_argument("--short", type=float, default=20.0)
+    parser.add_argument("--batch-sizes", default="128,512,2048")
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--flag", action="append", default=[],
+                        help="a further `charlm train` flag, e.g. --flag=--amp")
+    parser.add_argument("--json", help="write every figure to this file as it is measured")
+    args = parser.parse_args()
+    figures = Figures(args.json)
+    for part in args.parts.split(","):
+        if part not in PARTS:
+            raise SystemExit(f"no part {part!r}: the parts are {', '.join(PARTS)}")
+        if part == "prepare":
+            prepare_figures(args.corpus, figures)
+            continue
+        for label, seconds, flags in training_runs(args, part):
+            run = trained(args.corpus, seconds, ["--device", args.device, *flags, *args.flag])
+            record(figures, part, label, run)
+
+
+if __name__ == "__main__":
+    main()
