@@ -93,7 +93,8 @@ def baseline_step(model: RNNLanguageModel, optimizer: torch.optim.Optimizer, dat
     words = torch.from_numpy(data.train.sentence(index).astype(np.int64))
     inputs = torch.cat([torch.tensor([START_ID]), words])[None]
     targets = torch.cat([words, torch.tensor([END_ID])])[None]
-    # The tutorial's network written plainly: PyTorch's own layers, without charlm's CPU GRU path.
+    # The tutorial's network written plainly: PyTorch's own layers, the scores of the whole
+    # sentence at once (charlm's model computes them in blocks).
     hidden, _ = model.rnn(model.embedding(inputs))
     logits = model.output(hidden)
     loss = torch.nn.functional.cross_entropy(logits[0], targets[0])

@@ -84,7 +84,7 @@ def training_runs(args: argparse.Namespace, part: str) -> list[tuple[str, float,
         return [(f"{cell} {way}", args.short, ["--cell", cell, "--implementation", way])
                 for cell in CELLS
                 for way in (["fused"] if CELLS[cell].fused is not None else []) + ["hand-written"]]
-    runs = []
+    runs = []  # the batch part
     for size in (int(size) for size in args.batch_sizes.split(",")):
         rate = DEFAULTS.learning_rate * math.sqrt(size / DEFAULTS.batch_size)
         runs.append((f"batch {size}", args.short, ["--batch-size", str(size)]))
