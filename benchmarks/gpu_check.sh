@@ -8,6 +8,10 @@
 # trained on the GPU: `charlm generate` and `charlm evaluate` it on a machine without CUDA),
 # figures.log and figures.json (written as each figure is measured). A failing step does not
 # stop the later ones; the exit status is the test suite's. PYTHON names the interpreter (python3).
+# WHEELS names a folder of wheels for a machine without a package index (made elsewhere with
+# `pip download nltk --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
+# -d WHEELS`, for the machine's Python): NLTK is installed from it, and this checkout is used
+# from where it lies (PYTHONPATH) over the torch already there.
 set -uo pipefail
 corpus=$1
 results=$2
@@ -15,6 +19,10 @@ shift 2
 mkdir -p "$results"
 export PYTHONUNBUFFERED=1
 PYTHON=${PYTHON:-python3}
+if [ -n "${WHEELS:-}" ]; then
+    "$PYTHON" -m pip install -q --no-index --find-links "$WHEELS" nltk
+    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
 "$PYTHON" - <<'EOF' | tee "$results/device.txt"
 import os, torch
 name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"

@@ -3,7 +3,7 @@ for the default model and a large one, each cell, both contexts and several batc
 corpus prepared with the machine's cores.
 
     python benchmarks/gpu_figures.py CORPUS [--seconds 60] [--large-minutes 5] [--short 20]
-        [--batch-sizes 128,512,2048] [--parts default,batch,large,cells,context,prepare]
+        [--batch-sizes 128,512,2048] [--parts syncs,default,batch,large,cells,context,prepare]
         [--device cuda] [--flag=--amp ...] [--json FIGURES.json]
 
 Every training run goes through the Python API (the loop `charlm train` runs) until the first
@@ -12,6 +12,9 @@ and prints its training tokens/s and the validation perplexity of its last and b
 --json writes every figure to FIGURES.json as soon as it is measured, so a run cut short keeps
 what it measured. The parts, in the order given:
 
+- syncs: where a training step of the default model makes the host wait for the GPU, in each
+  context: every synchronising operation PyTorch reports (torch.cuda.set_sync_debug_mode) over
+  --sync-steps steps, by the line that made it, and how many times a step makes it (CUDA only);
 - default: the default model (GRU, embedding 48, two layers of 128, 2,000 words), --seconds;
 - batch: the default model at each of --batch-sizes, --short seconds each, at the default
   learning rate and at the rate times the square root of the batch's growth over the default;
@@ -28,17 +31,29 @@ run; --flag adds a `charlm train` flag to every run.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import tempfile
+import warnings
+from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
-from _common import DEFAULTS, TrainedFor, train_for
+import torch
+from _common import DEFAULTS, TrainedFor, settings_from_flags, train_for
 from prepare_speed import measure
+from rich.console import Console
 
+from charlm.data.batches import Batch
 from charlm.model.cells import CELLS
+from charlm.options import resolve
+from charlm.training.config import TrainConfig
+from charlm.training.console import Reporter
+from charlm.training.loop import train_step
+from charlm.training.run import Run, build_run
 
-PARTS = ("default", "batch", "large", "cells", "context", "prepare")
+PARTS = ("syncs", "default", "batch", "large", "cells", "context", "prepare")
 LARGE = ["--cell", "lstm", "--embedding-dim", "650", "--hidden-dim", "650", "--layers", "2",
          "--vocabulary-size", "10000"]
 
@@ -103,6 +118,45 @@ def prepare_figures(corpus: str, figures: Figures) -> None:
                         peak_mb=result["peak_mb"])
 
 
+def sync_figures(corpus: str, device: str, steps: int, flags: list[str],
+                 figures: Figures) -> None:
+    """Each place in a training step that makes the host wait for the GPU, per step (on
+    another device the steps run, to try the part, and nothing is counted)."""
+    for context in ("document", "sentence"):
+        with ExitStack() as held, tempfile.TemporaryDirectory(prefix="charlm-gpu-") as workdir:
+            settings = settings_from_flags(["--context", context, "--samples", "0", *flags])
+            config = resolve(TrainConfig, {"corpus": corpus, "out": f"{workdir}/sync.pt",
+                                           "device": device, **settings}, {})
+            run = build_run(config, Reporter(Console(file=io.StringIO())), held)
+            run.model.train()
+            epoch = run.epoch_batches(0)
+            train_step(run, epoch.batch(0))  # cuDNN and the caching allocators set up first
+            done = min(steps, epoch.count - 1)
+            places = synchronising_places(run, [epoch.batch(i) for i in range(1, done + 1)])
+        label = f"--context {context}"
+        if not places:
+            figures.add("syncs", label, per_step=0.0, steps=done, device=device)
+        for place, count in places.most_common():
+            figures.add("syncs", f"{label} {place}", per_step=count / done, steps=done)
+
+
+def synchronising_places(run: Run, batches: list[Batch]) -> Counter[str]:
+    """Train on `batches`; how many times each line made the host wait for the GPU."""
+    cuda = run.runtime.device.type == "cuda"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if cuda:
+            torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for batch in batches:
+                train_step(run, batch)
+        finally:
+            if cuda:
+                torch.cuda.set_sync_debug_mode("default")
+    return Counter(f"{Path(w.filename).name}:{w.lineno}" for w in caught
+                   if "synchroniz" in str(w.message))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
@@ -110,6 +164,7 @@ def main() -> None:
     parser.add_argument("--large-minutes", type=float, default=5.0)
     parser.add_argument("--short", type=float, default=20.0)
     parser.add_argument("--batch-sizes", default="128,512,2048")
+    parser.add_argument("--sync-steps", type=int, default=20)
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--flag", action="append", default=[],
@@ -122,6 +177,9 @@ def main() -> None:
             raise SystemExit(f"no part {part!r}: the parts are {', '.join(PARTS)}")
         if part == "prepare":
             prepare_figures(args.corpus, figures)
+            continue
+        if part == "syncs":
+            sync_figures(args.corpus, args.device, args.sync_steps, args.flag, figures)
             continue
         for label, seconds, flags in training_runs(args, part):
             run = trained(args.corpus, seconds, ["--device", args.device, *flags, *args.flag])

@@ -58,8 +58,8 @@ class Stepper:
         return self.state if self.carries else None
 
     def whole(self, batch: Batch) -> None:
-        loss_sum, _, final = self.model.stream_loss(batch.inputs, batch.targets, self.carried(),
-                                                    batch.resets)
+        loss_sum, final = self.model.stream_loss(batch.inputs, batch.targets, self.carried(),
+                                                 batch.resets)
         self.state = detach_state(final)
         self.optimizer.zero_grad(set_to_none=True)
         (loss_sum / batch.tokens).backward()

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.training.loop import batch_loss, train_step
 from charlm.training.run import build_run
 
 pytestmark = pytest.mark.gpu
@@ -91,3 +92,27 @@ def test_a_gpu_runs_random_state_is_saved_and_resumed(corpus_file: Path, tmp_pat
         build_run(config, quiet_reporter(), held)
         assert torch.equal(torch.cuda.get_rng_state(device), saved["cuda"])
         assert torch.equal(torch.get_rng_state(), saved["cpu"])
+
+
+@pytest.mark.parametrize("context", ["document", "sentence"])
+def test_a_training_steps_loss_never_waits_for_the_gpu(corpus_file: Path, tmp_path: Path,
+                                                       context: str) -> None:
+    # The host queues a step's forward and runs ahead to prepare the next batch; an operation
+    # whose result size depends on the data (boolean-mask indexing, .item()) would make it wait
+    # for the device on every step. (The backward pass is PyTorch's own; benchmarks/
+    # gpu_figures.py --parts syncs lists whatever waits in the whole step.)
+    config = config_of(corpus=str(corpus_file), out=str(tmp_path / "sync.pt"), device="cuda",
+                       context=context, batch_size=4, embedding_dim=8, hidden_dim=16,
+                       vocabulary_size=50, samples=0)
+    with ExitStack() as held:
+        run = build_run(config, quiet_reporter(), held)
+        run.model.train()
+        epoch = run.epoch_batches(0)
+        assert epoch.count >= 4
+        train_step(run, epoch.batch(0))  # cuDNN and the caching allocators set up first
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            losses = [batch_loss(run, epoch.batch(index)) for index in (1, 2, 3)]
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        assert all(0 < float(loss.detach()) < math.inf for loss in losses)

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
+from charlm.data.batches import IGNORE, make_batch
+from charlm.data.prepare import EncodedSentences
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.model.softmax import (
     FIRST_CLUSTER_SHARE,
@@ -134,3 +136,28 @@ def test_resuming_keeps_the_stored_cutoffs(adaptive_model: dict, tmp_path: Path)
     after = load_checkpoint(out)
     assert after["model_config"]["cutoffs"] == before
     assert after["progress"]["epoch"] == 3
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_scoring_padding_and_ignoring_it_trains_as_dropping_it(softmax: str) -> None:
+    # On a GPU the output layer scores padded positions and the loss ignores them (dropping
+    # them makes the host wait for the device); on a CPU they are dropped. The same step.
+    torch.manual_seed(0)
+    cutoffs = (10, 25) if softmax == "adaptive" else ()
+    model = RNNLanguageModel(ModelConfig(vocab_size=40, embedding_dim=8, hidden_dim=16,
+                                         softmax=softmax, cutoffs=cutoffs))
+    lengths = np.array([1, 7, 3, 9, 4, 2])
+    ids = np.random.default_rng(0).integers(3, 40, lengths.sum()).astype(np.uint16)
+    batch = make_batch(EncodedSentences(ids, np.concatenate([[0], np.cumsum(lengths)])),
+                       np.arange(len(lengths)))
+    assert (batch.targets == IGNORE).sum() > 0
+    steps = []
+    for drop_padding in (True, False):
+        model.zero_grad()
+        loss, _ = model.stream_loss(batch.inputs, batch.targets, drop_padding=drop_padding)
+        loss.backward()
+        steps.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    (dropped, dropped_grads), (ignored, ignored_grads) = steps
+    torch.testing.assert_close(ignored, dropped)
+    for a, b in zip(ignored_grads, dropped_grads):
+        torch.testing.assert_close(a, b)

@@ -14,6 +14,7 @@ at the same place of its window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +101,11 @@ class Resets:
     """The time steps at which some row opens a document, in order (known on the host)."""
 
     def to(self, device: torch.device) -> Resets:
-        return Resets(self.keep.to(device, non_blocking=True), self.columns)
+        return self.moved(lambda keep: keep.to(device, non_blocking=True))
+
+    def moved(self, move: Callable[[torch.Tensor], torch.Tensor]) -> Resets:
+        """The same resets, `keep` moved by `move` (a runtime's copy to its device)."""
+        return Resets(move(self.keep), self.columns)
 
 
 def stream_batch(stream: Stream, positions: np.ndarray) -> Batch:

@@ -188,45 +188,57 @@ class RNNLanguageModel(nn.Module):
         return self.output(self.dropout(hidden)), state
 
     def _target_rows(self, inputs: torch.Tensor, targets: torch.Tensor, state: State | None,
-                     resets: Resets | None
+                     resets: Resets | None, drop_padding: bool
                      ) -> tuple[torch.Tensor, torch.Tensor, int, State]:
-        """The last layer's hidden states at the positions that have a target (row-major, so
-        each row's positions in order), those targets, the rows the output layer takes at a
-        time, and the final state: the output layer, the costliest step, never runs on
-        padding."""
+        """The last layer's hidden states as rows (row-major, so each sequence's positions in
+        order), their targets, the rows the output layer takes at a time, and the final state.
+        With `drop_padding`, only the positions that have a target: the output layer, the
+        costliest step, then never runs on padding."""
         hidden, final = self.recurrent(self.embedding(inputs), state, resets)
-        mask = targets != IGNORE
-        rows = self.dropout(hidden[mask])
-        kept = targets[mask]
-        block = max(len(kept), 1)
+        hidden, targets = hidden.reshape(-1, hidden.size(-1)), targets.reshape(-1)
+        if drop_padding:
+            mask = targets != IGNORE
+            hidden, targets = hidden[mask], targets[mask]
+        rows = self.dropout(hidden)
+        block = max(len(targets), 1)
         if rows.device.type == "cpu":
             block = max(1, CPU_SCORES_PER_BLOCK // self.output.scores_per_row)
-        return rows, kept, block, final
+        return rows, targets, block, final
 
     def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
         """Summed cross-entropy over non-ignored targets, and how many there were."""
-        total, count, _ = self.stream_loss(inputs, targets)
-        return total, count
+        total, _ = self.stream_loss(inputs, targets)
+        return total, int((targets != IGNORE).sum())
 
     def stream_loss(self, inputs: torch.Tensor, targets: torch.Tensor,
-                    state: State | None = None, resets: Resets | None = None
-                    ) -> tuple[torch.Tensor, int, State]:
+                    state: State | None = None, resets: Resets | None = None,
+                    drop_padding: bool | None = None) -> tuple[torch.Tensor, State]:
         """As `loss`, the sequences continuing from `state` (None: zeros), zeroed where
-        `resets` says; and the final state, to carry into what follows."""
-        rows, kept, block, final = self._target_rows(inputs, targets, state, resets)
+        `resets` says; and the final state, to carry into what follows.
+
+        Padding is dropped before the output layer on a CPU, where that saves its work. Finding
+        the padded positions makes a GPU's host wait for the device (their count sizes the
+        rows), so there (drop_padding None) the output layer scores every position and the loss
+        ignores the padded targets: the same sum.
+        """
+        if drop_padding is None:
+            drop_padding = inputs.device.type == "cpu"
+        rows, kept, block, final = self._target_rows(inputs, targets, state, resets,
+                                                     drop_padding)
         total = sum(
             self.output.loss_sum(rows[start : start + block], kept[start : start + block])
             for start in range(0, max(len(kept), 1), block)
         )
         assert isinstance(total, torch.Tensor)
-        return total, int(kept.numel()), final
+        return total, final
 
     def token_losses(self, inputs: torch.Tensor, targets: torch.Tensor,
                      state: State | None = None, resets: Resets | None = None
                      ) -> tuple[torch.Tensor, State]:
         """The cross-entropy of every non-ignored target, in row-major order (float32), the
         sequences continuing from `state` as in `stream_loss`; and the final state."""
-        rows, kept, block, final = self._target_rows(inputs, targets, state, resets)
+        rows, kept, block, final = self._target_rows(inputs, targets, state, resets,
+                                                     drop_padding=True)
         parts = [
             F.cross_entropy(self.output(rows[start : start + block]).float(),
                             kept[start : start + block], reduction="none")

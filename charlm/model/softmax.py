@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from charlm.data.batches import IGNORE
 from charlm.model.kinds import SOFTMAX_KINDS
 
 # Adaptive clusters: the head holds the most frequent words up to this share of the training
@@ -44,8 +45,9 @@ class FullSoftmax(nn.Linear):
         return self.out_features
 
     def loss_sum(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy of rows of hidden states (rows, hidden) against targets (rows,)."""
-        return F.cross_entropy(self(hidden), targets, reduction="sum")
+        """Summed cross-entropy of rows of hidden states (rows, hidden) against targets (rows,);
+        IGNORE targets count nothing."""
+        return F.cross_entropy(self(hidden), targets, ignore_index=IGNORE, reduction="sum")
 
 
 class AdaptiveSoftmax(nn.Module):
@@ -77,7 +79,8 @@ class AdaptiveSoftmax(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def loss_sum(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy: every row's head term, and each cluster's term on its rows.
+        """Summed cross-entropy: every row's head term, and each cluster's term on its rows;
+        IGNORE targets count nothing (they lie in no cluster).
 
         Every cluster runs, on no rows when no target of this step lies in it, so every parameter
         takes part in every step, as DistributedDataParallel requires.
@@ -85,7 +88,8 @@ class AdaptiveSoftmax(nn.Module):
         shortlist = self.bounds[0]
         cluster_of = torch.bucketize(targets, targets.new_tensor(self.bounds[1:]), right=True)
         head_targets = torch.where(targets < shortlist, targets, shortlist + cluster_of)
-        total = F.cross_entropy(self.head(hidden), head_targets, reduction="sum")
+        total = F.cross_entropy(self.head(hidden), head_targets, ignore_index=IGNORE,
+                                reduction="sum")
         for i, cluster in enumerate(self.tail):
             chosen = (targets >= self.bounds[i]) & (targets < self.bounds[i + 1])
             total = total + F.cross_entropy(cluster(hidden[chosen]),

@@ -168,13 +168,7 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
 def train_step(run: Run, batch: Batch) -> torch.Tensor:
     """One optimizer step on this rank's batch (in document context, on from the state its
     rows carried out of their last window); returns the batch's summed loss, on the device."""
-    runtime, carried = run.runtime, run.carried
-    loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
-                                    runtime.to_device(batch.targets),
-                                    carried.state if carried is not None else None,
-                                    batch.resets.to(runtime.device) if batch.resets else None)
-    if carried is not None:
-        carried.keep(final)
+    loss_sum = batch_loss(run, batch)
     run.optimizer.zero_grad(set_to_none=True)
     (loss_sum / batch.tokens).backward()
     if run.config.clip_norm > 0:
@@ -182,6 +176,20 @@ def train_step(run: Run, batch: Batch) -> torch.Tensor:
     run.optimizer.step()
     if run.average is not None:
         run.average.update(run.model)
+    return loss_sum
+
+
+def batch_loss(run: Run, batch: Batch) -> torch.Tensor:
+    """The batch's summed loss, on the device, its rows' final state kept to carry on (document
+    context). On a GPU nothing in it waits for the device."""
+    runtime, carried = run.runtime, run.carried
+    loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
+                                    runtime.to_device(batch.targets),
+                                    carried.state if carried is not None else None,
+                                    batch.resets.moved(runtime.to_device) if batch.resets
+                                    else None)
+    if carried is not None:
+        carried.keep(final)
     return loss_sum
 
 

@@ -102,5 +102,5 @@ class LossModule(nn.Module):
         context = (torch.autocast(self.amp_device, dtype=torch.bfloat16)
                    if self.amp_device else contextlib.nullcontext())
         with context:
-            loss_sum, _, final = self.model.stream_loss(inputs, targets, state, resets)
+            loss_sum, final = self.model.stream_loss(inputs, targets, state, resets)
         return loss_sum.float(), final
