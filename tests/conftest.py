@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from charlm import install_hint
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from corpora import write_corpus  # noqa: E402
@@ -78,7 +80,7 @@ def _isolated_test(
 
 
 # What each of charlm's optional extras (pyproject.toml) installs that its tests import.
-EXTRA_MODULES = {"export": ("onnx", "onnxruntime", "onnxscript"),
+EXTRA_MODULES = {"export": ("onnx", "onnxruntime", "onnxscript"), "plot": ("matplotlib",),
                  "tensorboard": ("tensorboard",)}
 
 
@@ -100,7 +102,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if missing_modules(extra):
                 item.add_marker(pytest.mark.skip(
                     reason=f"needs the {extra} extra ({', '.join(missing_modules(extra))} not "
-                           f"installed): pip install 'charlm[{extra}]'"))
+                           f"installed): {install_hint(extra)}"))
 
 
 # A tiny model trained once per test session, validated on a separate file (--valid), shared by

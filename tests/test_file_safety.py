@@ -282,6 +282,7 @@ def first_image(tmp_path: Path, metrics: Path) -> Path:
     return out
 
 
+@pytest.mark.extra("plot")
 def test_plot_replaces_an_image_only_with_force(tmp_path: Path, trained_model: dict) -> None:
     metrics = tmp_path / "run.pt.metrics.jsonl"
     shutil.copy(trained_model["metrics_file"], metrics)
@@ -295,6 +296,7 @@ def test_plot_replaces_an_image_only_with_force(tmp_path: Path, trained_model: d
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", metrics.name]
 
 
+@pytest.mark.extra("plot")
 def test_plot_never_replaces_what_is_not_an_image_or_a_file_it_reads(
     tmp_path: Path, trained_model: dict
 ) -> None:
@@ -333,6 +335,7 @@ def test_per_token_replaces_only_its_own_file_with_force(tmp_path: Path,
         refused([*evaluate, str(path), "--force"], tmp_path, expected)
 
 
+@pytest.mark.extra("plot")
 def test_plot_and_per_token_force_come_from_their_variables(tmp_path: Path,
                                                             trained_model: dict) -> None:
     metrics = tmp_path / "run.pt.metrics.jsonl"
@@ -390,6 +393,7 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
+@pytest.mark.extra("plot")
 def test_every_write_reaches_the_disk(tmp_path: Path, corpus_file: Path, trained_model: dict,
                                       synced: list[str]) -> None:
     out = tmp_path / "run.pt"

@@ -32,6 +32,7 @@ def second_run(metrics_file: Path, tmp_path: Path) -> Path:
     return other
 
 
+@pytest.mark.extra("plot")
 def test_plot_writes_a_png_of_the_asked_size(trained_model: dict, tmp_path: Path) -> None:
     import matplotlib.image
 

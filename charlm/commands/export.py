@@ -232,10 +232,10 @@ def tokenizer_description(trained: TrainedModel) -> dict[str, Any]:
 def export_model(config: ExportConfig) -> tuple[Path, Path, float]:
     """Export, check, and only then write both files; returns their paths and the check's
     largest difference."""
-    runtime_version = require_onnx()
     onnx_path = config.onnx_path
     meta_path = check_outputs(config, onnx_path)
     trained = load_trained(str(config.model))
+    runtime_version = require_onnx()  # after the paths: a wrong one is named with or without it
     try:
         with StagedFile(onnx_path) as staged, StagedFile(meta_path) as staged_meta:
             export_onnx(NextWordStep(trained.model).eval(), staged.path)
