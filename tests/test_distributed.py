@@ -26,6 +26,7 @@ from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
 from charlm.data.batches import epoch_order, make_batch
+from charlm.devices import shared_gpu_problem
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.training.ranks import Ranks
 from charlm.training.run import build_run
@@ -218,6 +219,16 @@ def test_bf16_loss_is_close_to_float32() -> None:
         half, _ = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
     assert half.dtype == torch.float32
     assert abs(float(half) - float(full)) < 0.02 * float(full)
+
+
+def test_more_ranks_on_a_machine_than_its_gpus_are_refused_with_what_to_do() -> None:
+    # NCCL refuses two ranks on one GPU only inside its first collective, with a traceback;
+    # each rank refuses before it (tests/test_gpu.py runs it under torchrun on a GPU).
+    line = shared_gpu_problem(3, 2)
+    assert line is not None
+    assert line.startswith("torchrun started 3 ranks on this machine, which has 2 CUDA GPUs:")
+    assert "--nproc-per-node 2" in line and "--device cpu" in line
+    assert shared_gpu_problem(2, 2) is None and shared_gpu_problem(1, 4) is None
 
 
 def test_cpu_batches_stay_where_they_are() -> None:

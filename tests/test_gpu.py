@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 import torch
-from training import config_of, quiet_reporter
+from test_distributed import free_port
+from training import Child, child_environment, config_of, quiet_reporter
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.devices import shared_gpu_problem
 from charlm.training.loop import batch_loss, train_step
 from charlm.training.run import build_run
 
@@ -116,3 +119,16 @@ def test_a_training_steps_loss_never_waits_for_the_gpu(corpus_file: Path, tmp_pa
         finally:
             torch.cuda.set_sync_debug_mode("default")
         assert all(0 < float(loss.detach()) < math.inf for loss in losses)
+
+
+def test_more_torchrun_ranks_than_gpus_end_with_one_line_each(corpus_file: Path,
+                                                             tmp_path: Path) -> None:
+    ranks = torch.cuda.device_count() + 1
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}",
+               f"--master_port={free_port()}", "-m", "charlm", "train", str(corpus_file), "-o",
+               str(tmp_path / "shared.pt"), *GPU_RUN, "--device", "cuda"]
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(300.0) == 1, child.stdout + child.stderr
+    line = f"Error: {shared_gpu_problem(ranks, ranks - 1)}"
+    assert child.stderr.count(line) == ranks, child.stderr
+    assert not (tmp_path / "shared.pt").exists()
