@@ -3,8 +3,8 @@ for the default model and a large one, each cell, both contexts and several batc
 corpus prepared with the machine's cores.
 
     python benchmarks/gpu_figures.py CORPUS [--seconds 60] [--large-minutes 5] [--short 20]
-        [--batch-sizes 128,512,2048] [--parts syncs,default,batch,large,cells,context,prepare]
-        [--device cuda] [--flag=--amp ...] [--json FIGURES.json]
+        [--batch-sizes 128,512,2048] [--device cuda] [--flag=--amp ...] [--json FIGURES.json]
+        [--parts syncs,batches,default,batch,large,cells,context,prepare]
 
 Every training run goes through the Python API (the loop `charlm train` runs) until the first
 report after its time (training time: reports excluded), with no limit of epochs and no samples,
@@ -15,6 +15,8 @@ what it measured. The parts, in the order given:
 - syncs: where a training step of the default model makes the host wait for the GPU, in each
   context: every synchronising operation PyTorch reports (torch.cuda.set_sync_debug_mode) over
   --sync-steps steps, by the line that made it, and how many times a step makes it (CUDA only);
+- batches: the host's time to build one batch of each of --batch-sizes, in each context (the
+  step's input, made by the CPU while the GPU works), and the tokens/s that bounds a GPU to;
 - default: the default model (GRU, embedding 48, two layers of 128, 2,000 words), --seconds;
 - batch: the default model at each of --batch-sizes, --short seconds each, at the default
   learning rate and at the rate times the square root of the batch's growth over the default;
@@ -35,17 +37,19 @@ import io
 import json
 import math
 import tempfile
+import time
 import warnings
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
 import torch
-from _common import DEFAULTS, TrainedFor, settings_from_flags, train_for
+from _common import DEFAULTS, TrainedFor, load, settings_from_flags, train_for
 from prepare_speed import measure
 from rich.console import Console
 
-from charlm.data.batches import Batch
+from charlm.data.batches import Batch, sentence_epoch
+from charlm.data.streams import stream_epoch
 from charlm.model.cells import CELLS
 from charlm.options import resolve
 from charlm.training.config import TrainConfig
@@ -53,7 +57,7 @@ from charlm.training.console import Reporter
 from charlm.training.loop import train_step
 from charlm.training.run import Run, build_run
 
-PARTS = ("syncs", "default", "batch", "large", "cells", "context", "prepare")
+PARTS = ("syncs", "batches", "default", "batch", "large", "cells", "context", "prepare")
 LARGE = ["--cell", "lstm", "--embedding-dim", "650", "--hidden-dim", "650", "--layers", "2",
          "--vocabulary-size", "10000"]
 
@@ -118,6 +122,22 @@ def prepare_figures(corpus: str, figures: Figures) -> None:
                         peak_mb=result["peak_mb"])
 
 
+def batch_figures(corpus: str, sizes: list[int], figures: Figures, count: int = 50) -> None:
+    """The host's time per batch: what it can feed a GPU at most, tokens a second."""
+    data = load(corpus)
+    for size in sizes:
+        epochs = {"document": stream_epoch(data.train, size, DEFAULTS.bptt, DEFAULTS.seed, 0),
+                  "sentence": sentence_epoch(data.train, size, DEFAULTS.seed, 0)}
+        for context, epoch in epochs.items():
+            built = range(min(count, epoch.count))
+            started = time.perf_counter()
+            tokens = sum(epoch.batch(index).tokens for index in built)
+            seconds = (time.perf_counter() - started) / len(built)
+            figures.add("batches", f"--context {context}, batch {size}", ms=seconds * 1000,
+                        tokens=tokens // len(built), host_bound_tokens_per_s=tokens / len(built)
+                        / seconds)
+
+
 def sync_figures(corpus: str, device: str, steps: int, flags: list[str],
                  figures: Figures) -> None:
     """Each place in a training step that makes the host wait for the GPU, per step (on
@@ -177,6 +197,10 @@ def main() -> None:
             raise SystemExit(f"no part {part!r}: the parts are {', '.join(PARTS)}")
         if part == "prepare":
             prepare_figures(args.corpus, figures)
+            continue
+        if part == "batches":
+            batch_figures(args.corpus, [int(size) for size in args.batch_sizes.split(",")],
+                          figures)
             continue
         if part == "syncs":
             sync_figures(args.corpus, args.device, args.sync_steps, args.flag, figures)
