@@ -9,9 +9,10 @@
 # figures.log and figures.json (written as each figure is measured). A failing step does not
 # stop the later ones; the exit status is the test suite's. PYTHON names the interpreter (python3).
 # WHEELS names a folder of wheels for a machine without a package index (made elsewhere with
-# `pip download nltk --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
-# -d WHEELS`, for the machine's Python): NLTK is installed from it, and this checkout is used
-# from where it lies (PYTHONPATH) over the torch already there.
+# `pip download nltk platformdirs --only-binary=:all: --python-version 3.12
+# --platform manylinux2014_x86_64 -d WHEELS`, for the machine's Python): NLTK and platformdirs are installed from it, and this
+# checkout is used from where it lies (PYTHONPATH) over the torch already there; torch, numpy,
+# typer, rich and pytest must be installed already.
 set -uo pipefail
 corpus=$1
 results=$2
@@ -20,7 +21,7 @@ mkdir -p "$results"
 export PYTHONUNBUFFERED=1
 PYTHON=${PYTHON:-python3}
 if [ -n "${WHEELS:-}" ]; then
-    "$PYTHON" -m pip install -q --no-index --find-links "$WHEELS" nltk
+    "$PYTHON" -m pip install -q --no-index --find-links "$WHEELS" nltk platformdirs
     export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 "$PYTHON" - <<'EOF' | tee "$results/device.txt"

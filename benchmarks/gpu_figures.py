@@ -130,6 +130,10 @@ def batch_figures(corpus: str, sizes: list[int], figures: Figures, count: int = 
                   "sentence": sentence_epoch(data.train, size, DEFAULTS.seed, 0)}
         for context, epoch in epochs.items():
             built = range(min(count, epoch.count))
+            if not built:
+                figures.add("batches", f"--context {context}, batch {size}",
+                            skipped="the corpus has too few tokens for one batch")
+                continue
             started = time.perf_counter()
             tokens = sum(epoch.batch(index).tokens for index in built)
             seconds = (time.perf_counter() - started) / len(built)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from charlm.errors import CharlmError
@@ -22,7 +23,7 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def pick_device(name: str, local_rank: int = 0, ranks_on_host: int = 1) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
     """The device for `--device`; under torchrun each GPU rank takes its own GPU."""
     import torch
 
@@ -31,19 +32,21 @@ def pick_device(name: str, local_rank: int = 0, ranks_on_host: int = 1) -> torch
                           "--device cpu or auto")
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
-    problem = shared_gpu_problem(ranks_on_host, torch.cuda.device_count())
-    if problem:
-        raise CharlmError(problem)
     index = local_rank % torch.cuda.device_count()
     torch.cuda.set_device(index)
     return torch.device("cuda", index)
 
 
-def shared_gpu_problem(ranks_on_host: int, gpus: int) -> str | None:
-    """Why torchrun's ranks on this machine cannot each have a GPU, or None."""
-    if ranks_on_host <= gpus:
-        return None
-    return (f"torchrun started {ranks_on_host} ranks on this machine, which has {gpus} CUDA "
-            f"GPU{'s' if gpus != 1 else ''}: each rank needs a GPU of its own (NCCL refuses two "
-            f"ranks on one); start at most {gpus} (--nproc-per-node {gpus}), or train the ranks "
-            "on CPUs with --device cpu")
+def shared_gpu_problem(places: Sequence[tuple[str, str]]) -> str | None:
+    """Why torchrun's ranks cannot train where they are, (host, GPU) of each rank in rank order:
+    two on one GPU, which NCCL refuses; or None."""
+    first_rank: dict[tuple[str, str], int] = {}
+    for rank, place in enumerate(places):
+        if place in first_rank:
+            host, gpu = place
+            return (f"torchrun ranks {first_rank[place]} and {rank} would both train on one GPU "
+                    f"({gpu} of {host}): each rank needs a GPU of its own (NCCL refuses two ranks "
+                    "on one); start at most as many ranks on a machine as it has GPUs "
+                    "(--nproc-per-node), or train the ranks on CPUs with --device cpu")
+        first_rank[place] = rank
+    return None

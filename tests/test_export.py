@@ -225,18 +225,23 @@ def test_bad_input_is_one_line_and_overwrites_nothing(exported: dict, trained_mo
 
 
 @pytest.mark.extra()
-def test_without_the_extra_it_says_how_to_install_it(trained_model: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize("existing", [None, b"a file already there"])
+def test_without_the_extra_it_says_how_to_install_it(trained_model: dict, tmp_path: Path,
+                                                      existing: bytes | None) -> None:
+    out = tmp_path / "m.onnx"
+    if existing is not None:
+        out.write_bytes(existing)
     program = ("import sys; sys.modules.update(dict.fromkeys(['onnx', 'onnxruntime', "
                "'onnxscript'])); from charlm.cli import main; "
                f"sys.argv = ['charlm', 'export', {str(trained_model['checkpoint'])!r}, '-o', "
-               f"{str(tmp_path / 'm.onnx')!r}]; main()")
+               f"{str(out)!r}, '--force']; main()")
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == ("Error: charlm export needs ONNX support (onnx is not "
                                    "installed): pip install 'charlm-rnn[export]' (from a "
                                    "checkout: pip install -e '.[export]')")
-    assert not (tmp_path / "m.onnx").exists()
+    assert (out.read_bytes() if out.exists() else None) == existing
 
 
 def small_checkpoint(tmp_path: Path, damage: str | None = None) -> Path:

@@ -62,6 +62,7 @@ def require_onnx() -> str:
 
 def is_export(path: Path) -> bool:
     """Whether a file is an ONNX graph of charlm's export (word ids in, log-probabilities out)."""
+    require_onnx()  # telling an export from another file takes onnx
     import onnx
 
     try:

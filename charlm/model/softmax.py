@@ -57,6 +57,9 @@ class AdaptiveSoftmax(nn.Module):
     def __init__(self, hidden_dim: int, vocab_size: int, cutoffs: Sequence[int]) -> None:
         super().__init__()
         self.bounds = [*cutoffs, vocab_size]
+        # On the device with the layer: made from a list at each step, it would be copied there
+        # from the host, which waits for a GPU.
+        self.register_buffer("upper_bounds", torch.tensor(self.bounds[1:]), persistent=False)
         self.head = nn.Linear(hidden_dim, self.bounds[0] + len(cutoffs))
         self.tail = nn.ModuleList()
         for i, (low, high) in enumerate(zip(self.bounds, self.bounds[1:])):
@@ -86,7 +89,7 @@ class AdaptiveSoftmax(nn.Module):
         takes part in every step, as DistributedDataParallel requires.
         """
         shortlist = self.bounds[0]
-        cluster_of = torch.bucketize(targets, targets.new_tensor(self.bounds[1:]), right=True)
+        cluster_of = torch.bucketize(targets, self.upper_bounds, right=True)
         head_targets = torch.where(targets < shortlist, targets, shortlist + cluster_of)
         total = F.cross_entropy(self.head(hidden), head_targets, ignore_index=IGNORE,
                                 reduction="sum")

@@ -181,7 +181,8 @@ def train_step(run: Run, batch: Batch) -> torch.Tensor:
 
 def batch_loss(run: Run, batch: Batch) -> torch.Tensor:
     """The batch's summed loss, on the device, its rows' final state kept to carry on (document
-    context). On a GPU nothing in it waits for the device."""
+    context). On a GPU nothing in it waits for the device, but the adaptive softmax's choice of
+    each cluster's rows."""
     runtime, carried = run.runtime, run.carried
     loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
                                     runtime.to_device(batch.targets),

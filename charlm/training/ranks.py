@@ -16,6 +16,7 @@ import atexit
 import json
 import os
 import shlex
+import socket
 import sys
 import warnings
 from collections.abc import Callable
@@ -30,6 +31,7 @@ import torch.distributed as dist
 from torch import nn
 
 from charlm.data.prepare import EncodedSentences, PreparedCorpus
+from charlm.devices import shared_gpu_problem
 from charlm.errors import CharlmError
 
 # Ranks wait on rank 0 while it prepares a large corpus or validates: allow far more than the
@@ -111,9 +113,22 @@ class Ranks:
             atexit.register(_teardown)
         self.cpu_group = (dist.new_group(backend="gloo", timeout=COLLECTIVE_TIMEOUT)
                           if dist.get_backend() != "gloo" else dist.group.WORLD)
+        if device.type == "cuda":
+            self._refuse_a_shared_gpu(device)
         if not self.is_main:
             # Warnings come once, from rank 0, not once per rank.
             warnings.simplefilter("ignore")
+
+    def _refuse_a_shared_gpu(self, device: torch.device) -> None:
+        # NCCL refuses two ranks on one GPU only inside its first collective, with a traceback
+        # on each rank. Every rank gathers the same places, so every rank refuses alike.
+        properties = torch.cuda.get_device_properties(device)
+        place = (socket.gethostname(), str(getattr(properties, "uuid", device)))
+        places: list[Any] = [None] * self.world_size
+        dist.all_gather_object(places, place, group=self.cpu_group)
+        problem = shared_gpu_problem(places)
+        if problem:
+            raise CharlmError(problem)
 
     @property
     def is_main(self) -> bool:

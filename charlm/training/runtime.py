@@ -30,8 +30,8 @@ class Runtime:
     def start(cls, device_name: str, threads: int, amp: bool, local_rank: int = 0,
               ranks_on_host: int = 1) -> Runtime:
         """Pick the device and set this process's CPU threads."""
-        return cls(pick_device(device_name, local_rank, ranks_on_host),
-                   configure_cpu(threads, ranks_on_host), amp)
+        return cls(pick_device(device_name, local_rank), configure_cpu(threads, ranks_on_host),
+                   amp)
 
     @property
     def loss_sync_steps(self) -> int:
