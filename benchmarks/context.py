@@ -66,8 +66,9 @@ def variant(name: str | None) -> Iterator[None]:
     if name == "no-reset":
         original = streams.stream_batch
 
-        def without_resets(stream: streams.Stream, positions: np.ndarray) -> streams.Batch:
-            batch = original(stream, positions)
+        def without_resets(stream: streams.Stream, positions: np.ndarray,
+                           predicted: np.ndarray | None = None) -> streams.Batch:
+            batch = original(stream, positions, predicted)
             batch.resets = None
             return batch
 

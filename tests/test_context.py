@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import charlm
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.data import streams
-from charlm.data.batches import Batch, make_batch
+from charlm.data.batches import IGNORE, Batch, make_batch
 from charlm.data.cache import cached_prepare
 from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
 from charlm.data.settings import PrepareSettings
@@ -30,7 +31,7 @@ from charlm.data.streams import (
     sentence_starts,
     stream_epoch,
 )
-from charlm.data.vocab import END_ID, START_ID
+from charlm.data.vocab import START_ID
 from charlm.errors import CharlmError
 from charlm.model import scoring
 from charlm.model.network import ModelConfig, RNNLanguageModel
@@ -116,25 +117,54 @@ def test_a_stream_reads_each_sentence_as_a_batch_of_it_alone_does() -> None:
     assert list(sentence_starts(sentences)) == [0, 4, 6, 11]
 
 
-def test_an_epoch_cuts_every_position_once_into_rows_of_whole_windows() -> None:
-    sentences = random_sentences([5] * 200, [0, 50, 120, 200])
-    for epoch in range(3):
-        cut = stream_epoch(sentences, rows=4, window=7, seed=1, epoch=epoch, world=2)
+def predicted_pairs(batches: list[Batch]) -> Counter[tuple[int, int]]:
+    """How often each (input, target) pair is predicted in the batches, padding left out."""
+    pairs: Counter[tuple[int, int]] = Counter()
+    for batch in batches:
+        kept = batch.targets != IGNORE
+        pairs.update(zip(batch.inputs[kept].tolist(), batch.targets[kept].tolist()))
+    return pairs
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_an_epoch_predicts_every_position_of_its_stream_once(world: int) -> None:
+    lengths = np.random.default_rng(0).integers(1, 12, size=203).tolist()
+    sentences = random_sentences(lengths, [0, 50, 120, 203])
+    length = len(Stream.of(sentences))
+    cuts = [stream_epoch(sentences, rows=4, window=7, seed=1, epoch=e, world=world)
+            for e in range(4)]
+    for cut in cuts:
         batches = [cut.batch(i) for i in range(cut.count)]
-        assert all(b.inputs.shape == (4, 7) and b.tokens == 28 for b in batches)
-        seen = np.concatenate([cut.batch(i).targets.numpy().ravel() for i in range(cut.count)])
-        assert len(seen) == cut.count * 28 <= len(Stream.of(sentences))
-        assert len(Stream.of(sentences)) - len(seen) < 8 * 7 + 7  # a row's remainder, the shift
-        assert sum(cut.step_totals(first)[0] for first in range(0, cut.count, 2)) == (
-            sum(int((b.targets == END_ID).sum()) for b in batches))
-    # Each row is its own stretch of the stream, windows in order, every position once.
-    cut = stream_epoch(sentences, rows=4, window=7, seed=1, epoch=0)
-    for row in range(4):
-        read = np.concatenate([cut.batch(i).targets.numpy()[row] for i in range(cut.count)])
-        start = cut.shift + row * cut.row_length
-        assert list(read) == list(cut.stream.tokens(np.arange(start, start + cut.row_length))[1])
-    cuts = [stream_epoch(sentences, 4, 7, seed=1, epoch=e) for e in range(4)]
+        inputs, targets, _ = cut.stream.tokens(np.arange(length))
+        assert predicted_pairs(batches) == Counter(zip(inputs.tolist(), targets.tolist()))
+        assert sum(b.tokens for b in batches) == length
+        assert sum(int((b.targets != IGNORE).sum()) for b in batches) == length
+        # Each document's first position zeroes the state once, wherever the cut put it.
+        assert sum(int((b.resets.keep == 0).sum()) for b in batches if b.resets) == 3
+        # The counts a run reports are what its batches predict.
+        steps = [cut.step_totals(first) for first in range(0, cut.count, world)]
+        assert sum(s for s, _ in steps) == sum(b.sentences for b in batches) == len(sentences)
+        assert sum(t for _, t in steps) == length
+        assert cut.sentences_before(cut.count) == len(sentences)
+        assert cut.sentences_before(2 * world) == sum(b.sentences for b in batches[:2 * world])
+        # Whole windows of every row, and a shorter last one.
+        assert {b.inputs.shape for b in batches[:-world]} == {(4, 7)}
+        assert batches[-1].inputs.shape[0] == 4 and batches[-1].inputs.shape[1] <= 7
     assert len({(c.shift, tuple(c.stream.order[:5])) for c in cuts}) > 1  # each epoch its own
+
+
+def test_an_epoch_of_running_text_trains_and_reports_every_training_sentence(
+    tmp_path: Path
+) -> None:
+    folder = write_documents(tmp_path / "novels", count=3, sentences=40)
+    valid = write_corpus(tmp_path / "valid.txt", sentences=20, seed=9)
+    training = prepare_corpus(str(folder), PrepareSettings()).sentences
+    result = charlm.train(folder, tmp_path / "m.pt", **tiny_flags(
+        context="document", bptt=10, epochs=2, valid=str(valid), print_every=100_000))
+    first, second = result.reports
+    assert (first.epoch, first.sentences) == (1, len(training))
+    assert first.tokens == len(Stream.of(training))
+    assert (second.sentences, second.tokens) == (2 * first.sentences, 2 * first.tokens)
 
 
 def test_the_rows_start_afresh_where_a_document_begins() -> None:
@@ -174,6 +204,27 @@ def test_held_out_running_text_stays_near_its_share() -> None:
     single = random_sentences([4] * 15, list(range(16)))
     train_ids, valid_ids, how = held_out_documents(single, 0.05, seed=0)
     assert (len(train_ids), len(valid_ids)) == (14, 1)
+
+
+def test_few_short_documents_hold_out_at_least_the_share_asked_for() -> None:
+    # Nineteen documents of ten sentences: 5% of each rounds to none.
+    short = random_sentences([4] * 190, list(range(0, 191, 10)))
+    for fraction in (0.05, 0.2):
+        train_ids, valid_ids, how = held_out_documents(short, fraction, seed=3)
+        assert how == "the end of each document"
+        assert len(valid_ids) >= fraction * len(short)  # counted in sentences
+        assert len(train_ids) + len(valid_ids) == len(short)
+        # What is held out is the end of documents, each of which keeps its beginning.
+        documents = short.documents
+        for d in range(short.document_count):
+            held = [i for i in valid_ids if documents[d] <= i < documents[d + 1]]
+            assert held == list(range(documents[d + 1] - len(held), documents[d + 1]))
+            assert len(held) < documents[d + 1] - documents[d]
+    # Twenty documents, none of which fits the share but short ones that fall short of it.
+    skewed = random_sentences([4] * 419, [*range(20), 419])
+    _, valid_ids, how = held_out_documents(skewed, 0.05, seed=0)
+    assert how == "the end of each document"
+    assert list(valid_ids) == list(range(419 - 21, 419))
 
 
 # Scoring.
@@ -523,8 +574,9 @@ def test_training_zeroes_the_state_where_a_document_begins(
     train(config_of(**{**flags, "out": str(tmp_path / "reset.pt")}), quiet_reporter())
     original = streams.stream_batch
 
-    def without_resets(stream: Stream, positions: np.ndarray) -> Batch:
-        batch = original(stream, positions)
+    def without_resets(stream: Stream, positions: np.ndarray,
+                       predicted: np.ndarray | None = None) -> Batch:
+        batch = original(stream, positions, predicted)
         assert batch.resets is not None or positions.size
         return Batch(batch.inputs, batch.targets, batch.tokens, batch.sentences, None)
 

@@ -5,11 +5,13 @@ inputs, its words and SENTENCE_END as targets, exactly as a sentence on its own 
 predicted tokens, so perplexities of either context compare. The recurrent state runs on from
 one sentence to the next; it starts from zero where a document begins.
 
-Training cuts the epoch's stream (the documents in an order of the epoch's own) into rows of
-equal length, one row per stream a step trains on side by side, and steps through all rows at
-once in windows of `--bptt` tokens, carrying each row's state from one window to the next. No
-position is padding. Where the cut falls changes every epoch, so a token does not always come
-at the same place of its window.
+Training cuts the epoch's stream (the documents in an order of the epoch's own) into rows as
+even as can be (lengths differ by a token at most), one row per stream a step trains on side by
+side, and steps through all rows at once in windows of `--bptt` tokens, the last one shorter,
+carrying each row's state from one window to the next. Every position of the stream is predicted
+once an epoch; only the last position of a row one token shorter than the others is padding.
+Where the cut falls changes every epoch, so a token does not always come at the same place of
+its window.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from charlm.data.batches import Batch
+from charlm.data.batches import IGNORE, Batch
 from charlm.data.prepare import EncodedSentences
 from charlm.data.vocab import END_ID, START_ID
 from charlm.errors import CorpusError
 
-# Held-out validation takes whole documents from a corpus of at least this many; from fewer, the
-# end of every document.
+# Held-out validation takes whole documents from a corpus of at least this many (when some make
+# up the share); from fewer, the end of every document.
 DOCUMENTS_PER_HELD_OUT = 20
 
 
@@ -108,54 +110,86 @@ class Resets:
         return Resets(move(self.keep), self.columns)
 
 
-def stream_batch(stream: Stream, positions: np.ndarray) -> Batch:
-    """The batch of stream positions (rows, time): every position is predicted."""
+def stream_batch(stream: Stream, positions: np.ndarray, predicted: np.ndarray | None = None
+                 ) -> Batch:
+    """The batch of stream positions (rows, time): every position is predicted, but where
+    `predicted` (the same shape) is False: padding, its target IGNORE, no document opened."""
     inputs, targets, opens = stream.tokens(positions)
+    if predicted is not None:
+        targets = np.where(predicted, targets, IGNORE)
+        opens &= predicted
     columns = tuple(int(c) for c in np.flatnonzero(opens.any(axis=0)))
     resets = (Resets(torch.from_numpy((~opens).astype(np.float32)), columns) if columns
               else None)
-    return Batch(torch.from_numpy(inputs), torch.from_numpy(targets), tokens=positions.size,
+    return Batch(torch.from_numpy(inputs), torch.from_numpy(targets),
+                 tokens=int(np.count_nonzero(targets != IGNORE)),
                  sentences=int(np.count_nonzero(targets == END_ID)), resets=resets)
 
 
 @dataclass(frozen=True)
 class StreamEpoch:
-    """One epoch of document-context training: the stream, from position `shift` on, cut into
-    `rows` rows for each of `world` ranks, each row `windows` windows of `window` tokens. Batch
-    `index` is window index // world of rank index % world's rows."""
+    """One epoch of document-context training: the stream read round from position `shift`
+    (its end runs on into its start, where a document begins, so nothing is left out), cut into
+    `rows` rows for each of `world` ranks, as even as can be: each `length` tokens, the first
+    `longer` rows one more. The rows are read side by side in windows of `window` tokens, the
+    last window shorter where a row is not a whole number of windows; a row one token shorter
+    than the longest ends in one padded position. Batch `index` is window index // world of
+    rank index % world's rows."""
 
     stream: Stream
     rows: int
     world: int
     window: int
-    windows: int
+    length: int
+    longer: int
     shift: int
+
+    @property
+    def longest(self) -> int:
+        return self.length + (1 if self.longer else 0)
+
+    @property
+    def windows(self) -> int:
+        return -(-self.longest // self.window)
 
     @property
     def count(self) -> int:
         return self.windows * self.world
 
-    @property
-    def row_length(self) -> int:
-        return self.window * self.windows
-
-    def _row_starts(self) -> np.ndarray:
-        return self.shift + self.row_length * np.arange(self.rows * self.world)
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each row starts (read round: positions past the end wrap to the start), and
+        its length."""
+        row = np.arange(self.rows * self.world)
+        return (self.shift + row * self.length + np.minimum(row, self.longer),
+                self.length + (row < self.longer))
 
     def batch(self, index: int) -> Batch:
         window, rank = divmod(index, self.world)
-        starts = self._row_starts()[rank * self.rows : (rank + 1) * self.rows]
-        positions = (starts + window * self.window)[:, None] + np.arange(self.window)
-        return stream_batch(self.stream, positions)
+        starts, lengths = (part[rank * self.rows : (rank + 1) * self.rows]
+                           for part in self._rows())
+        offsets = window * self.window + np.arange(min(self.window,
+                                                       self.longest - window * self.window))
+        positions = (starts[:, None] + offsets) % len(self.stream)
+        return stream_batch(self.stream, positions, offsets < lengths[:, None])
 
     def step_totals(self, first: int) -> tuple[int, int]:
-        starts = self._row_starts() + first // self.world * self.window
-        return (self.stream.sentence_ends(starts, starts + self.window),
-                len(starts) * self.window)
+        begin = first // self.world * self.window
+        return self._totals(begin, begin + self.window)
 
     def sentences_before(self, index: int) -> int:
-        starts = self._row_starts()
-        return self.stream.sentence_ends(starts, starts + index // self.world * self.window)
+        return self._totals(0, index // self.world * self.window)[0]
+
+    def _totals(self, begin: int, end: int) -> tuple[int, int]:
+        """The sentences finished and tokens predicted between row offsets [begin, end) of
+        every row."""
+        starts, lengths = self._rows()
+        first, last = starts + np.minimum(begin, lengths), starts + np.minimum(end, lengths)
+        size = len(self.stream)
+        # A range that runs past the stream's end goes on at its start.
+        ends = (self.stream.sentence_ends(np.minimum(first, size), np.minimum(last, size)) +
+                self.stream.sentence_ends(np.maximum(first, size) - size,
+                                          np.maximum(last, size) - size))
+        return ends, int((last - first).sum())
 
 
 def epoch_shift(rng: np.random.Generator, window: int) -> int:
@@ -166,54 +200,61 @@ def epoch_shift(rng: np.random.Generator, window: int) -> int:
 def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int, epoch: int,
                  world: int = 1) -> StreamEpoch:
     """Epoch `epoch`'s cut, a function of (seed, epoch) alone: the documents shuffled, the cut
-    shifted by up to a window, `rows` rows for each of `world` ranks, each a whole number of
-    windows (a stream shorter than a window per row takes shorter windows). The few tokens
-    left over fall elsewhere the next epoch."""
+    shifted by up to a window, `rows` rows for each of `world` ranks, together every position of
+    the stream once (a stream shorter than a window per row takes shorter windows)."""
     rng = np.random.default_rng([seed, epoch])
     stream = Stream.of(sentences, rng.permutation(sentences.document_count))
     every = rows * world
-    shift = epoch_shift(rng, window) if len(stream) >= (every + 1) * window else 0
-    per_row = (len(stream) - shift) // every
-    if per_row < 1:
+    length, longer = divmod(len(stream), every)
+    if length < 1:
         raise CorpusError(f"the training text has {len(stream):,} tokens, fewer than the "
                           f"{every:,} rows a step trains on side by side; lower --batch-size or "
                           "give a longer corpus")
-    if per_row < window:
-        return StreamEpoch(stream, rows, world, per_row, 1, shift)
-    return StreamEpoch(stream, rows, world, window, per_row // window, shift)
+    window = min(window, length + (1 if longer else 0))
+    return StreamEpoch(stream, rows, world, window, length, longer, epoch_shift(rng, window))
 
 
 def held_out_documents(sentences: EncodedSentences, fraction: float, seed: int
                        ) -> tuple[np.ndarray, np.ndarray, str]:
     """Training and validation sentence indices for document context, and how they were
-    chosen, about `fraction` of the sentences held out: whole documents, chosen by the seed,
-    when the corpus has enough of them (validation is then running text from its start); else
-    the end of every document, its last `fraction` of sentences, so that every document trains
-    on its beginning (when no document is long enough to give one, the last sentence of the
-    longest)."""
+    chosen, at least `fraction` of the sentences (to the nearest sentence) held out: whole
+    documents, chosen by the seed, when the corpus has enough of them and some of them make up
+    the share (validation is then running text from its start); else the end of every document
+    (document_ends), so that every document trains on its beginning."""
     count = sentences.document_count
     sizes = np.diff(sentences.documents)
     goal = max(1, round(fraction * len(sentences)))
     held = (_whole_documents(sizes, goal, seed) if count >= DOCUMENTS_PER_HELD_OUT
             else np.zeros(0, dtype=np.int64))
-    if len(held):
-        valid = np.concatenate([np.arange(sentences.documents[d], sentences.documents[d + 1])
-                                for d in np.sort(held)])
+    if sizes[held].sum() >= goal:
+        tails = np.zeros_like(sizes)
+        tails[held] = sizes[held]
         how = "whole documents"
     else:
-        tails = np.round(sizes * fraction).astype(np.int64)
-        if not tails.any():
-            tails[np.argmax(sizes)] = 1
-        valid = np.concatenate([np.arange(end - tail, end)
-                                for end, tail in zip(sentences.documents[1:], tails)])
+        tails = document_ends(sizes, fraction, goal)
         how = "the end of each document"
-    valid = valid.astype(np.int64)
+    valid = np.concatenate([np.arange(end - tail, end, dtype=np.int64)
+                            for end, tail in zip(sentences.documents[1:], tails)])
     if len(valid) == 0 or len(valid) == len(sentences):
         raise CorpusError(f"the corpus has only {len(sentences)} sentence(s) in {count} "
                           "document(s): too few to hold out a validation split; give a longer "
                           "corpus or --valid")
     train = np.setdiff1d(np.arange(len(sentences)), valid, assume_unique=True)
     return train, np.sort(valid), how
+
+
+def document_ends(sizes: np.ndarray, fraction: float, goal: int) -> np.ndarray:
+    """How many sentences to hold out from the end of each document of `sizes`: its `fraction`,
+    rounded. Short documents round to none, so while that falls short of `goal` sentences,
+    one more from each document in turn, those rounded down most first (the longest first among
+    equals); a document gives its first sentence only when no other has more to give."""
+    tails = np.round(sizes * fraction).astype(np.int64)
+    turns = np.lexsort((-sizes, tails - sizes * fraction))
+    for room in (sizes - 1, sizes):
+        while tails.sum() < goal and (tails < room).any():
+            giving = turns[tails[turns] < room[turns]][: goal - int(tails.sum())]
+            tails[giving] += 1
+    return tails
 
 
 def _whole_documents(sizes: np.ndarray, goal: int, seed: int) -> np.ndarray:
