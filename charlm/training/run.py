@@ -140,8 +140,9 @@ def weights_of(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
-    """Everything up to the first training step: check, lock, prepare, build, restore. The
-    lock on the output path stays in `held` until the caller closes it."""
+    """Everything up to the first training step: check, lock, prepare, build, restore, and
+    only then write the outputs' start. The lock on the output path stays in `held` until the
+    caller closes it."""
     start = choose_start(config)
     config, out = start.config, start.out
     ranks = Ranks.from_environment()
@@ -179,10 +180,13 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     report_model(run)
     figures_state = start.begin(run)  # replaces run.progress when resuming
     run.figures = RunningFigures(run.progress, figures_state)
-    run.outputs.history(run.progress.metrics)
     # Only rank 0 reports and saves, so only it keeps an average.
     if config.weight_average > 0 and ranks.is_main:
         run.average = start.average(run)
+    # The epoch's cut refuses a text too short for its rows. The last check: nothing at --out,
+    # beside it or in --tensorboard changes before every check has passed.
+    run.epoch_batches(run.progress.epoch)
+    run.outputs.history(run.progress.metrics)
     return run
 
 

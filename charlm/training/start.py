@@ -116,7 +116,11 @@ class Resumption(Start):
     def average(self, run: Run) -> WeightAverage:
         average = super().average(run)
         if self.checkpoint.weight_average is not None:
-            average.load(self.checkpoint.model_state, self.checkpoint.weight_average["updates"])
+            try:
+                average.load(self.checkpoint.model_state,
+                             self.checkpoint.weight_average["updates"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise unfit_state(run.config, error) from None
         return average
 
 
@@ -192,10 +196,7 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
         if run.carried is not None:
             restore_carried_state(run, resumed)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise CharlmError(
-            f"{config.resume} cannot be resumed: its training state does not fit this model "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:80]}); start a new run"
-        ) from None
+        raise unfit_state(config, error) from None
     if resumed.lr_schedule is not None:
         run.schedule.load_state_dict(resumed.lr_schedule)
     given = given_fields(config)
@@ -206,3 +207,11 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
             group["alpha"] = config.decay
         if "epsilon" in given:
             group["eps"] = config.epsilon
+
+
+def unfit_state(config: TrainConfig, error: Exception) -> CharlmError:
+    """The error of a checkpoint whose training state (weights, optimizer, average) does not
+    load into the model it describes."""
+    return CharlmError(
+        f"{config.resume} cannot be resumed: its training state does not fit this model "
+        f"({type(error).__name__}: {str(error).splitlines()[0][:80]}); start a new run")
