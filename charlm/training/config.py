@@ -15,6 +15,7 @@ from charlm.data.corpus import PARAGRAPHS, SPLIT_CHOICES
 from charlm.data.settings import (
     CONTEXTS,
     DEFAULT_CONTEXT,
+    MAX_VOCABULARY,
     NLTK_WORDS,
     SENTENCE,
     WORD_SPLITS,
@@ -114,7 +115,7 @@ class TrainConfig:
         "of the corpus (then only words absent from the training corpus are unknown).",
         tutorial_env="VOCABULARY_SIZE",
         minimum=0,
-        maximum=1_000_000,
+        maximum=MAX_VOCABULARY,
         panel="Data",
         fixed=True,
     )
