@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from test_interrupts import temporaries
+from test_resume import SignalAfter
 from training import (
     ROOT,
     Child,
@@ -19,18 +20,25 @@ from training import (
     config_of,
     quiet_reporter,
     rank_run_flags,
+    tiny_flags,
 )
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
-from charlm.data.batches import epoch_order, make_batch
+from charlm.data.batches import epoch_order, make_batch, sentence_epoch
+from charlm.data.prepare import EncodedSentences, offsets_of
 from charlm.devices import shared_gpu_problem
+from charlm.errors import CorpusError
 from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.training.loop import train
+from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
 from charlm.training.run import build_run
 from charlm.training.runtime import Runtime
+from charlm.training.signals import Interrupted
+from charlm.training.start import batches_left_problem
 
 # On the CPU, whatever the machine has: two ranks on gloo must not share one GPU.
 ARGS = ["--epochs", "4", "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",
@@ -97,6 +105,47 @@ def test_each_rank_takes_a_disjoint_equal_share_of_the_batches() -> None:
     assert Ranks(rank=0, world_size=3).usable_batches(11) == 9
     assert list(Ranks().step_starts(0, 11)) == list(range(11))
     assert list(Ranks(rank=1, world_size=3).step_starts(3, 11)) == [3, 6]  # resumed at batch 3
+
+
+@pytest.mark.parametrize(("world", "first", "count"),
+                         [(3, 0, 11), (3, 5, 10), (2, 5, 24), (4, 1, 9), (2, 0, 2), (1, 7, 8)])
+def test_an_epoch_resumed_with_another_number_of_ranks_shares_out_its_batches_left(
+    world: int, first: int, count: int
+) -> None:
+    """Sentence context: a run stopped inside an epoch goes on with any number of ranks, from
+    the batch where it stopped; its last step, whatever the batches left, ends the epoch."""
+    ranks = Ranks(world_size=world)
+    end = ranks.epoch_end(first, count)
+    steps = list(ranks.step_starts(first, count))
+    taken = [step + rank for step in steps for rank in range(world)]
+    assert taken == list(range(first, end))  # each batch left once, none twice
+    assert 0 <= count - end < world  # fewer batches than ranks wait for another epoch
+    progress = Progress(batch_in_epoch=first)
+    ended = [progress.advance(1, 1, world, end) for _ in steps]
+    assert ended == [False] * (len(steps) - 1) + [True]
+    assert progress.epoch == 1 and progress.batch_in_epoch == 0
+
+
+def test_an_epoch_of_fewer_batches_than_ranks_is_refused() -> None:
+    """Each rank takes a batch of its own each step: an epoch needs a batch for every rank."""
+    lengths = np.full(40, 3)
+    sentences = EncodedSentences(np.ones(120, dtype=np.int64), offsets_of(lengths))
+    with pytest.raises(CorpusError) as refused:
+        sentence_epoch(sentences, batch_size=16, seed=1, epoch=0, world=4)
+    assert str(refused.value) == (
+        "the training text has 40 sentences, 3 batch(es) of --batch-size 16, fewer than the 4 "
+        "ranks a step trains on side by side; lower --batch-size to 10 or start fewer ranks")
+    assert sentence_epoch(sentences, batch_size=10, seed=1, epoch=0, world=4).count == 4
+    with pytest.raises(CorpusError, match="the training text has 3 sentences, 3 batch.* start at "
+                                          "most 3 ranks or give a longer corpus"):
+        sentence_epoch(sentences.subset(np.arange(3)), batch_size=1, seed=1, epoch=0, world=4)
+
+
+def test_a_resumed_epoch_with_fewer_batches_left_than_ranks_is_refused() -> None:
+    assert batches_left_problem("m.pt", first=6, count=10, ranks=Ranks(world_size=4)) is None
+    assert batches_left_problem("m.pt", first=7, count=10, ranks=Ranks(world_size=4)) == (
+        "m.pt stopped 3 batch(es) before the end of its epoch, fewer than the 4 ranks of this run "
+        "(a step takes one for each): resume it with at most 3 ranks")
 
 
 @pytest.mark.slow
@@ -310,6 +359,30 @@ def test_two_ranks_with_dropout_stopped_by_a_signal_resume_bit_exact(
                cwd=tmp_path) as child:
         assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
     assert_same_training(whole, parts)
+
+
+@pytest.mark.slow
+def test_a_sentence_run_stopped_inside_an_epoch_resumes_with_more_ranks(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    """Two ranks go on from the batch where one process stopped, share out the batches left
+    (an odd number: the last waits for another epoch), and end the epoch."""
+    stopped = tmp_path / "stopped.pt"
+    flags = tiny_flags(corpus=str(corpus_file), out=str(stopped), epochs=1,
+                       print_every=100_000, context="sentence", threads=1)
+    with ExitStack() as held:
+        epoch = build_run(config_of(**{**flags, "out": str(tmp_path / "plan.pt")}),
+                          quiet_reporter(), held).epoch_batches(0)
+    with pytest.raises(Interrupted):
+        train(config_of(**flags), SignalAfter(120))
+    first = load_checkpoint(stopped)["progress"]["batch_in_epoch"]
+    assert (epoch.count - first) % 2 == 1, (epoch.count, first)
+    with Child(torchrun("-m", "charlm", "train", "--resume", str(stopped)), child_environment(),
+               cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    progress = load_checkpoint(stopped)["progress"]
+    assert (progress["epoch"], progress["batch_in_epoch"]) == (1, 0)
+    assert progress["examples"] == epoch.sentences_before(epoch.count - 1)
 
 
 @pytest.mark.slow

@@ -166,6 +166,11 @@ def test_settings_of_the_model_are_refused(trained_model: dict, new_corpus: dict
     assert tokenizer.exit_code == 2
     assert "CHARLM_LOWERCASE is False here" in tokenizer.stderr
     assert "CHARLM_VOCABULARY_SIZE is 80 here but 50" in tokenizer.stderr
+    words = invoke(["train", corpus, "--init-from", model, "-o", str(out), "--words",
+                    "whitespace", "--max-sentence-words", "50"])
+    assert words.exit_code == 2
+    assert "--words is 'whitespace' here but 'nltk' in the model" in words.stderr
+    assert "--max-sentence-words is 50 here but 200 in the model" in words.stderr
     both = invoke(["train", corpus, "--init-from", model, "--resume", model])
     assert both.exit_code == 2 and "give one of them" in both.stderr
     missing = invoke(["train", corpus, "--init-from", str(tmp_path / "none.pt"), "-o", str(out)])
@@ -188,3 +193,33 @@ def test_a_fine_tuned_run_resumes_and_keeps_its_origin(
     checkpoint = torch.load(out, weights_only=True)
     assert checkpoint["progress"]["epoch"] == 2
     assert checkpoint["initialised_from"] == origin
+
+
+def test_a_split_given_reads_the_new_corpus_and_is_recorded(
+    trained_model: dict, new_corpus: dict[str, Path], tmp_path: Path
+) -> None:
+    """--split says how the new corpus's lines make sentences; the model's vocabulary and words
+    stay. The checkpoint records the split the corpus was read with."""
+    corpus = new_corpus["train"]
+    base = torch.load(trained_model["checkpoint"], weights_only=True)
+    assert base["tokenizer"]["split"] == "paragraphs"  # the model's corpus is wrapped prose
+    out = tmp_path / "lines.pt"
+    result = invoke(["train", str(corpus), "--init-from", str(trained_model["checkpoint"]),
+                     "-o", str(out), "--split", "one-per-line", *ONE_STEP])
+    assert result.exit_code == 0, result.output
+    assert "text split: one-per-line (set by --split)" in result.stdout
+    tuned = torch.load(out, weights_only=True)
+    lines = [line for line in corpus.read_text().splitlines() if line.strip()]
+    assert tuned["corpus"]["sentences"] == len(lines)  # each line a sentence, cut mid-sentence
+    assert tuned["tokenizer"] == base["tokenizer"] | {"split": "one-per-line"}
+    assert tuned["train_config"]["split"] == "one-per-line"
+
+    # Without --split the model's own split reads the new corpus, and the checkpoint says so.
+    kept = tmp_path / "kept.pt"
+    result = invoke(["train", str(corpus), "--init-from", str(trained_model["checkpoint"]),
+                     "-o", str(kept), *ONE_STEP])
+    assert result.exit_code == 0, result.output
+    tuned = torch.load(kept, weights_only=True)
+    assert tuned["tokenizer"] == base["tokenizer"]
+    assert tuned["train_config"]["split"] == "paragraphs"
+    assert tuned["setting_origins"]["split"] == "checkpoint"

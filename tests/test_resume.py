@@ -12,7 +12,7 @@ import torch
 from training import config_of, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
-from charlm.checkpoint.files import load_checkpoint
+from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.errors import CharlmError, ConfigError
 from charlm.training.console import Reporter
@@ -122,6 +122,41 @@ def test_resume_refuses_settings_that_cannot_continue(
         train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
                         **{flag: value}), quiet_reporter())
     assert one_epoch.read_bytes() == before
+
+
+def test_resume_refuses_every_other_reading_of_the_corpus(one_epoch: Path,
+                                                          corpus_file: Path) -> None:
+    """The resumed corpus is read with the checkpoint's tokenizer, so a setting of how to read
+    it that differs would be recorded but not used: each is refused, named."""
+    before = one_epoch.read_bytes()
+    with pytest.raises(ConfigError) as refused:
+        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                        split="lines", words="whitespace", max_sentence_words=50,
+                        context="sentence", text_column="body", min_chars=3,
+                        drop_urls=False), quiet_reporter())
+    for named in ("--split is 'lines' here but 'auto'", "--words is 'whitespace' here but 'nltk'",
+                  "--max-sentence-words is 50 here but 200",
+                  "--context is 'sentence' here but 'document'",
+                  "--text-column is 'body' here but None", "--min-chars is 3 here but 1",
+                  "--drop-urls is False here but True"):
+        assert named in str(refused.value)
+    assert one_epoch.read_bytes() == before
+
+
+def test_resume_of_a_checkpoint_from_before_split_refuses_another_split(
+    one_epoch: Path, corpus_file: Path
+) -> None:
+    """Before --split existed every corpus was read as paragraphs, as its tokenizer says."""
+    older = load_checkpoint(one_epoch)
+    del older["train_config"]["split"]
+    save_checkpoint(older, one_epoch)
+    before = one_epoch.read_bytes()
+    with pytest.raises(ConfigError, match="--split is 'lines' here but 'paragraphs'"):
+        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                        split="lines"), quiet_reporter())
+    assert one_epoch.read_bytes() == before
+    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    assert load_checkpoint(one_epoch)["train_config"]["split"] == "paragraphs"
 
 
 def test_resume_refuses_another_corpus(one_epoch: Path, tmp_path: Path) -> None:

@@ -1,12 +1,21 @@
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import write_corpus
+from training import TINY, one_error_line
+from typer.testing import CliRunner
 
+from charlm.cli import app
+from charlm.data import vocab
 from charlm.data.batches import IGNORE, epoch_order, make_batch, split_validation
-from charlm.data.prepare import EncodedSentences
+from charlm.data.prepare import EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.data.settings import PrepareSettings
 from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID, build_vocabulary
 from charlm.errors import CorpusError
+from charlm.options import metadata
+from charlm.training.config import TrainConfig
 
 
 def test_vocabulary_keeps_most_frequent_with_deterministic_ties() -> None:
@@ -18,6 +27,41 @@ def test_vocabulary_keeps_most_frequent_with_deterministic_ties() -> None:
     assert stats.unique_words == 5
     assert (stats.least_frequent_word, stats.least_frequent_count) == ("bat", 3)
     assert stats.coverage == pytest.approx(16 / 20)
+
+
+def test_every_word_beyond_the_largest_vocabulary_is_refused_before_the_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--vocabulary-size 0 keeps every word only up to the bound an explicit size has; the bound
+    is lowered here to fit a small corpus."""
+    assert metadata(TrainConfig, "vocabulary_size")["maximum"] == vocab.MAX_VOCABULARY
+    corpus = write_corpus(tmp_path / "corpus.txt")
+    every = prepare_corpus(str(corpus), PrepareSettings(vocabulary_size=0))
+    words = every.vocabulary_stats.unique_words
+    assert len(every.vocabulary) == words + len(SPECIAL_TOKENS) <= vocab.MAX_VOCABULARY
+
+    monkeypatch.setattr(vocab, "MAX_VOCABULARY", len(every.vocabulary) - 1)
+    out = tmp_path / "every.pt"
+    result = CliRunner().invoke(app, ["train", str(corpus), "-o", str(out), *TINY,
+                                      "--vocabulary-size", "0"])
+    bound = len(every.vocabulary) - 1
+    assert one_error_line(result, 1) == (
+        f"Error: --vocabulary-size 0 keeps every word, and the corpus has {words:,} distinct "
+        f"words, more than a vocabulary of at most {bound:,} holds (the special tokens "
+        f"included): give --vocabulary-size {bound} or less (a vocabulary of {bound:,} covers "
+        f"{refused_coverage(every, bound):.1%} of the tokens), and --softmax adaptive, far "
+        "faster for a large vocabulary")
+    assert not out.exists()
+    # At the bound itself, every word is kept.
+    monkeypatch.setattr(vocab, "MAX_VOCABULARY", len(every.vocabulary))
+    assert prepare_corpus(str(corpus), PrepareSettings(vocabulary_size=0)).vocabulary.words == (
+        every.vocabulary.words)
+
+
+def refused_coverage(every: PreparedCorpus, size: int) -> float:
+    """The share of tokens the `size` most frequent words (the special tokens counted) cover."""
+    counts = np.bincount(every.sentences.ids.astype(np.int64), minlength=len(every.vocabulary))
+    return float(counts[:size].sum() / counts.sum())
 
 
 def encoded(sentences: list[list[int]]) -> EncodedSentences:

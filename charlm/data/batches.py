@@ -42,7 +42,7 @@ class EpochBatches(Protocol):
 
     @property
     def count(self) -> int:
-        """Batches in the epoch, a whole number of steps."""
+        """Batches in the epoch; a step takes one for each rank."""
 
     def batch(self, index: int) -> Batch: ...
 
@@ -128,7 +128,9 @@ def make_batch(sentences: EncodedSentences, indices: np.ndarray) -> Batch:
 @dataclass(frozen=True)
 class SentenceBatches:
     """One epoch of sentence-context training: batches of whole sentences (epoch_order), each
-    step taking `world` of them, one per rank; the few left over wait for another epoch."""
+    step taking `world` of them, one per rank; the few left over wait for another epoch. The
+    batches do not depend on `world`: a run stopped inside an epoch goes on with any number of
+    ranks from the batch where it stopped."""
 
     sentences: EncodedSentences
     order: list[np.ndarray]
@@ -136,7 +138,7 @@ class SentenceBatches:
 
     @property
     def count(self) -> int:
-        return len(self.order) - len(self.order) % self.world
+        return len(self.order)
 
     def batch(self, index: int) -> Batch:
         return make_batch(self.sentences, self.order[index])
@@ -153,8 +155,16 @@ class SentenceBatches:
 
 def sentence_epoch(sentences: EncodedSentences, batch_size: int, seed: int, epoch: int,
                    world: int = 1) -> SentenceBatches:
-    return SentenceBatches(sentences, epoch_order(sentences.lengths, batch_size, seed, epoch),
-                           world)
+    """Epoch `epoch`'s batches, for `world` ranks that each take one a step."""
+    order = epoch_order(sentences.lengths, batch_size, seed, epoch)
+    if len(order) < world:
+        count = len(sentences)
+        advice = (f"lower --batch-size to {count // world} or start fewer ranks"
+                  if count >= world else f"start at most {count} ranks or give a longer corpus")
+        raise CorpusError(f"the training text has {count:,} sentences, {len(order):,} batch(es) "
+                          f"of --batch-size {batch_size}, fewer than the {world} ranks a step "
+                          f"trains on side by side; {advice}")
+    return SentenceBatches(sentences, order, world)
 
 
 def iterate_batches(

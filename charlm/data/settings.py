@@ -12,6 +12,10 @@ WHITESPACE_WORDS = "whitespace"
 # already tokenized, as WikiText and the Penn Treebank are).
 WORD_SPLITS = (NLTK_WORDS, WHITESPACE_WORDS)
 
+# The largest vocabulary, the special tokens counted, whether its size is given or every word
+# is kept: a softmax over more words no longer fits a GPU's memory, and crawls on a CPU.
+MAX_VOCABULARY = 1_000_000
+
 SENTENCE = "sentence"
 DOCUMENT = "document"
 # What a model reads each sentence after: nothing, from a zero state (the tutorial's), or

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charlm.data.settings import MAX_VOCABULARY
+from charlm.errors import CorpusError
+
 UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
 SENTENCE_START = "SENTENCE_START"
 SENTENCE_END = "SENTENCE_END"
@@ -75,14 +78,16 @@ class Vocabulary:
 
 
 def build_vocabulary(counts: Counter[str], size: int) -> tuple[Vocabulary, VocabularyStats]:
-    """Keep the `size - 3` most frequent words (`size` 0: every word); ties go to the
-    alphabetically first word."""
+    """Keep the `size - 3` most frequent words (`size` 0: every word, up to MAX_VOCABULARY);
+    ties go to the alphabetically first word."""
     ranked = sorted(
         ((word, n) for word, n in counts.items() if word not in SPECIAL_TOKENS),
         key=lambda item: (-item[1], item[0]),
     )
-    kept = ranked[: size - len(SPECIAL_TOKENS)] if size else ranked
     total = sum(counts.values())
+    if not size and len(ranked) + len(SPECIAL_TOKENS) > MAX_VOCABULARY:
+        raise CorpusError(too_many_words(ranked, total, len(counts)))
+    kept = ranked[: size - len(SPECIAL_TOKENS)] if size else ranked
     covered = sum(n for _, n in kept)
     least_word, least_count = kept[-1] if kept else (None, 0)
     stats = VocabularyStats(
@@ -94,3 +99,14 @@ def build_vocabulary(counts: Counter[str], size: int) -> tuple[Vocabulary, Vocab
         coverage=covered / total if total else 0.0,
     )
     return Vocabulary([*SPECIAL_TOKENS, *(word for word, _ in kept)]), stats
+
+
+def too_many_words(ranked: list[tuple[str, int]], total: int, distinct: int) -> str:
+    """Why every word of a corpus cannot be kept, and the largest size that can be."""
+    bound = MAX_VOCABULARY
+    covered = sum(n for _, n in ranked[: bound - len(SPECIAL_TOKENS)])
+    return (f"--vocabulary-size 0 keeps every word, and the corpus has {distinct:,} distinct "
+            f"words, more than a vocabulary of at most {bound:,} holds (the special tokens "
+            f"included): give --vocabulary-size {bound} or less (a vocabulary of {bound:,} "
+            f"covers {covered / total:.1%} of the tokens), and --softmax adaptive, far faster "
+            "for a large vocabulary")

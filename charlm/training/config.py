@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from charlm import install_hint
-from charlm.data.corpus import SPLIT_CHOICES
+from charlm.data.corpus import PARAGRAPHS, SPLIT_CHOICES
 from charlm.data.settings import (
     CONTEXTS,
     DEFAULT_CONTEXT,
+    MAX_VOCABULARY,
     NLTK_WORDS,
     SENTENCE,
     WORD_SPLITS,
@@ -114,7 +115,7 @@ class TrainConfig:
         "of the corpus (then only words absent from the training corpus are unknown).",
         tutorial_env="VOCABULARY_SIZE",
         minimum=0,
-        maximum=1_000_000,
+        maximum=MAX_VOCABULARY,
         panel="Data",
         fixed=True,
     )
@@ -405,7 +406,7 @@ class TrainConfig:
     # What a checkpoint's settings that lack a field meant: how charlm trained before the field
     # existed, so that --resume goes on as the run began.
     BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS,
-                                              "context": SENTENCE}
+                                              "context": SENTENCE, "split": PARAGRAPHS}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.

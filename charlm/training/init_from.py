@@ -2,9 +2,11 @@
 
 The new run starts from the model's weights, vocabulary, tokenizer settings and shape; everything
 else (the optimizer, the progress, every training setting) is fresh, from flags, variables or
-defaults. Settings that would change the vocabulary, the tokenization or the shape are refused.
-The new corpus is encoded with the model's own tokenizer and vocabulary, and the run reports how
-much of it that vocabulary covers. Unlike --resume (resume.py), nothing of the old run continues.
+defaults. Settings that would change the vocabulary, the words or the shape are refused; the
+settings that say how the new corpus is laid out and read (--split, --text-column, --context) are
+honoured, and the new checkpoint records the ones used. The new corpus is encoded with the model's
+own tokenizer and vocabulary, and the run reports how much of it that vocabulary covers. Unlike
+--resume (resume.py), nothing of the old run continues.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.layout import choose_split
 from charlm.data.prepare import PreparedCorpus, encode_counting_unknown
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
@@ -95,9 +98,12 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
                           f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
                           "a new model without --init-from")
-    # How the model reads text carries on too, unless the new run says otherwise.
+    # How the model reads text carries on too, unless the new run says otherwise: what each
+    # sentence is read after, and how lines make sentences (the new corpus's layout may differ).
     if "context" not in given:
         inherited["context"] = checkpoint.reads_context
+    if "split" not in given:
+        inherited["split"] = TokenizerSettings.from_dict(checkpoint.tokenizer).split
     merged = replace(config, **inherited,
                      origins=origins_of(config) | {name: CHECKPOINT for name in inherited
                                                    if name not in given})
@@ -106,8 +112,8 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
 
 
 def initial_corpus(config: TrainConfig, initial: InitialModel) -> tuple[PreparedCorpus, Counter]:
-    """The new corpus encoded with the model's tokenizer and vocabulary, and the words it holds
-    that the vocabulary lacks, with their counts."""
+    """The new corpus encoded with the model's tokenizer and vocabulary (its text cut as --split
+    says, when given), and the words it holds that the vocabulary lacks, with their counts."""
     checkpoint = initial.checkpoint
     try:
         tokenizer = Tokenizer(TokenizerSettings.from_dict(checkpoint.tokenizer))
@@ -115,6 +121,10 @@ def initial_corpus(config: TrainConfig, initial: InitialModel) -> tuple[Prepared
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"--init-from {initial.path} has damaged tokenizer or vocabulary "
                               f"settings ({type(error).__name__})") from None
+    choice = None
+    if "split" in given_fields(config):
+        choice = choose_split(str(config.corpus), config.split, config.text_column)
+        tokenizer = tokenizer.with_split(choice.mode)
     sentences, unknown = encode_counting_unknown(str(config.corpus), tokenizer, vocabulary,
                                                  config.text_column, workers=config.workers)
     tokens = len(sentences.ids)
@@ -127,7 +137,7 @@ def initial_corpus(config: TrainConfig, initial: InitialModel) -> tuple[Prepared
         least_frequent_count=0,
         coverage=1.0 - sum(unknown.values()) / tokens if tokens else 0.0,
     )
-    return PreparedCorpus(sentences, vocabulary, stats, tokenizer), unknown
+    return PreparedCorpus(sentences, vocabulary, stats, tokenizer, split_choice=choice), unknown
 
 
 def report_coverage(outputs: Output, initial: InitialModel, corpus: PreparedCorpus,

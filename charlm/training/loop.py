@@ -114,15 +114,15 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
         epoch = run.epoch_batches(progress.epoch)
         if run.carried is not None and progress.batch_in_epoch == 0:
             run.carried.clear()
-        epoch_batches = ranks.usable_batches(epoch.count)
+        epoch_end = ranks.epoch_end(progress.batch_in_epoch, epoch.count)
         done_in_epoch = epoch.sentences_before(progress.batch_in_epoch)
         outputs.start_epoch(progress.epoch + 1, config.epochs,
-                            epoch.sentences_before(epoch_batches), done_in_epoch)
+                            epoch.sentences_before(epoch_end), done_in_epoch)
         figures.pause()
         for first in ranks.step_starts(progress.batch_in_epoch, epoch.count):
             figures.add_step_loss(train_step(run, epoch.batch(first + ranks.rank)))
             sentences, tokens = epoch.step_totals(first)
-            epoch_ended = progress.advance(sentences, tokens, ranks.world_size, epoch_batches)
+            epoch_ended = progress.advance(sentences, tokens, ranks.world_size, epoch_end)
             done_in_epoch += sentences
             report_due = progress.report_due(sentences, config.print_every, epoch_ended,
                                              config.epochs)

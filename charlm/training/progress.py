@@ -81,13 +81,14 @@ class Progress:
             self.reports_without_improvement = 0
         self.stopped = None
 
-    def advance(self, sentences: int, tokens: int, batches: int, epoch_batches: int) -> bool:
-        """Count one step; returns whether it ended the epoch."""
+    def advance(self, sentences: int, tokens: int, batches: int, epoch_end: int) -> bool:
+        """Count one step of `batches` batches; returns whether it ended the epoch (reached
+        batch `epoch_end`)."""
         self.steps += 1
         self.batch_in_epoch += batches
         self.examples += sentences
         self.tokens += tokens
-        if self.batch_in_epoch < epoch_batches:
+        if self.batch_in_epoch < epoch_end:
             return False
         self.epoch += 1
         self.batch_in_epoch = 0

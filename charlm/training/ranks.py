@@ -155,11 +155,16 @@ class Ranks:
         `count % world_size` batches (different ones each epoch) are left out."""
         return count - count % self.world_size
 
+    def epoch_end(self, first: int, count: int) -> int:
+        """Where an epoch of `count` batches ends when its steps start at batch `first` (0, or
+        where a run stopped, perhaps with another number of ranks): after the last step that
+        finds a batch for every rank. The few left over wait for another epoch's order."""
+        return first + self.usable_batches(max(count - first, 0))
+
     def step_starts(self, first: int, count: int) -> range:
         """Where each step starts among an epoch's `count` batches, from batch `first` on: a
         step takes `world_size` batches, and rank r trains on the r-th."""
-        size = self.world_size
-        return range(first, first + self.usable_batches(count - first), size)
+        return range(first, self.epoch_end(first, count), self.world_size)
 
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         """The sum over ranks of a tensor on this rank's device."""

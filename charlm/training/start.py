@@ -21,6 +21,7 @@ from charlm.training.config import TrainConfig
 from charlm.training.init_from import InitialModel, init_config, initial_corpus, report_coverage
 from charlm.training.outputs import Output
 from charlm.training.progress import Progress
+from charlm.training.ranks import Ranks
 from charlm.training.resume import resolve_auto_resume, resume_config, resumed_corpus
 
 if TYPE_CHECKING:
@@ -180,6 +181,18 @@ def restore_carried_state(run: Run, resumed: Checkpoint) -> None:
     run.carried.load(resumed.stream_state(run.ranks.rank), run.runtime.device)
 
 
+def batches_left_problem(path: str, first: int, count: int, ranks: Ranks) -> str | None:
+    """Sentence context: why an epoch of `count` batches, stopped at batch `first` by a run of
+    another number of ranks, has no step left for these ranks (a step takes a batch for each);
+    None when it has one."""
+    left = count - first
+    if not first or ranks.epoch_end(first, count) > first:
+        return None
+    return (f"{path} stopped {left} batch(es) before the end of its epoch, fewer than the "
+            f"{ranks.world_size} ranks of this run (a step takes one for each): resume it with "
+            f"at most {left} ranks")
+
+
 def restore_training_state(run: Run, resumed: Checkpoint) -> None:
     """Continue a checkpoint's weights, optimizer, schedule, random state and progress; the
     optimizer settings given now replace the checkpoint's."""
@@ -195,6 +208,12 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
         run.progress = Progress.from_dict(resumed.progress or {})
         if run.carried is not None:
             restore_carried_state(run, resumed)
+        else:
+            problem = batches_left_problem(str(config.resume), run.progress.batch_in_epoch,
+                                           run.epoch_batches(run.progress.epoch).count,
+                                           run.ranks)
+            if problem:
+                raise CharlmError(problem)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise unfit_state(config, error) from None
     if resumed.lr_schedule is not None:
