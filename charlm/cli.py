@@ -10,10 +10,12 @@ shell completion answer at once. Each command imports its implementation when it
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import typer
@@ -127,96 +129,72 @@ def _flags(cls: type, given: dict[str, Any]) -> dict[str, Any]:
             for key, value in given.items()}
 
 
-def config_command(name: str, cls: type, help: str) -> Callable[[Callable[[Any], None]], None]:
-    """Register `run(config)` as a command whose options are the fields of `cls`."""
+@dataclass(frozen=True)
+class Command:
+    """A command: its name, the config dataclass its options come from, its help, and the
+    plain function (`module:function`) that runs it with the resolved config."""
 
-    def register(run: Callable[[Any], None]) -> None:
-        parameters = _parameters(cls)
+    name: str
+    config_class: type
+    help: str
+    runs: str
 
-        def command(**given: Any) -> None:
-            try:
-                run(resolve(cls, _flags(cls, given), os.environ))
-            except CharlmError as error:
-                raise fail(error) from None
-            except KeyboardInterrupt:
-                typer.echo("Stopped: interrupted", err=True)
-                raise typer.Exit(130) from None
-
-        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-        command.__annotations__ = {p.name: p.annotation for p in parameters}
-        command.__doc__ = help
-        command.config_class = cls  # type: ignore[attr-defined]  # for the generated reference
-        app.command(name, help=help, cls=HelpCommand)(command)
-
-    return register
+    def run(self, config: Any) -> None:
+        # Imported when the command runs: --help and completion never load torch.
+        module, function = self.runs.split(":")
+        getattr(importlib.import_module(module), function)(config)
 
 
-@config_command("train", TrainConfig, "Train a language model on a corpus.")
-def train_command(config: TrainConfig) -> None:
-    from charlm.commands.train import train_command
-
-    train_command(config)
-
-
-@config_command("generate", GenerateConfig, "Generate sentences from a checkpoint.")
-def generate_command(config: GenerateConfig) -> None:
-    from charlm.commands.generate import generate_text
-
-    generate_text(config)
-
-
-@config_command("evaluate", EvaluateConfig,
-                "Measure a checkpoint's loss, perplexity and OOV rate on corpora.")
-def evaluate_command(config: EvaluateConfig) -> None:
-    from charlm.commands.evaluate import evaluate_files
-
-    evaluate_files(config)
-
-
-@config_command("score", ScoreConfig,
-                "Score sentences one by one: log-probability and perplexity of each, and in all.")
-def score_command(config: ScoreConfig) -> None:
-    from charlm.commands.score import print_scores
-
-    print_scores(config)
+COMMANDS = (
+    Command("train", TrainConfig, "Train a language model on a corpus.",
+            "charlm.commands.train:train_command"),
+    Command("generate", GenerateConfig, "Generate sentences from a checkpoint.",
+            "charlm.commands.generate:generate_text"),
+    Command("evaluate", EvaluateConfig,
+            "Measure a checkpoint's loss, perplexity and OOV rate on corpora.",
+            "charlm.commands.evaluate:evaluate_files"),
+    Command("score", ScoreConfig,
+            "Score sentences one by one: log-probability and perplexity of each, and in all.",
+            "charlm.commands.score:print_scores"),
+    Command("complete", CompleteConfig,
+            "Explore a model: the likeliest next words of each line typed, and a continuation.",
+            "charlm.commands.complete:run_complete"),
+    Command("export", ExportConfig,
+            "Export a model as ONNX, with its vocabulary and tokenizer settings as JSON.",
+            "charlm.commands.export:run_export"),
+    Command("info", InfoConfig, "Describe what a checkpoint holds.",
+            "charlm.commands.info:show_info"),
+    Command("plot", PlotConfig, "Plot training and validation loss from metrics files.",
+            "charlm.commands.plot:plot_metrics"),
+    Command("cache", CacheConfig,
+            "Show the cache of prepared corpora (where it is, what it holds), or clear it.",
+            "charlm.commands.cache:show_cache"),
+)
 
 
-@config_command("complete", CompleteConfig,
-                "Explore a model: the likeliest next words of each line typed, and a continuation.")
-def complete_command(config: CompleteConfig) -> None:
-    from charlm.commands.complete import run_complete
+def register(command: Command) -> None:
+    """Add `command` to the app, its options the fields of its config class."""
+    cls = command.config_class
+    parameters = _parameters(cls)
 
-    run_complete(config)
+    def run_command(**given: Any) -> None:
+        try:
+            command.run(resolve(cls, _flags(cls, given), os.environ))
+        except CharlmError as error:
+            raise fail(error) from None
+        except KeyboardInterrupt:
+            typer.echo("Stopped: interrupted", err=True)
+            raise typer.Exit(130) from None
 
-
-@config_command("export", ExportConfig,
-                "Export a model as ONNX, with its vocabulary and tokenizer settings as JSON.")
-def export_command(config: ExportConfig) -> None:
-    from charlm.commands.export import run_export
-
-    run_export(config)
-
-
-@config_command("info", InfoConfig, "Describe what a checkpoint holds.")
-def info_command(config: InfoConfig) -> None:
-    from charlm.commands.info import show_info
-
-    show_info(config)
+    run_command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run_command.__annotations__ = {p.name: p.annotation for p in parameters}
+    run_command.__doc__ = command.help
+    run_command.config_class = cls  # type: ignore[attr-defined]  # for the generated reference
+    app.command(command.name, help=command.help, cls=HelpCommand)(run_command)
 
 
-@config_command("plot", PlotConfig, "Plot training and validation loss from metrics files.")
-def plot_command(config: PlotConfig) -> None:
-    from charlm.commands.plot import plot_metrics
-
-    plot_metrics(config)
-
-
-@config_command("cache", CacheConfig,
-                "Show the cache of prepared corpora (where it is, what it holds), or clear it.")
-def cache_command(config: CacheConfig) -> None:
-    from charlm.commands.cache import show_cache
-
-    show_cache(config)
+for _command in COMMANDS:
+    register(_command)
 
 
 def _version(value: bool) -> None:

@@ -99,7 +99,7 @@ class Row:
 
 
 def config_class(info: CommandInfo) -> type | None:
-    """The configuration dataclass a command was registered with (cli.py's `config_command`
+    """The configuration dataclass a command was registered with (cli.py's `register`
     names it on the function it registers), or None."""
     cls = getattr(info.callback, "config_class", None)
     return cls if isinstance(cls, type) and option_fields_or_none(cls) else None

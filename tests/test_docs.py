@@ -60,20 +60,12 @@ def test_every_setting_has_help_text():
 def test_every_command_is_read_from_its_configuration_class():
     """A command registered from a config dataclass is documented from that class (its
     variables, defaults and bounds), not from what Typer alone knows."""
-    registered = [command for command in make_configuration().commands()
-                  if "config_command" in command_qualname(command.name)]
-    assert "train" in [command.name for command in registered]
-    for command in registered:
-        assert command.config is not None, command.name
+    from charlm.cli import COMMANDS
 
-
-def command_qualname(name: str) -> str:
-    from charlm.cli import app
-
-    for info in app.registered_commands:
-        if info.name == name:
-            return info.callback.__qualname__
-    return ""
+    documented = {command.name: command for command in make_configuration().commands()}
+    assert "train" in [command.name for command in COMMANDS]
+    for command in COMMANDS:
+        assert documented[command.name].config is command.config_class, command.name
 
 
 def test_reference_lists_every_flag_the_command_line_accepts():
