@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ CSV_END_SENTINEL = "\uffff"
 DOCUMENT_BREAK = ""
 # Sampling a directory for the split choice: at least this many lines of each file read.
 SAMPLE_MIN_LINES_PER_FILE = 200
+# What reading a file can fail with: the system's errors, and a .gz file's that is truncated
+# (EOFError), has a bad header or checksum (gzip.BadGzipFile, an OSError) or is damaged inside
+# its compressed stream (zlib.error).
+READ_ERRORS = (OSError, EOFError, zlib.error)
 
 PARAGRAPHS = "paragraphs"
 LINES = "lines"
@@ -162,7 +167,7 @@ def _check_not_binary(path: Path) -> None:
     try:
         with _open_bytes(path) as handle:
             head = handle.read(BINARY_PROBE_BYTES)
-    except (OSError, EOFError) as error:
+    except READ_ERRORS as error:
         raise CorpusError(f"cannot read {path}: {error}") from None
     if b"\x00" in head:
         raise CorpusError(f"{path} looks like a binary file, not text: give a UTF-8 text, .gz or "
@@ -370,7 +375,7 @@ def _checked_files(path: str | Path, text_column: str | None) -> list[Path]:
 def _read_errors_as_corpus_errors(file: Path, lines: Iterator[str]) -> Iterator[str]:
     try:
         yield from lines
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except READ_ERRORS as error:
         raise CorpusError(f"cannot read {file}: {error}") from None
     except csv.Error as error:
         raise CorpusError(f"{file} is not valid CSV: {error}") from None
