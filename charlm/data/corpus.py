@@ -17,9 +17,10 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,6 +37,9 @@ MAX_PARAGRAPH_CHARS = 200_000
 READ_CHUNK_CHARS = 1 << 16
 BINARY_PROBE_BYTES = 8192
 LINE_BREAKS = ("\n", "\r")
+# Where str.splitlines ends a line (text given as a string is cut so): a paragraph's lines.
+LINE_BOUNDARIES = (*LINE_BREAKS, "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+WHITESPACE = re.compile(r"\s")
 # A Unicode noncharacter, never meant to appear in text: marks the end of a CSV file.
 CSV_END_SENTINEL = "\uffff"
 # A unit that is never text (every unit holds some): where a document ends.
@@ -178,57 +182,74 @@ def _text_stream(path: Path) -> IO[str]:
     return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="replace", newline="")
 
 
-def _chunks(text: str, limit: int) -> Iterator[str]:
-    """Cut an over-long paragraph at spaces into pieces of at most about `limit` characters."""
+def _cut_at(text: str, limit: int) -> int:
+    """Where to cut a text longer than `limit`: at its last whitespace before `limit`, so no
+    word is split (only a word of `limit` characters or more is)."""
+    reversed_head = text[limit - 1 : 0 : -1]
+    found = WHITESPACE.search(reversed_head)
+    return limit if found is None else limit - 1 - found.start()
+
+
+def _cut_while_long(text: str, limit: int) -> Generator[str, None, str]:
+    """Cut pieces off the front of `text`, at whitespace, while it is longer than `limit`;
+    yields each that is not blank, stripped, and returns the rest as it is (text read after
+    it joins it as the file spells it: stripping the rest would glue two words there)."""
     while len(text) > limit:
-        cut = text.rfind(" ", limit // 2, limit)
-        if cut <= 0:
-            cut = limit
-        yield text[:cut]
-        text = text[cut:].lstrip()
-    if text:
-        yield text
+        cut = _cut_at(text, limit)
+        piece = text[:cut].strip()
+        if piece:
+            yield piece
+        text = text[cut:]
+    return text
+
+
+def _chunks(text: str, limit: int) -> Iterator[str]:
+    """Cut a unit at whitespace into pieces of at most `limit` characters, stripped; a blank
+    one gives none."""
+    rest = yield from _cut_while_long(text, limit)
+    if rest.strip():
+        yield rest.strip()
 
 
 def paragraphs_from_lines(lines: Iterable[str]) -> Iterator[str]:
-    """Join wrapped lines into paragraphs; a blank line ends a paragraph."""
+    """Join wrapped lines into paragraphs, each line stripped and a space between two; a blank
+    line ends a paragraph. A line longer than the read chunk comes in pieces, only the last of
+    which ends with a line break: they join as they are."""
     parts: list[str] = []
     size = 0
-    for line in lines:
-        stripped = line.strip()
-        if not stripped:
-            if parts:
-                yield " ".join(parts)
-                parts, size = [], 0
-            continue
-        parts.append(stripped)
-        size += len(stripped) + 1
+    line_has_text = False
+    for piece in lines:
+        ends_line = piece.endswith(LINE_BOUNDARIES)
+        if line_has_text:
+            text = piece.rstrip() if ends_line else piece
+        else:
+            text = piece.strip() if ends_line else piece.lstrip()
+        if text:
+            if parts and not line_has_text:
+                parts.append(" ")
+            parts.append(text)
+            size += len(text) + 1
+            line_has_text = True
         if size > MAX_PARAGRAPH_CHARS:
-            joined = " ".join(parts)
-            pieces = list(_chunks(joined, MAX_PARAGRAPH_CHARS))
-            yield from pieces[:-1]
-            parts, size = [pieces[-1]], len(pieces[-1])
-    if parts:
-        yield " ".join(parts)
+            rest = yield from _cut_while_long("".join(parts), MAX_PARAGRAPH_CHARS)
+            parts, size = [rest], len(rest)
+        if ends_line and not line_has_text:
+            yield from _chunks("".join(parts), MAX_PARAGRAPH_CHARS)
+            parts, size = [], 0
+        line_has_text = line_has_text and not ends_line
+    yield from _chunks("".join(parts), MAX_PARAGRAPH_CHARS)
 
 
 def lines_as_units(pieces: Iterable[str]) -> Iterator[str]:
     """Every non-blank line as a unit of its own. `pieces` are lines, except that a line longer
     than the read chunk comes in pieces, only the last of which ends with a line break."""
-    parts: list[str] = []
-    size = 0
+    line = ""
     for piece in pieces:
-        parts.append(piece)
-        size += len(piece)
+        line = yield from _cut_while_long(line + piece, MAX_PARAGRAPH_CHARS)
         if piece.endswith(LINE_BREAKS):
-            yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
-            parts, size = [], 0
-        elif size > MAX_PARAGRAPH_CHARS:
-            pieces_of_line = list(_chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS))
-            yield from pieces_of_line[:-1]
-            parts, size = pieces_of_line[-1:], len(pieces_of_line[-1])
-    if parts:
-        yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
+            yield from _chunks(line, MAX_PARAGRAPH_CHARS)
+            line = ""
+    yield from _chunks(line, MAX_PARAGRAPH_CHARS)
 
 
 def units_from_lines(lines: Iterable[str], split: str) -> Iterator[str]:
