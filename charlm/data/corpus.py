@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from charlm.errors import CorpusError
-from charlm.paths import DIRECTORY, FILE, check_input, what_is
+from charlm.paths import DIRECTORY, FILE, cannot_read, check_input, what_is
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".text", ".md")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -144,9 +144,12 @@ def _digest(files: list[tuple[str | None, Path]]) -> str:
     for label, file in files:
         if label is not None:
             digest.update(label.encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as error:
+            raise CorpusError(cannot_read(file, error)) from None
     return digest.hexdigest()
 
 
@@ -172,7 +175,7 @@ def _check_not_binary(path: Path) -> None:
         with _open_bytes(path) as handle:
             head = handle.read(BINARY_PROBE_BYTES)
     except READ_ERRORS as error:
-        raise CorpusError(f"cannot read {path}: {error}") from None
+        raise CorpusError(cannot_read(path, error)) from None
     if b"\x00" in head:
         raise CorpusError(f"{path} looks like a binary file, not text: give a UTF-8 text, .gz or "
                           "CSV file")
@@ -397,7 +400,7 @@ def _read_errors_as_corpus_errors(file: Path, lines: Iterator[str]) -> Iterator[
     try:
         yield from lines
     except READ_ERRORS as error:
-        raise CorpusError(f"cannot read {file}: {error}") from None
+        raise CorpusError(cannot_read(file, error)) from None
     except csv.Error as error:
         raise CorpusError(f"{file} is not valid CSV: {error}") from None
 
