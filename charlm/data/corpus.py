@@ -369,6 +369,19 @@ def _file_units(path: Path, text_column: str | None, stats: CorpusStats, split: 
         yield DOCUMENT_BREAK
 
 
+def stdin_lines() -> Iterator[str]:
+    """Standard input's lines, decoded as the corpus reader decodes files."""
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:
+        yield from sys.stdin
+        return
+    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+    try:
+        yield from stream
+    finally:
+        stream.detach()  # closing the wrapper would close standard input itself
+
+
 def _text_lines(path: Path) -> Iterator[str]:
     with _text_stream(path) as stream:
         for line in stream:
