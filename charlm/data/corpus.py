@@ -36,6 +36,9 @@ DEFAULT_TEXT_COLUMNS = ("body", "text")
 MAX_PARAGRAPH_CHARS = 200_000
 READ_CHUNK_CHARS = 1 << 16
 BINARY_PROBE_BYTES = 8192
+# UTF-8, without the byte-order mark that spreadsheet programs and some editors write first: it
+# is no text (it would glue itself to the first word, or to a CSV file's first column name).
+TEXT_ENCODING = "utf-8-sig"
 LINE_BREAKS = ("\n", "\r")
 # Where str.splitlines ends a line (text given as a string is cut so): a paragraph's lines.
 LINE_BOUNDARIES = (*LINE_BREAKS, "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
@@ -182,7 +185,8 @@ def _check_not_binary(path: Path) -> None:
 
 
 def _text_stream(path: Path) -> IO[str]:
-    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="replace", newline="")
+    return io.TextIOWrapper(_open_bytes(path), encoding=TEXT_ENCODING, errors="replace",
+                            newline="")
 
 
 def _cut_at(text: str, limit: int) -> int:
@@ -375,7 +379,7 @@ def stdin_lines() -> Iterator[str]:
     if binary is None:
         yield from sys.stdin
         return
-    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+    stream = io.TextIOWrapper(binary, encoding=TEXT_ENCODING, errors="replace", newline="")
     try:
         yield from stream
     finally:
