@@ -40,7 +40,8 @@ BINARY_PROBE_BYTES = 8192
 # is no text (it would glue itself to the first word, or to a CSV file's first column name).
 TEXT_ENCODING = "utf-8-sig"
 LINE_BREAKS = ("\n", "\r")
-# Where str.splitlines ends a line (text given as a string is cut so): a paragraph's lines.
+# Every character str.splitlines ends a line at: text given as a string (a prompt) is cut into
+# lines there, and each such line is a line of its paragraph.
 LINE_BOUNDARIES = (*LINE_BREAKS, "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 WHITESPACE = re.compile(r"\s")
 # A Unicode noncharacter, never meant to appear in text: marks the end of a CSV file.
