@@ -82,3 +82,10 @@ def test_whitespace_inside_a_long_line_does_not_end_its_paragraph(tmp_path: Path
     path.write_text(f"{line}\nfive six\n\nseven\n", encoding="utf-8")
     assert [unit.split() for unit in read_paragraphs(path)] == [
         ["one", "two", "three", "four", "five", "six"], ["seven"]]
+
+
+def test_a_line_break_cut_by_a_read_is_one_line_break(tmp_path: Path) -> None:
+    first = ("word " * READ_CHUNK_CHARS)[: READ_CHUNK_CHARS - 1]  # the read ends after its \r
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(f"{first}\r\nthe same paragraph\r\n\r\nthe next\r\n".encode())
+    assert list(read_paragraphs(path)) == [f"{first.strip()} the same paragraph", "the next"]

@@ -271,11 +271,14 @@ def units_from_lines(lines: Iterable[str], split: str) -> Iterator[str]:
 
 def _bounded_lines(stream: IO[str]) -> Iterator[str]:
     """Lines of a text stream, with any line longer than the read chunk split into pieces."""
+    cut_after_return = False
     while True:
         line = stream.readline(READ_CHUNK_CHARS)
         if not line:
             return
-        yield line
+        if not (cut_after_return and line == "\n"):  # the rest of a \r\n that a read cut
+            yield line
+        cut_after_return = len(line) == READ_CHUNK_CHARS and line.endswith("\r")
 
 
 def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int:
