@@ -39,6 +39,7 @@ from charlm.data.corpus import (
     is_csv,
     read_lines,
     read_paragraphs,
+    stdin_lines,
     units_from_lines,
 )
 from charlm.data.layout import SENTENCE_END, choose_split
@@ -579,22 +580,6 @@ def _input_name(name: str) -> str:
     return "standard input" if name == STDIN else name
 
 
-def _stdin_lines() -> Iterator[str]:
-    """Standard input's lines, decoded as the corpus reader decodes files."""
-    import io
-    import sys
-
-    binary = getattr(sys.stdin, "buffer", None)
-    if binary is None:
-        yield from sys.stdin
-        return
-    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
-    try:
-        yield from stream
-    finally:
-        stream.detach()  # closing the wrapper would close standard input itself
-
-
 def _not_scored(tokenizer: Tokenizer) -> str:
     return (f"{tokenizer.dropped_long:,} sentences of more than {tokenizer.settings.max_words} "
             "words were not scored (the model's limit; --split one-per-line scores every line)")
@@ -612,7 +597,7 @@ def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bo
         column = None if name == STDIN else column_for(name, text_column)
         if one_per_line:
             for file in [name] if name == STDIN else [str(f) for f in corpus_files(name)]:
-                lines = ((line.rstrip("\r\n") for line in _stdin_lines()) if file == STDIN
+                lines = ((line.rstrip("\r\n") for line in stdin_lines()) if file == STDIN
                          else read_lines(file, column_for(file, text_column), stats))
                 row_each = file != STDIN and is_csv(Path(file))
                 for line in lines:
@@ -621,7 +606,7 @@ def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bo
                 document += not row_each
             continue
         split = tokenizer.settings.split
-        paragraphs = (units_from_lines(_stdin_lines(), split) if name == STDIN
+        paragraphs = (units_from_lines(stdin_lines(), split) if name == STDIN
                       else read_paragraphs(name, column, stats, split, breaks=True))
         for paragraph in paragraphs:
             if paragraph == DOCUMENT_BREAK:

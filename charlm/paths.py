@@ -132,6 +132,13 @@ def write_atomically(destination: Path, write: Callable[[Path], None]) -> None:
         staged.commit()
 
 
+def cannot_read(path: str | Path, error: Exception) -> str:
+    """The line that says a file could not be read, and why: the system's reason (Permission
+    denied) without the path it repeats, or the reader's (a damaged .gz file)."""
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return f"cannot read {path}: {reason or type(error).__name__}"
+
+
 def what_is(path: Path) -> str | None:
     """What a path names, in words ("a file", "a directory", "a named pipe (FIFO)"...), or
     None when nothing is there (a symbolic link counts as what it points to)."""
@@ -140,7 +147,7 @@ def what_is(path: Path) -> str | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:
-        raise CharlmError(f"cannot read {path}: {error.strerror or error}") from None
+        raise CharlmError(cannot_read(path, error)) from None
     if stat.S_ISREG(mode):
         return FILE
     if stat.S_ISDIR(mode):

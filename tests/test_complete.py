@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from training import charlm_process
+from training import charlm_process, child_environment
 from typer.testing import CliRunner
 
 from charlm.cli import app
@@ -102,3 +105,29 @@ def test_ctrl_c_ends_it_cleanly(trained_model: dict) -> None:
         child.send_signal(signal.SIGINT)
         assert child.finish() == 0, child.stderr
     assert "Traceback" not in child.stderr and "KeyboardInterrupt" not in child.stderr
+
+
+def test_bytes_that_are_not_utf8_are_replaced_as_score_replaces_them(trained_model: dict
+                                                                     ) -> None:
+    # CliRunner decodes standard input strictly as UTF-8, as a UTF-8 locale does.
+    result = runner.invoke(app, ["complete", str(trained_model["checkpoint"]), "--json"],
+                           input="Anna was at the caf\xe9\n".encode("latin-1"))
+    assert [answer["prompt"] for answer in answers(result)] == ["Anna was at the caf\ufffd"]
+
+
+def test_a_terminal_typing_bytes_that_are_not_utf8_gets_an_answer(trained_model: dict) -> None:
+    terminal, typed = os.openpty()
+    with subprocess.Popen([sys.executable, "-m", "charlm", "complete",
+                           str(trained_model["checkpoint"]), "--json"],
+                          stdin=typed, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=child_environment({"LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""}),
+                          ) as child:
+        os.close(typed)
+        os.write(terminal, "Anna was at the caf\xe9\n".encode("latin-1") + b"\x04")
+        out, err = child.communicate(timeout=120)
+    os.close(terminal)
+    assert child.returncode == 0, err
+    assert b"Traceback" not in err
+    prompts = [json.loads(line[line.index("{"):])["prompt"] for line in out.decode().splitlines()
+               if "{" in line]
+    assert prompts == ["Anna was at the caf\ufffd"]

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from charlm.errors import CheckpointError
-from charlm.paths import OwnOutput, check_input, write_atomically
+from charlm.paths import OwnOutput, cannot_read, check_input, write_atomically
 
 FORMAT = "charlm"
 FORMAT_VERSION = 1
@@ -76,10 +76,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     check_input(path, "checkpoint", CheckpointError)  # never opens a named pipe or a device
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
-    # charlm always writes PyTorch's zip format; anything else (text, legacy pickles) is not ours.
-    if not zipfile.is_zipfile(path):
+    try:
         with open(path, "rb") as handle:
             zip_start = handle.read(4) == b"PK\x03\x04"
+    except OSError as error:
+        raise CheckpointError(cannot_read(path, error)) from None
+    # charlm always writes PyTorch's zip format; anything else (text, legacy pickles) is not ours.
+    if not zipfile.is_zipfile(path):
         if zip_start:
             raise CheckpointError(f"{path} is not a charlm checkpoint (it is truncated or damaged: "
                                   "its end is missing); use an earlier copy or train again")

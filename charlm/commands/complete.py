@@ -8,6 +8,7 @@ code 0.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Iterator, Mapping
@@ -88,11 +89,16 @@ def _text(answer: dict[str, Any], echo: bool, max_words: int, beam: int) -> str:
 
 
 def _lines(interactive: bool) -> Iterator[str]:
-    """The lines to complete: typed after a prompt at a terminal, else read as they come."""
+    """The lines to complete: typed after a prompt at a terminal, else read as they come;
+    decoded as files are (bytes that are not UTF-8 replaced, not refused)."""
+    from charlm.data.corpus import stdin_lines
+
     if not interactive:
-        for line in sys.stdin:
+        for line in stdin_lines():
             yield line.rstrip("\r\n")
         return
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # input() decodes what is typed as stdin does
     while True:
         try:
             yield input(PROMPT)

@@ -16,7 +16,13 @@ from typing import Any
 from charlm import install_hint
 from charlm.errors import CharlmError, ConfigError
 from charlm.options import option
-from charlm.paths import OwnOutput, check_destination, check_input, write_atomically
+from charlm.paths import (
+    OwnOutput,
+    cannot_read,
+    check_destination,
+    check_input,
+    write_atomically,
+)
 from charlm.training.outputs import REPORT_FIELDS, is_report
 
 DPI = 100
@@ -72,27 +78,32 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
     check_input(file, "metrics")
     if not file.is_file():
         raise CharlmError(f"metrics file not found: {path}")
-    records = []
-    with open(file, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise CharlmError(
-                    f"{path} line {number} is not JSON: give a "
-                    f"<checkpoint>{METRICS_SUFFIX} file written by train"
-                ) from None
-            if not is_report(record):
-                raise CharlmError(
-                    f"{path} line {number} is not a charlm report (it needs "
-                    f"{', '.join(sorted(REPORT_FIELDS))})"
-                )
-            records.append(record)
+    try:
+        with open(file, encoding="utf-8", errors="replace") as handle:
+            records = [_report(path, number, line)
+                       for number, line in enumerate(handle, 1) if line.strip()]
+    except OSError as error:
+        raise CharlmError(cannot_read(path, error)) from None
     if not records:
         raise CharlmError(f"{path} holds no reports yet")
     return records
+
+
+def _report(path: str, number: int, line: str) -> dict[str, Any]:
+    """Line `number` of a metrics file, which must be a charlm report."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        raise CharlmError(
+            f"{path} line {number} is not JSON: give a "
+            f"<checkpoint>{METRICS_SUFFIX} file written by train"
+        ) from None
+    if not is_report(record):
+        raise CharlmError(
+            f"{path} line {number} is not a charlm report (it needs "
+            f"{', '.join(sorted(REPORT_FIELDS))})"
+        )
+    return record
 
 
 def run_label(path: str, paths: list[str]) -> str:

@@ -17,14 +17,16 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import sys
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from charlm.errors import CorpusError
-from charlm.paths import DIRECTORY, FILE, check_input, what_is
+from charlm.paths import DIRECTORY, FILE, cannot_read, check_input, what_is
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".text", ".md")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -34,13 +36,24 @@ DEFAULT_TEXT_COLUMNS = ("body", "text")
 MAX_PARAGRAPH_CHARS = 200_000
 READ_CHUNK_CHARS = 1 << 16
 BINARY_PROBE_BYTES = 8192
+# UTF-8, without the byte-order mark that spreadsheet programs and some editors write first: it
+# is no text (it would glue itself to the first word, or to a CSV file's first column name).
+TEXT_ENCODING = "utf-8-sig"
 LINE_BREAKS = ("\n", "\r")
+# Every character str.splitlines ends a line at: text given as a string (a prompt) is cut into
+# lines there, and each such line is a line of its paragraph.
+LINE_BOUNDARIES = (*LINE_BREAKS, "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+WHITESPACE = re.compile(r"\s")
 # A Unicode noncharacter, never meant to appear in text: marks the end of a CSV file.
 CSV_END_SENTINEL = "\uffff"
 # A unit that is never text (every unit holds some): where a document ends.
 DOCUMENT_BREAK = ""
 # Sampling a directory for the split choice: at least this many lines of each file read.
 SAMPLE_MIN_LINES_PER_FILE = 200
+# What reading a file can fail with: the system's errors, and a .gz file's that is truncated
+# (EOFError), has a bad header or checksum (gzip.BadGzipFile, an OSError) or is damaged inside
+# its compressed stream (zlib.error).
+READ_ERRORS = (OSError, EOFError, zlib.error)
 
 PARAGRAPHS = "paragraphs"
 LINES = "lines"
@@ -135,9 +148,12 @@ def _digest(files: list[tuple[str | None, Path]]) -> str:
     for label, file in files:
         if label is not None:
             digest.update(label.encode())
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as error:
+            raise CorpusError(cannot_read(file, error)) from None
     return digest.hexdigest()
 
 
@@ -162,68 +178,86 @@ def _check_not_binary(path: Path) -> None:
     try:
         with _open_bytes(path) as handle:
             head = handle.read(BINARY_PROBE_BYTES)
-    except (OSError, EOFError) as error:
-        raise CorpusError(f"cannot read {path}: {error}") from None
+    except READ_ERRORS as error:
+        raise CorpusError(cannot_read(path, error)) from None
     if b"\x00" in head:
         raise CorpusError(f"{path} looks like a binary file, not text: give a UTF-8 text, .gz or "
                           "CSV file")
 
 
 def _text_stream(path: Path) -> IO[str]:
-    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8", errors="replace", newline="")
+    return io.TextIOWrapper(_open_bytes(path), encoding=TEXT_ENCODING, errors="replace",
+                            newline="")
+
+
+def _cut_at(text: str, limit: int) -> int:
+    """Where to cut a text longer than `limit`: at its last whitespace before `limit`, so no
+    word is split (only a word of `limit` characters or more is)."""
+    reversed_head = text[limit - 1 : 0 : -1]
+    found = WHITESPACE.search(reversed_head)
+    return limit if found is None else limit - 1 - found.start()
+
+
+def _cut_while_long(text: str, limit: int) -> Generator[str, None, str]:
+    """Cut pieces off the front of `text`, at whitespace, while it is longer than `limit`;
+    yields each that is not blank, stripped, and returns the rest as it is (text read after
+    it joins it as the file spells it: stripping the rest would glue two words there)."""
+    while len(text) > limit:
+        cut = _cut_at(text, limit)
+        piece = text[:cut].strip()
+        if piece:
+            yield piece
+        text = text[cut:]
+    return text
 
 
 def _chunks(text: str, limit: int) -> Iterator[str]:
-    """Cut an over-long paragraph at spaces into pieces of at most about `limit` characters."""
-    while len(text) > limit:
-        cut = text.rfind(" ", limit // 2, limit)
-        if cut <= 0:
-            cut = limit
-        yield text[:cut]
-        text = text[cut:].lstrip()
-    if text:
-        yield text
+    """Cut a unit at whitespace into pieces of at most `limit` characters, stripped; a blank
+    one gives none."""
+    rest = yield from _cut_while_long(text, limit)
+    if rest.strip():
+        yield rest.strip()
 
 
 def paragraphs_from_lines(lines: Iterable[str]) -> Iterator[str]:
-    """Join wrapped lines into paragraphs; a blank line ends a paragraph."""
+    """Join wrapped lines into paragraphs, each line stripped and a space between two; a blank
+    line ends a paragraph. A line longer than the read chunk comes in pieces, only the last of
+    which ends with a line break: they join as they are."""
     parts: list[str] = []
     size = 0
-    for line in lines:
-        stripped = line.strip()
-        if not stripped:
-            if parts:
-                yield " ".join(parts)
-                parts, size = [], 0
-            continue
-        parts.append(stripped)
-        size += len(stripped) + 1
+    line_has_text = False
+    for piece in lines:
+        ends_line = piece.endswith(LINE_BOUNDARIES)
+        if line_has_text:
+            text = piece.rstrip() if ends_line else piece
+        else:
+            text = piece.strip() if ends_line else piece.lstrip()
+        if text:
+            if parts and not line_has_text:
+                parts.append(" ")
+            parts.append(text)
+            size += len(text) + 1
+            line_has_text = True
         if size > MAX_PARAGRAPH_CHARS:
-            joined = " ".join(parts)
-            pieces = list(_chunks(joined, MAX_PARAGRAPH_CHARS))
-            yield from pieces[:-1]
-            parts, size = [pieces[-1]], len(pieces[-1])
-    if parts:
-        yield " ".join(parts)
+            rest = yield from _cut_while_long("".join(parts), MAX_PARAGRAPH_CHARS)
+            parts, size = [rest], len(rest)
+        if ends_line and not line_has_text:
+            yield from _chunks("".join(parts), MAX_PARAGRAPH_CHARS)
+            parts, size = [], 0
+        line_has_text = line_has_text and not ends_line
+    yield from _chunks("".join(parts), MAX_PARAGRAPH_CHARS)
 
 
 def lines_as_units(pieces: Iterable[str]) -> Iterator[str]:
     """Every non-blank line as a unit of its own. `pieces` are lines, except that a line longer
     than the read chunk comes in pieces, only the last of which ends with a line break."""
-    parts: list[str] = []
-    size = 0
+    line = ""
     for piece in pieces:
-        parts.append(piece)
-        size += len(piece)
+        line = yield from _cut_while_long(line + piece, MAX_PARAGRAPH_CHARS)
         if piece.endswith(LINE_BREAKS):
-            yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
-            parts, size = [], 0
-        elif size > MAX_PARAGRAPH_CHARS:
-            pieces_of_line = list(_chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS))
-            yield from pieces_of_line[:-1]
-            parts, size = pieces_of_line[-1:], len(pieces_of_line[-1])
-    if parts:
-        yield from _chunks("".join(parts).strip(), MAX_PARAGRAPH_CHARS)
+            yield from _chunks(line, MAX_PARAGRAPH_CHARS)
+            line = ""
+    yield from _chunks(line, MAX_PARAGRAPH_CHARS)
 
 
 def units_from_lines(lines: Iterable[str], split: str) -> Iterator[str]:
@@ -237,11 +271,14 @@ def units_from_lines(lines: Iterable[str], split: str) -> Iterator[str]:
 
 def _bounded_lines(stream: IO[str]) -> Iterator[str]:
     """Lines of a text stream, with any line longer than the read chunk split into pieces."""
+    cut_after_return = False
     while True:
         line = stream.readline(READ_CHUNK_CHARS)
         if not line:
             return
-        yield line
+        if not (cut_after_return and line == "\n"):  # the rest of a \r\n that a read cut
+            yield line
+        cut_after_return = len(line) == READ_CHUNK_CHARS and line.endswith("\r")
 
 
 def choose_text_column(header: list[str], wanted: str | None, path: Path) -> int:
@@ -340,6 +377,19 @@ def _file_units(path: Path, text_column: str | None, stats: CorpusStats, split: 
         yield DOCUMENT_BREAK
 
 
+def stdin_lines() -> Iterator[str]:
+    """Standard input's lines, decoded as the corpus reader decodes files."""
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:
+        yield from sys.stdin
+        return
+    stream = io.TextIOWrapper(binary, encoding=TEXT_ENCODING, errors="replace", newline="")
+    try:
+        yield from stream
+    finally:
+        stream.detach()  # closing the wrapper would close standard input itself
+
+
 def _text_lines(path: Path) -> Iterator[str]:
     with _text_stream(path) as stream:
         for line in stream:
@@ -370,8 +420,8 @@ def _checked_files(path: str | Path, text_column: str | None) -> list[Path]:
 def _read_errors_as_corpus_errors(file: Path, lines: Iterator[str]) -> Iterator[str]:
     try:
         yield from lines
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise CorpusError(f"cannot read {file}: {error}") from None
+    except READ_ERRORS as error:
+        raise CorpusError(cannot_read(file, error)) from None
     except csv.Error as error:
         raise CorpusError(f"{file} is not valid CSV: {error}") from None
 

@@ -40,7 +40,7 @@ from charlm.errors import CharlmError, CorpusError
 PUNKT_SAMPLE_PARAGRAPHS = 20_000
 # Bump when a change to reading, tokenizing or encoding changes the prepared result: cached
 # corpora prepared by an older version are then never reused.
-PREPARE_VERSION = 4
+PREPARE_VERSION = 5  # 5: a byte-order mark is no text; a long line reads as short ones
 # Paragraph text per worker task: large enough that sending it costs little next to tokenizing it.
 CHUNK_CHARS = 1 << 20
 # Over-long sentences that are this share of all or more: the text seems to lack sentence
