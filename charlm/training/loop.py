@@ -13,9 +13,9 @@ breaks out of the loop stops the run there, with that report's checkpoint, as Ct
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,14 @@ class Report:
     """With --keep-best: where the best model so far is."""
     stopped: str | None = None
     """"early-stop" when --early-stop ends the run at this report."""
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, Any], **rest: Any) -> Report:
+        """The report of a metrics-file record (whose `examples` are the sentences seen), with
+        the fields a record does not hold."""
+        names = {f.name for f in fields(cls)} & record.keys()
+        return cls(sentences=record["examples"], **{name: record[name] for name in names},
+                   **rest)
 
 
 TrainingReports = Generator[Report, None, Path]
@@ -269,14 +277,10 @@ def report(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]],
     run.outputs.saved(str(checkpointer.out))
     if best_saved:
         run.outputs.line(f"best validation loss so far: also saved {checkpointer.best}")
-    made(Report(step=progress.steps, epoch=metrics["epoch"], sentences=progress.examples,
-                tokens=progress.tokens, train_loss=metrics["train_loss"], val_loss=val_loss,
-                val_ppl=metrics["val_ppl"], tokens_per_s=metrics["tokens_per_s"],
-                lr=metrics["lr"], elapsed_s=metrics["elapsed_s"], best=verdict.improved,
-                samples=samples, checkpoint=checkpointer.out,
-                best_checkpoint=checkpointer.best if checkpointer.best is not None
-                and checkpointer.best.exists() else None,
-                stopped=metrics.get("stopped")))
+    made(Report.of_record(metrics, step=progress.steps, best=verdict.improved, samples=samples,
+                          checkpoint=checkpointer.out,
+                          best_checkpoint=checkpointer.best if checkpointer.best is not None
+                          and checkpointer.best.exists() else None))
     return {"lr": run.schedule.lr, "stop": verdict.stop}
 
 
