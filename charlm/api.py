@@ -44,13 +44,14 @@ from charlm.data.corpus import (
 )
 from charlm.data.layout import SENTENCE_END, choose_split
 from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
-from charlm.data.settings import CONTEXTS, DOCUMENT, SENTENCE
+from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
 from charlm.model.beam import BeamSentence, beam_passage, beam_problem, beam_search
+from charlm.model.bounds import COMPLETE, GENERATE, READING, word_range_problem
 from charlm.model.dynamic import Adaptation
 from charlm.model.dynamic_settings import DynamicSettings
 from charlm.model.network import ModelConfig, State
@@ -70,7 +71,7 @@ from charlm.model.scoring import (
     summarise,
     token_surprisals,
 )
-from charlm.options import python_argument, resolve
+from charlm.options import check_arguments, python_argument, resolve
 from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end
 from charlm.training.loop import reports as training_reports
@@ -79,6 +80,8 @@ from charlm.training.outputs import Output
 STDIN = "-"
 # How a caller asks for dynamic evaluation: True (the default settings) or the settings.
 Dynamic = bool | DynamicSettings
+# The `k` of Model.next_words and Model.complete is `charlm complete --next-words`.
+NEXT_WORDS = {"k": COMPLETE["next_words"]}
 
 
 @dataclass
@@ -161,6 +164,7 @@ def load(path: str | os.PathLike[str], device: str = "cpu", truecase: bool = Tru
     or auto; `truecase` False shows words as the model reads them (see `Model.truecase`);
     `context` "sentence" or "document" reads text another way than the model was trained to
     (None: as it was trained, see `Model.context`)."""
+    check_arguments(READING, device=device, context=context)
     target = pick_device(device)
     return Model(load_trained(str(path), target), target, str(path), truecase, context)
 
@@ -169,8 +173,7 @@ def checked_context(context: str | None, default: str) -> str:
     """A context asked for (None: `default`), refused in one line if it is none of CONTEXTS."""
     if context is None:
         return default
-    if context not in CONTEXTS:
-        raise ConfigError(f"context={context!r}: choose one of {', '.join(CONTEXTS)}")
+    check_arguments(READING, context=context)
     return context
 
 
@@ -256,6 +259,8 @@ class Model:
         In document context the sentences are a passage: each continues the ones before it,
         the first continues the prompt (which may hold several sentences), and with a beam
         each is the likeliest after those before it (any `count`)."""
+        check_sampling(count=count, temperature=temperature, top_k=top_k, top_p=top_p,
+                       seed=seed, min_words=min_words, max_words=max_words, beam=beam)
         read = self.prompt_in_context(prompt)
         state, words, ids = read.state, read.words, read.ids
         if len(ids) >= max_words:
@@ -327,6 +332,7 @@ class Model:
         """The `k` likeliest words after `prompt` at the start of a sentence (in document
         context, after the prompt's finished sentences too), with their probabilities,
         likeliest first."""
+        check_arguments(NEXT_WORDS, k=k)
         read = self.prompt_in_context(prompt)
         return self._likeliest(read.ids, read.state, k)
 
@@ -344,6 +350,8 @@ class Model:
         UNKNOWN_TOKEN: the continuation shows what the model expects. In document context the
         line's finished sentences are the context, and the sentence it leaves open (a new one
         when it ends with one) is what is completed."""
+        check_arguments(COMPLETE | NEXT_WORDS, k=k, max_words=max_words, temperature=temperature,
+                        beam=beam)
         read = self.prompt_in_context(line)
         state, words, ids = read.state, read.words, read.ids
         model = self.trained.model
@@ -394,6 +402,9 @@ class Model:
         Each sentence is read in the model's context (`context` None), or in the one asked
         for; lines one per line are scored alone unless `context` says "document" (each
         file, or CSV row, is a document)."""
+        if not inputs:
+            raise CorpusError('no file to score: give at least one, or "-" for standard input')
+        check_arguments(READING, batch_size=batch_size, split=split)
         one_per_line = one_per_line or split == ONE_PER_LINE
         context = checked_context(context, SENTENCE if one_per_line else self.context)
         if split == AUTO and STDIN in inputs:
@@ -469,6 +480,10 @@ class Model:
         read as the text itself (a single word that names nothing is a path not found; a text is
         one document). `dynamic`: the model adapts to the text while reading it (True, or
         DynamicSettings); `context`: as in `evaluate_files`."""
+        check_arguments(READING, batch_size=batch_size, split=split)
+        if isinstance(path_or_text, str) and not path_or_text.strip():
+            raise CorpusError("nothing to evaluate: the text given is empty; give a corpus path "
+                              "or a text")
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
             if len(path_or_text.split()) < 2:
                 raise CorpusError(f"corpus not found: {path_or_text}; check the path (a text to "
@@ -493,6 +508,7 @@ class Model:
         "document": after everything before it in its file, or CSV row)."""
         if not files:
             raise CorpusError("no file to evaluate on: give at least one corpus")
+        check_arguments(READING, batch_size=batch_size, split=split)
         context = checked_context(context, self.context)
         adaptation = self._adaptation(dynamic)
         if text_column is not None and not any(column_for(f, text_column) for f in files):
@@ -554,11 +570,20 @@ def dynamic_settings(dynamic: Dynamic) -> DynamicSettings | None:
     if isinstance(dynamic, DynamicSettings):
         problem = dynamic.problem()
         if problem:
-            raise ConfigError(f"dynamic: {problem}")
+            raise ConfigError(problem)
         return dynamic
     if not isinstance(dynamic, bool):
-        raise ConfigError(f"dynamic={dynamic!r}: give True, False or DynamicSettings(...)")
+        raise ConfigError(f"{python_argument('dynamic')}: {dynamic!r} is not a yes/no value; give "
+                          "True, False or DynamicSettings(...)")
     return DynamicSettings() if dynamic else None
+
+
+def check_sampling(min_words: int, max_words: int, **arguments: Any) -> None:
+    """Refuse `Model.sample`'s arguments as `charlm generate` refuses its flags, in their words."""
+    check_arguments(GENERATE, min_words=min_words, max_words=max_words, **arguments)
+    problem = word_range_problem(min_words, max_words, str)
+    if problem:
+        raise ConfigError(problem)
 
 
 def dropped_warnings(readers: list[FileReader]) -> list[str]:

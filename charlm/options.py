@@ -249,23 +249,43 @@ def check_type(cls: type, name: str, value: Any, source: str) -> None:
 
 def check_value(cls: type, name: str, value: Any, source: str) -> None:
     """Check a field's bounds and choices; `source` is how the user gave it."""
-    meta = metadata(cls, name)
+    problem = bounds_problem(metadata(cls, name), value, source)
+    if problem:
+        raise ConfigError(problem)
+
+
+def bounds_problem(bounds: Mapping[str, Any], value: Any, source: str) -> str | None:
+    """Why `value` is outside `bounds` (a field's choices, minimum, maximum and above, as
+    `option` takes them), in the words every setting is refused with; None when it is within.
+    A value of another kind than the bounds speak of (None, a bool, text for a number) is left
+    to the type checks."""
     if value is None:
-        return
-    choices = meta.get("choices")
+        return None
+    choices = bounds.get("choices")
     if choices and value not in choices:
-        raise ConfigError(f"{source}: unknown value {value!r}; choose one of {', '.join(choices)}")
+        return f"{source}: unknown value {value!r}; choose one of {', '.join(choices)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return
+        return None
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{source}: {value} is not a finite number")
-    lo, hi, above = meta.get("minimum"), meta.get("maximum"), meta.get("above")
+        return f"{source}: {value} is not a finite number"
+    lo, hi, above = bounds.get("minimum"), bounds.get("maximum"), bounds.get("above")
     if lo is not None and value < lo:
-        raise ConfigError(f"{source}: {value} is too small; it must be at least {_num(lo)}")
+        return f"{source}: {value} is too small; it must be at least {_num(lo)}"
     if hi is not None and value > hi:
-        raise ConfigError(f"{source}: {value} is too large; it must be at most {_num(hi)}")
+        return f"{source}: {value} is too large; it must be at most {_num(hi)}"
     if above is not None and value <= above:
-        raise ConfigError(f"{source}: {value} is too small; it must be greater than {_num(above)}")
+        return f"{source}: {value} is too small; it must be greater than {_num(above)}"
+    return None
+
+
+def check_arguments(bounds: Mapping[str, Mapping[str, Any]], **arguments: Any) -> None:
+    """Refuse a keyword argument of a Python function outside the bounds of the flag it stands
+    for (`bounds`: each argument's, by its name), in the flag's words, the argument named as
+    `python_argument` names it."""
+    for name, value in arguments.items():
+        problem = bounds_problem(bounds[name], value, python_argument(name))
+        if problem:
+            raise ConfigError(problem)
 
 
 def _num(x: float) -> str:

@@ -20,6 +20,7 @@ import typer
 from charlm.commands.context_option import context_option
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
+from charlm.model.bounds import COMPLETE
 from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
@@ -35,18 +36,17 @@ class CompleteConfig:
     COMMAND = "complete"
 
     model: str | None = option(None, "Checkpoint to explore.", argument=True)
-    next_words: int = option(10, "How many of the most likely next words to show.", minimum=1,
-                             maximum=10_000, formerly=(Former("top_k"),))
-    max_words: int = option(30, "Longest continuation, in words.", minimum=1,
-                            maximum=1000)
-    temperature: float = option(1.0, "Sampling temperature of the continuation.", above=0.0,
-                                maximum=100.0)
+    next_words: int = option(10, "How many of the most likely next words to show.",
+                             formerly=(Former("top_k"),), **COMPLETE["next_words"])
+    max_words: int = option(30, "Longest continuation, in words.", **COMPLETE["max_words"])
+    temperature: float = option(1.0, "Sampling temperature of the continuation.",
+                                **COMPLETE["temperature"])
     seed: int | None = option(None, "Random seed: the same seed samples the same continuations.",
-                              minimum=0, maximum=2**32 - 1)
+                              **COMPLETE["seed"])
     json: bool = option(False, "Print one JSON object per line read.")
     beam: int = option(0, "Show the likeliest continuation a beam search of this width finds "
                        "instead of a sampled one (0: sample). Refused with --temperature.",
-                       minimum=0, maximum=1000)
+                       **COMPLETE["beam"])
     truecase: bool = option(
         True,
         "Show the next words and the continuation as the training corpus mostly writes them "

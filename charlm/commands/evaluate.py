@@ -31,6 +31,7 @@ from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
+from charlm.model.bounds import READING
 from charlm.options import option
 from charlm.paths import OwnOutput, check_destination, write_atomically
 
@@ -71,7 +72,8 @@ class EvaluateConfig:
         choices=SPLIT_CHOICES,
     )
     batch_size: int = option(256, "Sentences per evaluation batch (document context: pieces of "
-                             "running text read side by side).", minimum=1, maximum=65536)
+                             "running text read side by side).",
+                             **READING["batch_size"])
     context: str | None = context_option("scored")
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
     dynamic: bool = dynamic_option()

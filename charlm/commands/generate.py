@@ -14,6 +14,7 @@ from charlm.commands.context_option import context_option
 from charlm.data.settings import SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
+from charlm.model.bounds import GENERATE, word_range_problem
 from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
@@ -28,18 +29,19 @@ class GenerateConfig:
 
     model: str | None = option(None, "Checkpoint to generate from.", argument=True)
     count: int = option(10, "Sentences to print (document context: a passage of this many "
-                        "sentences, each continuing the ones before it).", minimum=1,
-                        maximum=1_000_000, short="-n")
+                        "sentences, each continuing the ones before it).", short="-n",
+                        **GENERATE["count"])
     temperature: float = option(
         1.0,
         "Sampling temperature: below 1 is more conservative, above 1 more adventurous.",
-        above=0.0,
-        maximum=100.0,
+        **GENERATE["temperature"],
     )
     min_words: int = option(
-        3, "Reject sentences shorter than this many words, as the tutorial.", minimum=0
+        3, "Reject sentences shorter than this many words, as the tutorial.",
+        **GENERATE["min_words"]
     )
-    max_words: int = option(100, "Reject sentences longer than this many words.", minimum=1)
+    max_words: int = option(100, "Reject sentences longer than this many words.",
+                            **GENERATE["max_words"])
     prompt: str | None = option(None, "Continue sentences from these words (document context: "
                                 "the passage continues this text, which may hold several "
                                 "sentences).")
@@ -47,13 +49,13 @@ class GenerateConfig:
     greedy: bool = option(
         False, "Always take the most likely next word (deterministic; ignores --temperature)."
     )
-    top_k: int = option(0, "Sample only from the k most likely words (0: all).", minimum=0)
+    top_k: int = option(0, "Sample only from the k most likely words (0: all).",
+                        **GENERATE["top_k"])
     top_p: float = option(
         1.0,
         "Nucleus sampling: sample only from the most likely words whose probabilities add up "
         "to this share (1: all).",
-        above=0.0,
-        maximum=1.0,
+        **GENERATE["top_p"],
     )
     json: bool = option(
         False,
@@ -69,7 +71,7 @@ class GenerateConfig:
         shared=True,
     )
     seed: int | None = option(
-        None, "Random seed: the same seed gives the same sentences.", minimum=0, maximum=2**32 - 1
+        None, "Random seed: the same seed gives the same sentences.", **GENERATE["seed"]
     )
     beam: int = option(
         0,
@@ -77,8 +79,7 @@ class GenerateConfig:
         "likeliest sentences found (--count at most the width), best first, the same every "
         "run. Refused with --temperature, --top-k, --top-p or --greedy, which shape only "
         "sampling.",
-        minimum=0,
-        maximum=1000,
+        **GENERATE["beam"],
     )
     context: str | None = context_option("generated")
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
@@ -90,11 +91,9 @@ class GenerateConfig:
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm generate MODEL.pt")
-        if self.min_words > self.max_words:
-            raise ConfigError(
-                f"{sources['min_words']}={self.min_words} is above "
-                f"{sources['max_words']}={self.max_words}: no sentence could qualify"
-            )
+        problem = word_range_problem(self.min_words, self.max_words, sources.__getitem__)
+        if problem:
+            raise ConfigError(problem)
         if self.beam:
             from charlm.model.beam import beam_problem
 

@@ -31,6 +31,7 @@ from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.data.settings import CONTEXTS
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
+from charlm.model.bounds import READING
 from charlm.options import Former, option
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ class ScoreConfig:
         None, "CSV column holding the text. Default: body, else text, else the first column."
     )
     batch_size: int = option(256, "Sentences per scoring batch (document context: pieces of "
-                             "running text read side by side).", minimum=1, maximum=65536)
+                             "running text read side by side).",
+                             **READING["batch_size"])
     context: str | None = option(
         None,
         "What each sentence is scored after: document (everything before it in its document, "

@@ -5,17 +5,14 @@ them without loading torch. dynamic.py does the adapting.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from charlm.options import bounds_problem, python_argument
 
 # The smallest and largest value of each setting (the commands' flags declare the same).
 BOUNDS: dict[str, tuple[float, float]] = {"segment_tokens": (1, 1_000_000), "rate": (0.0, 1.0),
                                           "decay": (0.0, 1.0)}
-
-
-def _shown(bound: float) -> str:
-    return f"{bound:,}" if isinstance(bound, int) else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -42,20 +39,21 @@ class DynamicSettings:
     step starts again from the trained weights)."""
 
     def problem(self, names: Mapping[str, str] | None = None) -> str | None:
-        """Why these settings cannot be used, or None; `names` says how to call each field in
-        the message (its flag, for a command line)."""
+        """Why these settings cannot be used, or None, in the words a flag is refused with;
+        `names` says how to call each field in the message (its flag, for a command line; by
+        default its keyword argument, `rate=`)."""
         def name(field: str) -> str:
-            return (names or {}).get(field, field)
+            return (names or {}).get(field, python_argument(field))
 
         if isinstance(self.segment_tokens, bool) or not isinstance(self.segment_tokens, int):
-            return f"{name('segment_tokens')} must be a whole number of tokens"
+            return f"{name('segment_tokens')}: {self.segment_tokens!r} is not a whole number"
         for field, (low, high) in BOUNDS.items():
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"{name(field)} must be a number"
-            if not (math.isfinite(value) and low <= value <= high):
-                return (f"{name(field)}={value} is outside {_shown(low)} to {_shown(high)}; the "
-                        f"default is {getattr(DynamicSettings, field)}")
+                return f"{name(field)}: {value!r} is not a number"
+            problem = bounds_problem({"minimum": low, "maximum": high}, value, name(field))
+            if problem:
+                return problem
         return None
 
     def to_dict(self) -> dict[str, float]:
