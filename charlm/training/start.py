@@ -14,7 +14,7 @@ from charlm.checkpoint.schema import Checkpoint
 from charlm.data.cache import cached_prepare
 from charlm.data.corpus import fingerprint
 from charlm.data.prepare import PreparedCorpus
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, first_line
 from charlm.options import given_fields
 from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
@@ -152,7 +152,7 @@ class FineTuning(Start):
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise CharlmError(
                 f"--init-from {self.initial.path}: its weights do not fit the model it "
-                f"describes ({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+                f"describes ({type(error).__name__}: {first_line(error)})"
             ) from None
         run.initialised_from = self.initial.record()
         return {}
@@ -233,4 +233,4 @@ def unfit_state(config: TrainConfig, error: Exception) -> CharlmError:
     load into the model it describes."""
     return CharlmError(
         f"{config.resume} cannot be resumed: its training state does not fit this model "
-        f"({type(error).__name__}: {str(error).splitlines()[0][:80]}); start a new run")
+        f"({type(error).__name__}: {first_line(error)}); start a new run")
