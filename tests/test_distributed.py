@@ -32,10 +32,10 @@ from charlm.data.prepare import EncodedSentences, offsets_of
 from charlm.devices import shared_gpu_problem
 from charlm.errors import CorpusError
 from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.training.build import build_run
 from charlm.training.loop import train
 from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
-from charlm.training.run import build_run
 from charlm.training.runtime import Runtime
 from charlm.training.signals import Interrupted
 from charlm.training.start import batches_left_problem

@@ -18,11 +18,11 @@ from charlm.errors import CharlmError, first_line
 from charlm.options import given_fields
 from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
-from charlm.training.init_from import InitialModel, init_config, initial_corpus, report_coverage
+from charlm.training.init_from import InitialModel, initial_corpus, report_coverage
 from charlm.training.outputs import Output
 from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
-from charlm.training.resume import resolve_auto_resume, resume_config, resumed_corpus
+from charlm.training.resume import resumed_corpus
 
 if TYPE_CHECKING:
     from charlm.training.run import Run
@@ -156,16 +156,6 @@ class FineTuning(Start):
             ) from None
         run.initialised_from = self.initial.record()
         return {}
-
-
-def choose_start(config: TrainConfig) -> Start:
-    """How the run starts, with its settings merged with the checkpoint's or the model's."""
-    config = resolve_auto_resume(config)
-    if config.resume is not None:
-        return Resumption(*resume_config(config))
-    if config.init_from is not None:
-        return FineTuning(*init_config(config))
-    return Start(config)
 
 
 def restore_carried_state(run: Run, resumed: Checkpoint) -> None:
