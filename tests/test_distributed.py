@@ -36,9 +36,9 @@ from charlm.training.build import build_run
 from charlm.training.loop import train
 from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
+from charlm.training.resume import batches_left_problem
 from charlm.training.runtime import Runtime
 from charlm.training.signals import Interrupted
-from charlm.training.start import batches_left_problem
 
 # On the CPU, whatever the machine has: two ranks on gloo must not share one GPU.
 ARGS = ["--epochs", "4", "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",

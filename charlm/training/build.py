@@ -37,7 +37,7 @@ from charlm.paths import (
 from charlm.training.carried import CarriedState
 from charlm.training.checkpointer import Checkpointer, best_path, check_output_path
 from charlm.training.config import TrainConfig
-from charlm.training.init_from import init_config
+from charlm.training.init_from import FineTuning, init_config
 from charlm.training.lock import OutputLock
 from charlm.training.outputs import (
     METRICS_OUTPUT,
@@ -49,6 +49,7 @@ from charlm.training.outputs import (
 from charlm.training.progress import RunningFigures
 from charlm.training.ranks import Ranks
 from charlm.training.resume import (
+    Resumption,
     corpus_record,
     resolve_auto_resume,
     resume_command,
@@ -57,7 +58,7 @@ from charlm.training.resume import (
 from charlm.training.run import Run
 from charlm.training.runtime import Runtime
 from charlm.training.schedule import PlateauSchedule
-from charlm.training.start import FineTuning, Resumption, Start
+from charlm.training.start import Start
 from charlm.training.tensorboard import TensorBoardOutput
 
 

@@ -6,7 +6,7 @@ defaults. Settings that would change the vocabulary, the words or the shape are 
 settings that say how the new corpus is laid out and read (--split, --text-column, --context) are
 honoured, and the new checkpoint records the ones used. The new corpus is encoded with the model's
 own tokenizer and vocabulary, and the run reports how much of it that vocabulary covers. Unlike
---resume (resume.py), nothing of the old run continues.
+--resume (resume.py), nothing of the old run continues. `FineTuning` is this start (start.py).
 """
 
 from __future__ import annotations
@@ -20,15 +20,18 @@ from typing import Any
 import numpy as np
 
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.corpus import fingerprint
 from charlm.data.layout import choose_split
 from charlm.data.prepare import PreparedCorpus, encode_counting_unknown
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
-from charlm.errors import CheckpointError, ConfigError
+from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
 from charlm.model.network import ModelConfig
 from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
+from charlm.training.run import Run
+from charlm.training.start import Start
 
 UNKNOWN_EXAMPLES = 10
 
@@ -44,6 +47,39 @@ class InitialModel:
     def record(self) -> dict[str, Any]:
         """What the new checkpoint keeps of where it started."""
         return {"path": self.path, "file": Path(self.path).name, "sha256": self.digest}
+
+
+class FineTuning(Start):
+    """--init-from: a model's weights, vocabulary and tokenizer on a new corpus; everything else
+    starts afresh."""
+
+    def __init__(self, config: TrainConfig, initial: InitialModel) -> None:
+        super().__init__(config)
+        self.initial = initial
+        self.unknown_words: Counter[str] = Counter()  # the new corpus's words the model lacks
+
+    @property
+    def stored(self) -> Checkpoint | None:
+        return self.initial.checkpoint
+
+    def prepare(self) -> PreparedCorpus:
+        self.digest = fingerprint(str(self.config.corpus))
+        corpus, self.unknown_words = initial_corpus(self.config, self.initial)
+        return corpus
+
+    def report_corpus(self, outputs: Output, corpus: PreparedCorpus) -> None:
+        report_coverage(outputs, self.initial, corpus, self.unknown_words)
+
+    def begin(self, run: Run) -> dict[str, Any]:
+        try:
+            run.model.load_state_dict(self.initial.checkpoint.model_state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CharlmError(
+                f"--init-from {self.initial.path}: its weights do not fit the model it "
+                f"describes ({type(error).__name__}: {first_line(error)})"
+            ) from None
+        run.initialised_from = self.initial.record()
+        return {}
 
 
 def file_digest(path: str) -> str:
