@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,13 @@ from charlm.data.layout import choose_split
 from charlm.data.prepare import PreparedCorpus, encode_counting_unknown
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
-from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
+from charlm.errors import CharlmError, CheckpointError, first_line
 from charlm.model.network import ModelConfig
-from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
+from charlm.options import given_fields
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.run import Run
-from charlm.training.start import Start
+from charlm.training.start import Start, inherit
 
 UNKNOWN_EXAMPLES = 10
 
@@ -126,23 +126,14 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         inherited = model_settings(checkpoint)
     except CheckpointError as error:
         raise CheckpointError(f"--init-from {path}: {error}") from None
-    given = given_fields(config)
-    differs = [f"{source_of(config, name)} is {getattr(config, name)!r} here but {value!r} in "
-               "the model" for name, value in inherited.items()
-               if name in given and getattr(config, name) != value]
-    if differs:
-        raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
-                          f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
-                          "a new model without --init-from")
     # How the model reads text carries on too, unless the new run says otherwise: what each
     # sentence is read after, and how lines make sentences (the new corpus's layout may differ).
-    if "context" not in given:
-        inherited["context"] = checkpoint.reads_context
-    if "split" not in given:
-        inherited["split"] = TokenizerSettings.from_dict(checkpoint.tokenizer).split
-    merged = replace(config, **inherited,
-                     origins=origins_of(config) | {name: CHECKPOINT for name in inherited
-                                                   if name not in given})
+    reading = {"context": checkpoint.reads_context,
+               "split": TokenizerSettings.from_dict(checkpoint.tokenizer).split}
+    merged = inherit(
+        config, inherited | reading, refused=inherited, holder="the model",
+        refusal=f"--init-from {path} keeps the model's vocabulary, tokenizer settings and shape",
+        advice="Leave these settings out, or train a new model without --init-from")
     merged.check_model()
     return merged, InitialModel(path, checkpoint, file_digest(path))
 

@@ -21,19 +21,16 @@ from charlm.data.corpus import fingerprint, legacy_fingerprint
 from charlm.data.prepare import PreparedCorpus, encode_corpus
 from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
 from charlm.options import (
-    CHECKPOINT,
     fixed_fields,
     given_fields,
     option_fields,
-    origins_of,
-    source_of,
 )
 from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
 from charlm.training.progress import EARLY_STOP, Progress
 from charlm.training.ranks import Ranks
 from charlm.training.run import Run
-from charlm.training.start import Start
+from charlm.training.start import Start, inherit
 
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
@@ -148,24 +145,14 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
         raise CheckpointError(f"{path} cannot be resumed: it has no {', '.join(missing)} (written "
                               "by an older charlm?); start a new run without --resume")
     stored = TrainConfig.BEFORE_FIELD | (checkpoint.train_config or {})
-    given = given_fields(config)
-    fixed = fixed_fields(TrainConfig)
-    differs = []
-    inherited: dict[str, Any] = {}
-    for f in option_fields(TrainConfig):
-        if f.name in NOT_INHERITED or f.name not in stored:
-            continue
-        if f.name not in given:
-            inherited[f.name] = stored[f.name]
-        elif f.name in fixed and getattr(config, f.name) != stored[f.name]:
-            differs.append(f"{source_of(config, f.name)} is {getattr(config, f.name)!r} here but "
-                           f"{stored[f.name]!r} in the checkpoint")
-    if differs:
-        raise ConfigError(f"cannot resume {path} with other settings: {'; '.join(differs)}. Leave "
-                          "them out to continue with the checkpoint's, or start a new run")
-    corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
-    merged = replace(config, corpus=corpus, **inherited,
-                     origins=origins_of(config) | dict.fromkeys(inherited, CHECKPOINT))
+    merged = inherit(
+        config, {f.name: stored[f.name] for f in option_fields(TrainConfig)
+                 if f.name not in NOT_INHERITED and f.name in stored},
+        refused=fixed_fields(TrainConfig), holder="the checkpoint",
+        refusal=f"cannot resume {path} with other settings",
+        advice="Leave them out to continue with the checkpoint's, or start a new run")
+    if merged.corpus is None:
+        merged = replace(merged, corpus=checkpoint.corpus["path"])
     progress = Progress.from_dict(checkpoint.progress or {})
     if progress.epoch > merged.epochs:
         raise ConfigError(f"{path} has already trained {progress.epoch} epochs, more than "

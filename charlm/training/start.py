@@ -7,6 +7,8 @@ keeps, and what the run begins with (weights, optimizer, progress, the weight av
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from charlm.checkpoint.schema import Checkpoint
 from charlm.data.cache import cached_prepare
 from charlm.data.corpus import fingerprint
 from charlm.data.prepare import PreparedCorpus
+from charlm.errors import ConfigError
+from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
 from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
@@ -69,3 +73,19 @@ class Start:
     def average(self, run: Run) -> WeightAverage:
         """The weight average the run keeps from here on."""
         return WeightAverage(run.model, run.config.weight_average)
+
+
+def inherit(config: TrainConfig, stored: Mapping[str, Any], *, refused: Collection[str],
+            holder: str, refusal: str, advice: str) -> TrainConfig:
+    """A start from a checkpoint: `config` with each setting of `stored` that it was not given,
+    recorded as the checkpoint's. A setting of `refused` given another value than `stored`'s is
+    refused, all of them in one line: `refusal`, how each differs from `holder`'s, `advice`."""
+    given = given_fields(config)
+    differs = [f"{source_of(config, name)} is {getattr(config, name)!r} here but {value!r} in "
+               f"{holder}" for name, value in stored.items()
+               if name in refused and name in given and getattr(config, name) != value]
+    if differs:
+        raise ConfigError(f"{refusal}: {'; '.join(differs)}. {advice}")
+    inherited = {name: value for name, value in stored.items() if name not in given}
+    return replace(config, **inherited,
+                   origins=origins_of(config) | dict.fromkeys(inherited, CHECKPOINT))
