@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,16 @@ from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
 from charlm.errors import CharlmError, CheckpointError, first_line
 from charlm.model.network import ModelConfig
-from charlm.options import given_fields
-from charlm.training.config import TrainConfig
+from charlm.options import fixed_fields, given_fields
+from charlm.training.config import TrainConfig, own_name
 from charlm.training.outputs import Output
 from charlm.training.run import Run
 from charlm.training.start import Start, inherit
 
 UNKNOWN_EXAMPLES = 10
+# How the model reads text (what each sentence is read after, how lines make sentences) carries
+# on unless the new run says otherwise: the new corpus's layout may differ.
+READING = ("context", "split")
 
 
 @dataclass
@@ -91,7 +94,9 @@ def file_digest(path: str) -> str:
 
 
 def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
-    """The training settings that are the model itself, as the checkpoint holds them."""
+    """The model's own settings, as the checkpoint holds them: each fixed setting (one that
+    decides the data or the model) that its vocabulary, tokenizer or shape holds, and how it
+    reads text."""
     try:
         shape = ModelConfig.from_dict(checkpoint.model_config)
         tokenizer = TokenizerSettings.from_dict(checkpoint.tokenizer)
@@ -99,22 +104,14 @@ def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
         raise CheckpointError(f"its model or tokenizer settings are damaged "
                               f"({type(error).__name__})") from None
     stored = checkpoint.train_config or {}
-    settings = {
+    held = asdict(shape) | asdict(tokenizer) | {
         "vocabulary_size": stored.get("vocabulary_size", len(checkpoint.vocabulary)),
-        "lowercase": tokenizer.lowercase,
-        "drop_urls": tokenizer.drop_urls,
-        "min_chars": tokenizer.min_chars,
-        "words": tokenizer.words,
-        "cell": shape.cell,
-        "gate_activation": shape.gate_activation,
-        "embedding_dim": shape.embedding_dim,
-        "hidden_dim": shape.hidden_dim,
-        "layers": shape.layers,
-        "tie_weights": shape.tie_weights,
-        "softmax": shape.softmax,
+        "context": checkpoint.reads_context,
     }
-    if tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
-        settings["max_sentence_words"] = tokenizer.max_words
+    settings = {name: held[own_name(name)] for name in fixed_fields(TrainConfig)
+                if own_name(name) in held}
+    if not tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
+        del settings["max_sentence_words"]
     return settings
 
 
@@ -126,12 +123,9 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         inherited = model_settings(checkpoint)
     except CheckpointError as error:
         raise CheckpointError(f"--init-from {path}: {error}") from None
-    # How the model reads text carries on too, unless the new run says otherwise: what each
-    # sentence is read after, and how lines make sentences (the new corpus's layout may differ).
-    reading = {"context": checkpoint.reads_context,
-               "split": TokenizerSettings.from_dict(checkpoint.tokenizer).split}
     merged = inherit(
-        config, inherited | reading, refused=inherited, holder="the model",
+        config, inherited, refused=[name for name in inherited if name not in READING],
+        holder="the model",
         refusal=f"--init-from {path} keeps the model's vocabulary, tokenizer settings and shape",
         advice="Leave these settings out, or train a new model without --init-from")
     merged.check_model()
