@@ -72,7 +72,6 @@ def choose_start(config: TrainConfig) -> Start:
     return Start(config)
 
 
-
 def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     """Everything up to the first training step: check, lock, prepare, build, restore, and
     only then write the outputs' start. The lock on the output path stays in `held` until the
