@@ -52,10 +52,11 @@ from charlm.data.batches import Batch, sentence_epoch
 from charlm.data.streams import stream_epoch
 from charlm.model.cells import CELLS
 from charlm.options import resolve
+from charlm.training.build import build_run
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
 from charlm.training.loop import train_step
-from charlm.training.run import Run, build_run
+from charlm.training.run import Run
 
 PARTS = ("syncs", "batches", "default", "batch", "large", "cells", "context", "prepare")
 LARGE = ["--cell", "lstm", "--embedding-dim", "650", "--hidden-dim", "650", "--layers", "2",

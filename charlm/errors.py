@@ -24,3 +24,10 @@ class CheckpointError(CharlmError):
 
 class CharlmWarning(UserWarning):
     """What charlm warns of when it is used from Python (the commands print it as a line)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The start of an error's message, for a one-line report: its first line, at most 80
+    characters ("" for an error without a message)."""
+    lines = str(error).splitlines()
+    return lines[0][:80] if lines else ""

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from training import config_of, quiet_reporter, rank_run_flags
 
+from charlm.training.build import build_run
 from charlm.training.loop import run_to_end, train_loop
-from charlm.training.run import build_run
 from charlm.training.signals import InterruptGuard
 
 

@@ -32,13 +32,13 @@ from charlm.data.prepare import EncodedSentences, offsets_of
 from charlm.devices import shared_gpu_problem
 from charlm.errors import CorpusError
 from charlm.model.network import ModelConfig, RNNLanguageModel
+from charlm.training.build import build_run
 from charlm.training.loop import train
 from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
-from charlm.training.run import build_run
+from charlm.training.resume import batches_left_problem
 from charlm.training.runtime import Runtime
 from charlm.training.signals import Interrupted
-from charlm.training.start import batches_left_problem
 
 # On the CPU, whatever the machine has: two ranks on gloo must not share one GPU.
 ARGS = ["--epochs", "4", "--embedding-dim", "8", "--hidden-dim", "16", "--vocabulary-size", "50",

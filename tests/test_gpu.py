@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
+from charlm.training.build import build_run
 from charlm.training.loop import batch_loss, train_step
-from charlm.training.run import build_run
 
 pytestmark = pytest.mark.gpu
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from charlm.errors import CheckpointError
+from charlm.errors import CheckpointError, first_line
 from charlm.paths import OwnOutput, cannot_read, check_input, write_atomically
 
 FORMAT = "charlm"
@@ -63,7 +63,7 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     except (OSError, RuntimeError) as error:
         # torch.save reports a failed write (a full disk) as a RuntimeError of its own.
         reason = error.strerror if isinstance(error, OSError) and error.strerror else (
-            str(error).splitlines()[0][:80] if str(error) else type(error).__name__)
+            first_line(error) or type(error).__name__)
         raise CheckpointError(
             f"could not save the checkpoint {path}: {reason}; any previous checkpoint there is "
             "intact; free some disk space or choose another --out"
@@ -101,7 +101,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as error:
         reason = "it is truncated or damaged" if zipfile.is_zipfile(path) else "unreadable"
         raise CheckpointError(
-            f"{path} is not a charlm checkpoint ({reason}: {str(error).splitlines()[0][:80]})"
+            f"{path} is not a charlm checkpoint ({reason}: {first_line(error)})"
         ) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a charlm checkpoint (it was not written by charlm)")

@@ -12,7 +12,7 @@ from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.data.settings import CONTEXTS
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import Vocabulary
-from charlm.errors import CheckpointError
+from charlm.errors import CheckpointError, first_line
 from charlm.model.dynamic import TrainingGradients
 from charlm.model.network import ModelConfig, RNNLanguageModel
 
@@ -38,7 +38,7 @@ def load_trained(path: str | Path, device: torch.device | str = "cpu") -> Traine
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(
             f"{path} is a charlm checkpoint with missing or inconsistent parts "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:80]})"
+            f"({type(error).__name__}: {first_line(error)})"
         ) from None
     model.to(device).eval()
     return TrainedModel(model, vocabulary, tokenizer, checkpoint)

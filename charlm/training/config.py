@@ -2,12 +2,15 @@
 
 They load without torch (--help and shell completion read them): the choices come from
 kinds.py, and the model's settings are checked by the network's ModelConfig, imported when used.
+ModelConfig and PrepareSettings are built from the settings by name (`settings_for`; RENAMED holds
+the one they call otherwise), and --init-from reads the model's settings back the same way: a new
+model or data setting is a field here and a field of the class that uses it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from charlm import install_hint
@@ -24,7 +27,7 @@ from charlm.data.settings import (
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
-from charlm.options import Former, option, origins_field
+from charlm.options import Former, option, origins_field, settings_of
 
 if TYPE_CHECKING:
     from charlm.model.network import ModelConfig
@@ -37,6 +40,15 @@ CACHE_DIR_HELP = (
     "$XDG_CACHE_HOME/charlm or ~/.cache/charlm on Linux, ~/Library/Caches/charlm on macOS, "
     "%LOCALAPPDATA%\\charlm\\Cache on Windows (charlm cache shows it)."
 )
+# The settings that the classes built from them call by another name: PrepareSettings and
+# TokenizerSettings know the sentence-length limit as max_words. Every other field of those
+# classes and of ModelConfig takes the setting of its own name.
+RENAMED = {"max_sentence_words": "max_words"}
+
+
+def own_name(setting: str) -> str:
+    """What PrepareSettings, TokenizerSettings and ModelConfig call a setting."""
+    return RENAMED.get(setting, setting)
 
 
 @dataclass
@@ -434,35 +446,21 @@ class TrainConfig:
         if problem:
             raise ConfigError(problem if sources else f"cannot build this model: {problem}")
 
+    def settings_for(self, cls: type) -> dict[str, Any]:
+        """The settings that the dataclass `cls` has a field for, under its names: a setting's
+        own name, or the one RENAMED gives it."""
+        names = {f.name for f in fields(cls)}
+        return {own_name(name): value for name, value in settings_of(self).items()
+                if own_name(name) in names}
+
     def prepare_settings(self) -> PrepareSettings:
-        return PrepareSettings(
-            vocabulary_size=self.vocabulary_size,
-            lowercase=self.lowercase,
-            drop_urls=self.drop_urls,
-            min_chars=self.min_chars,
-            text_column=self.text_column,
-            max_words=self.max_sentence_words,
-            split=self.split,
-            words=self.words,
-        )
+        return PrepareSettings(**self.settings_for(PrepareSettings))
 
     def model_config(self, vocab_size: int, cutoffs: tuple[int, ...] = ()) -> ModelConfig:
         from charlm.model.network import ModelConfig
 
-        return ModelConfig(
-            vocab_size=vocab_size,
-            embedding_dim=self.embedding_dim,
-            hidden_dim=self.hidden_dim,
-            layers=self.layers,
-            cell=self.cell,
-            gate_activation=self.gate_activation,
-            implementation=self.implementation,
-            dropout=self.dropout,
-            tie_weights=self.tie_weights,
-            bptt_truncate=self.bptt_truncate,
-            softmax=self.softmax,
-            cutoffs=cutoffs,
-        )
+        return ModelConfig(**self.settings_for(ModelConfig), vocab_size=vocab_size,
+                           cutoffs=cutoffs)
 
     @property
     def default_out(self) -> str:

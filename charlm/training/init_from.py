@@ -6,31 +6,37 @@ defaults. Settings that would change the vocabulary, the words or the shape are 
 settings that say how the new corpus is laid out and read (--split, --text-column, --context) are
 honoured, and the new checkpoint records the ones used. The new corpus is encoded with the model's
 own tokenizer and vocabulary, and the run reports how much of it that vocabulary covers. Unlike
---resume (resume.py), nothing of the old run continues.
+--resume (resume.py), nothing of the old run continues. `FineTuning` is this start (start.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
+from charlm.data.corpus import fingerprint
 from charlm.data.layout import choose_split
 from charlm.data.prepare import PreparedCorpus, encode_counting_unknown
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats
-from charlm.errors import CheckpointError, ConfigError
+from charlm.errors import CharlmError, CheckpointError, first_line
 from charlm.model.network import ModelConfig
-from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
-from charlm.training.config import TrainConfig
+from charlm.options import fixed_fields, given_fields
+from charlm.training.config import TrainConfig, own_name
 from charlm.training.outputs import Output
+from charlm.training.run import Run
+from charlm.training.start import Start, inherit
 
 UNKNOWN_EXAMPLES = 10
+# How the model reads text (what each sentence is read after, how lines make sentences) carries
+# on unless the new run says otherwise: the new corpus's layout may differ.
+READING = ("context", "split")
 
 
 @dataclass
@@ -46,6 +52,39 @@ class InitialModel:
         return {"path": self.path, "file": Path(self.path).name, "sha256": self.digest}
 
 
+class FineTuning(Start):
+    """--init-from: a model's weights, vocabulary and tokenizer on a new corpus; everything else
+    starts afresh."""
+
+    def __init__(self, config: TrainConfig, initial: InitialModel) -> None:
+        super().__init__(config)
+        self.initial = initial
+        self.unknown_words: Counter[str] = Counter()  # the new corpus's words the model lacks
+
+    @property
+    def stored(self) -> Checkpoint | None:
+        return self.initial.checkpoint
+
+    def prepare(self) -> PreparedCorpus:
+        self.digest = fingerprint(str(self.config.corpus))
+        corpus, self.unknown_words = initial_corpus(self.config, self.initial)
+        return corpus
+
+    def report_corpus(self, outputs: Output, corpus: PreparedCorpus) -> None:
+        report_coverage(outputs, self.initial, corpus, self.unknown_words)
+
+    def begin(self, run: Run) -> dict[str, Any]:
+        try:
+            run.model.load_state_dict(self.initial.checkpoint.model_state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CharlmError(
+                f"--init-from {self.initial.path}: its weights do not fit the model it "
+                f"describes ({type(error).__name__}: {first_line(error)})"
+            ) from None
+        run.initialised_from = self.initial.record()
+        return {}
+
+
 def file_digest(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -55,7 +94,9 @@ def file_digest(path: str) -> str:
 
 
 def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
-    """The training settings that are the model itself, as the checkpoint holds them."""
+    """The model's own settings, as the checkpoint holds them: each fixed setting (one that
+    decides the data or the model) that its vocabulary, tokenizer or shape holds, and how it
+    reads text."""
     try:
         shape = ModelConfig.from_dict(checkpoint.model_config)
         tokenizer = TokenizerSettings.from_dict(checkpoint.tokenizer)
@@ -63,22 +104,14 @@ def model_settings(checkpoint: Checkpoint) -> dict[str, Any]:
         raise CheckpointError(f"its model or tokenizer settings are damaged "
                               f"({type(error).__name__})") from None
     stored = checkpoint.train_config or {}
-    settings = {
+    held = asdict(shape) | asdict(tokenizer) | {
         "vocabulary_size": stored.get("vocabulary_size", len(checkpoint.vocabulary)),
-        "lowercase": tokenizer.lowercase,
-        "drop_urls": tokenizer.drop_urls,
-        "min_chars": tokenizer.min_chars,
-        "words": tokenizer.words,
-        "cell": shape.cell,
-        "gate_activation": shape.gate_activation,
-        "embedding_dim": shape.embedding_dim,
-        "hidden_dim": shape.hidden_dim,
-        "layers": shape.layers,
-        "tie_weights": shape.tie_weights,
-        "softmax": shape.softmax,
+        "context": checkpoint.reads_context,
     }
-    if tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
-        settings["max_sentence_words"] = tokenizer.max_words
+    settings = {name: held[own_name(name)] for name in fixed_fields(TrainConfig)
+                if own_name(name) in held}
+    if not tokenizer.max_words:  # 0: a checkpoint from before the limit, which had none
+        del settings["max_sentence_words"]
     return settings
 
 
@@ -90,23 +123,11 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         inherited = model_settings(checkpoint)
     except CheckpointError as error:
         raise CheckpointError(f"--init-from {path}: {error}") from None
-    given = given_fields(config)
-    differs = [f"{source_of(config, name)} is {getattr(config, name)!r} here but {value!r} in "
-               "the model" for name, value in inherited.items()
-               if name in given and getattr(config, name) != value]
-    if differs:
-        raise ConfigError(f"--init-from {path} keeps the model's vocabulary, tokenizer settings "
-                          f"and shape: {'; '.join(differs)}. Leave these settings out, or train "
-                          "a new model without --init-from")
-    # How the model reads text carries on too, unless the new run says otherwise: what each
-    # sentence is read after, and how lines make sentences (the new corpus's layout may differ).
-    if "context" not in given:
-        inherited["context"] = checkpoint.reads_context
-    if "split" not in given:
-        inherited["split"] = TokenizerSettings.from_dict(checkpoint.tokenizer).split
-    merged = replace(config, **inherited,
-                     origins=origins_of(config) | {name: CHECKPOINT for name in inherited
-                                                   if name not in given})
+    merged = inherit(
+        config, inherited, refused=[name for name in inherited if name not in READING],
+        holder="the model",
+        refusal=f"--init-from {path} keeps the model's vocabulary, tokenizer settings and shape",
+        advice="Leave these settings out, or train a new model without --init-from")
     merged.check_model()
     return merged, InitialModel(path, checkpoint, file_digest(path))
 

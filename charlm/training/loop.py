@@ -26,12 +26,13 @@ from charlm.data.batches import Batch
 from charlm.errors import CharlmError
 from charlm.model.sampling import detokenize, make_generator, sample_passage, sample_sentences
 from charlm.model.scoring import mean_loss, perplexity_of
+from charlm.training.build import build_run
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.progress import EARLY_STOP
 from charlm.training.ranks import Ranks
 from charlm.training.resume import AlreadyTrained
-from charlm.training.run import Run, build_run
+from charlm.training.run import Run
 from charlm.training.signals import Interrupted, InterruptGuard, catch_interrupts, signal_name
 
 

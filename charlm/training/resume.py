@@ -1,4 +1,5 @@
-"""`charlm train --resume`: continue a run from its checkpoint exactly where it stopped.
+"""`charlm train --resume`: continue a run from its checkpoint exactly where it stopped; the
+`Resumption` start (start.py) and everything it checks and restores.
 
 A resumed run takes every setting the user does not give from the checkpoint. Settings that decide
 the data, the batches or the model's shape (the `fixed` ones of TrainConfig) must match or be left
@@ -18,17 +19,18 @@ from charlm.checkpoint.files import is_checkpoint
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.data.corpus import fingerprint, legacy_fingerprint
 from charlm.data.prepare import PreparedCorpus, encode_corpus
-from charlm.errors import CharlmError, CheckpointError, ConfigError
+from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
 from charlm.options import (
-    CHECKPOINT,
     fixed_fields,
     given_fields,
     option_fields,
-    origins_of,
-    source_of,
 )
+from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
 from charlm.training.progress import EARLY_STOP, Progress
+from charlm.training.ranks import Ranks
+from charlm.training.run import Run
+from charlm.training.start import Start, inherit
 
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
@@ -44,6 +46,52 @@ class AlreadyTrained(CharlmError):
     def __init__(self, message: str, checkpoint: Path) -> None:
         super().__init__(message)
         self.checkpoint = checkpoint
+
+
+class Resumption(Start):
+    """--resume: the checkpoint's weights, optimizer, schedule, random state and progress, on
+    the same corpus encoded as it was then."""
+
+    def __init__(self, config: TrainConfig, checkpoint: Checkpoint) -> None:
+        super().__init__(config)
+        self.checkpoint = checkpoint
+
+    @property
+    def stored(self) -> Checkpoint | None:
+        return self.checkpoint
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.out or str(self.config.resume))
+
+    @property
+    def in_place(self) -> bool:
+        return Path(str(self.config.resume)).resolve() == self.out.resolve()
+
+    def prepare(self) -> PreparedCorpus:
+        corpus = resumed_corpus(self.config, self.checkpoint)
+        self.digest = str((self.checkpoint.corpus or {}).get("fingerprint", ""))
+        return corpus
+
+    def begin(self, run: Run) -> dict[str, Any]:
+        restore_training_state(run, self.checkpoint)
+        run.initialised_from = self.checkpoint.initialised_from
+        run.progress.go_on(run.config.early_stop)
+        run.outputs.line(f"resuming {run.config.resume} at epoch {run.progress.epoch + 1}, step "
+                         f"{run.progress.steps}, {run.progress.examples:,} sentences seen")
+        if self.in_place:
+            run.checkpointer.saved_step = run.progress.steps
+        return self.checkpoint.progress or {}
+
+    def average(self, run: Run) -> WeightAverage:
+        average = super().average(run)
+        if self.checkpoint.weight_average is not None:
+            try:
+                average.load(self.checkpoint.model_state,
+                             self.checkpoint.weight_average["updates"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise unfit_state(run.config, error) from None
+        return average
 
 
 def nothing_to_do(path: str, progress: Progress, asked_before: int, config: TrainConfig
@@ -97,24 +145,14 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
         raise CheckpointError(f"{path} cannot be resumed: it has no {', '.join(missing)} (written "
                               "by an older charlm?); start a new run without --resume")
     stored = TrainConfig.BEFORE_FIELD | (checkpoint.train_config or {})
-    given = given_fields(config)
-    fixed = fixed_fields(TrainConfig)
-    differs = []
-    inherited: dict[str, Any] = {}
-    for f in option_fields(TrainConfig):
-        if f.name in NOT_INHERITED or f.name not in stored:
-            continue
-        if f.name not in given:
-            inherited[f.name] = stored[f.name]
-        elif f.name in fixed and getattr(config, f.name) != stored[f.name]:
-            differs.append(f"{source_of(config, f.name)} is {getattr(config, f.name)!r} here but "
-                           f"{stored[f.name]!r} in the checkpoint")
-    if differs:
-        raise ConfigError(f"cannot resume {path} with other settings: {'; '.join(differs)}. Leave "
-                          "them out to continue with the checkpoint's, or start a new run")
-    corpus = config.corpus if config.corpus is not None else checkpoint.corpus["path"]
-    merged = replace(config, corpus=corpus, **inherited,
-                     origins=origins_of(config) | dict.fromkeys(inherited, CHECKPOINT))
+    merged = inherit(
+        config, {f.name: stored[f.name] for f in option_fields(TrainConfig)
+                 if f.name not in NOT_INHERITED and f.name in stored},
+        refused=fixed_fields(TrainConfig), holder="the checkpoint",
+        refusal=f"cannot resume {path} with other settings",
+        advice="Leave them out to continue with the checkpoint's, or start a new run")
+    if merged.corpus is None:
+        merged = replace(merged, corpus=checkpoint.corpus["path"])
     progress = Progress.from_dict(checkpoint.progress or {})
     if progress.epoch > merged.epochs:
         raise ConfigError(f"{path} has already trained {progress.epoch} epochs, more than "
@@ -163,3 +201,72 @@ def same_corpus(path: str, record: dict[str, Any]) -> bool:
 def resume_command(corpus: str, checkpoint: Path) -> str:
     """The command that continues a stopped run."""
     return f"charlm train {shlex.quote(corpus)} --resume {shlex.quote(str(checkpoint))}"
+
+
+
+def restore_carried_state(run: Run, resumed: Checkpoint) -> None:
+    """Document context: each rank's rows go on from the state they carried out of their last
+    window. The rows are cut for the number of ranks that saved them, so a run stopped inside
+    an epoch resumes with that number."""
+    assert run.carried is not None
+    saved = len(resumed.stream_states or [])
+    if run.progress.batch_in_epoch and saved != run.ranks.world_size:
+        raise CharlmError(
+            f"{run.config.resume} stopped inside an epoch of running text cut for {saved} "
+            f"rank(s), and this run has {run.ranks.world_size}: resume it with {saved}")
+    run.carried.load(resumed.stream_state(run.ranks.rank), run.runtime.device)
+
+
+def batches_left_problem(path: str, first: int, count: int, ranks: Ranks) -> str | None:
+    """Sentence context: why an epoch of `count` batches, stopped at batch `first` by a run of
+    another number of ranks, has no step left for these ranks (a step takes a batch for each);
+    None when it has one."""
+    left = count - first
+    if not first or ranks.epoch_end(first, count) > first:
+        return None
+    return (f"{path} stopped {left} batch(es) before the end of its epoch, fewer than the "
+            f"{ranks.world_size} ranks of this run (a step takes one for each): resume it with "
+            f"at most {left} ranks")
+
+
+def restore_training_state(run: Run, resumed: Checkpoint) -> None:
+    """Continue a checkpoint's weights, optimizer, schedule, random state and progress; the
+    optimizer settings given now replace the checkpoint's."""
+    config = run.config
+    # With a weight average, model_state holds the average, not the weights training goes on from.
+    averaged = resumed.weight_average
+    try:
+        run.model.load_state_dict(averaged["training_weights"] if averaged is not None
+                                  else resumed.model_state)
+        run.optimizer.load_state_dict(resumed.optimizer_state or {})
+        # Each rank draws its own dropout masks: it continues from its own random state.
+        run.runtime.restore_random_state(resumed.random_state(run.ranks.rank))
+        run.progress = Progress.from_dict(resumed.progress or {})
+        if run.carried is not None:
+            restore_carried_state(run, resumed)
+        else:
+            problem = batches_left_problem(str(config.resume), run.progress.batch_in_epoch,
+                                           run.epoch_batches(run.progress.epoch).count,
+                                           run.ranks)
+            if problem:
+                raise CharlmError(problem)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise unfit_state(config, error) from None
+    if resumed.lr_schedule is not None:
+        run.schedule.load_state_dict(resumed.lr_schedule)
+    given = given_fields(config)
+    for group in run.optimizer.param_groups:
+        if "learning_rate" in given:
+            group["lr"] = config.learning_rate
+        if "decay" in given:
+            group["alpha"] = config.decay
+        if "epsilon" in given:
+            group["eps"] = config.epsilon
+
+
+def unfit_state(config: TrainConfig, error: Exception) -> CharlmError:
+    """The error of a checkpoint whose training state (weights, optimizer, average) does not
+    load into the model it describes."""
+    return CharlmError(
+        f"{config.resume} cannot be resumed: its training state does not fit this model "
+        f"({type(error).__name__}: {first_line(error)}); start a new run")
