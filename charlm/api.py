@@ -43,9 +43,10 @@ from charlm.data.corpus import (
     units_from_lines,
 )
 from charlm.data.layout import SENTENCE_END, choose_split
-from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
+from charlm.data.prepare import encode_corpus, split_advice
 from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.data.tokenizer import Tokenizer
+from charlm.data.types import EncodedSentences, offsets_of
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device

@@ -20,17 +20,12 @@ import charlm
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.data import streams
-from charlm.data.batches import IGNORE, Batch, make_batch
+from charlm.data.batches import make_batch
 from charlm.data.cache import cached_prepare
-from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
+from charlm.data.prepare import prepare_corpus
 from charlm.data.settings import PrepareSettings
-from charlm.data.streams import (
-    Resets,
-    Stream,
-    held_out_documents,
-    sentence_starts,
-    stream_epoch,
-)
+from charlm.data.streams import Stream, held_out_documents, sentence_starts, stream_epoch
+from charlm.data.types import IGNORE, Batch, EncodedSentences, Resets, offsets_of
 from charlm.data.vocab import START_ID
 from charlm.errors import CharlmError
 from charlm.model import scoring

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charlm.data.batches import IGNORE
-from charlm.data.streams import Resets
+from charlm.data.types import IGNORE, Resets
 from charlm.model.cells import CELLS, HandWrittenRNN
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem

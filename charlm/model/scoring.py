@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from charlm.data.batches import IGNORE
-from charlm.data.prepare import EncodedSentences
 from charlm.data.settings import CONTEXT_DESCRIPTIONS, DOCUMENT, SENTENCE
 from charlm.data.streams import Stream, sentence_starts, stream_batch
+from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
 from charlm.model.dynamic import Adaptation, reading_segments
 from charlm.model.dynamic_settings import DynamicSettings

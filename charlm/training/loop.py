@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from charlm.data.batches import Batch
+from charlm.data.types import Batch
 from charlm.errors import CharlmError
 from charlm.model.sampling import detokenize, make_generator, sample_passage, sample_sentences
 from charlm.model.scoring import mean_loss, perplexity_of

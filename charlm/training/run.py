@@ -17,15 +17,10 @@ from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import EpochBatches, sentence_epoch, split_validation, target_counts
 from charlm.data.corpus import corpus_files, corpus_members, is_csv
-from charlm.data.prepare import (
-    EncodedSentences,
-    PreparedCorpus,
-    dropped_warning,
-    encode_corpus,
-    split_advice,
-)
+from charlm.data.prepare import PreparedCorpus, dropped_warning, encode_corpus, split_advice
 from charlm.data.settings import DOCUMENT
 from charlm.data.streams import held_out_documents, stream_epoch
+from charlm.data.types import EncodedSentences
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from charlm.data.streams import Resets
+from charlm.data.types import Resets
 from charlm.devices import available_cores, pick_device
 from charlm.model.network import State
 
