@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from charlm.bounds import COMPLETE, GENERATE, READING, word_range_problem
 from charlm.checkpoint.trained import TrainedModel, load_trained, training_gradients
 from charlm.data.corpus import (
     AUTO,
@@ -51,20 +52,9 @@ from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
-from charlm.model.beam import BeamSentence, beam_passage, beam_problem, beam_search
-from charlm.model.bounds import COMPLETE, GENERATE, READING, word_range_problem
-from charlm.model.dynamic import Adaptation
-from charlm.model.dynamic_settings import DynamicSettings
-from charlm.model.network import ModelConfig, State
-from charlm.model.sampling import (
-    Sample,
-    detokenize,
-    make_generator,
-    read_context,
-    sample_passage,
-    sample_sentences,
-)
-from charlm.model.scoring import (
+from charlm.evaluation.dynamic import Adaptation
+from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.evaluation.scoring import (
     BATCH_SIZE,
     Evaluation,
     SentenceScore,
@@ -72,6 +62,16 @@ from charlm.model.scoring import (
     summarise,
     token_surprisals,
 )
+from charlm.generation.beam import BeamSentence, beam_passage, beam_problem, beam_search
+from charlm.generation.sampling import (
+    Sample,
+    detokenize,
+    make_generator,
+    read_context,
+    sample_passage,
+    sample_sentences,
+)
+from charlm.model.network import ModelConfig, State
 from charlm.options import check_arguments, python_argument, resolve
 from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end

@@ -13,7 +13,7 @@ from charlm.data.settings import CONTEXTS
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings
 from charlm.data.vocab import Vocabulary
 from charlm.errors import CheckpointError
-from charlm.model.dynamic import TrainingGradients
+from charlm.evaluation.dynamic import TrainingGradients
 from charlm.model.network import ModelConfig, RNNLanguageModel
 
 

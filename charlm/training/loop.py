@@ -24,8 +24,8 @@ import torch
 
 from charlm.data.types import Batch
 from charlm.errors import CharlmError
-from charlm.model.sampling import detokenize, make_generator, sample_passage, sample_sentences
-from charlm.model.scoring import mean_loss, perplexity_of
+from charlm.evaluation.scoring import mean_loss, perplexity_of
+from charlm.generation.sampling import detokenize, make_generator, sample_passage, sample_sentences
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.progress import EARLY_STOP

@@ -19,8 +19,8 @@ from charlm.data.settings import CONTEXT_DESCRIPTIONS, DOCUMENT, SENTENCE
 from charlm.data.streams import Stream, sentence_starts, stream_batch
 from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
-from charlm.model.dynamic import Adaptation, reading_segments
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.evaluation.dynamic import Adaptation, reading_segments
+from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel, detach_state
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that

@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
+from charlm.generation.sampling import read_context
 from charlm.model.network import RNNLanguageModel, State
-from charlm.model.sampling import read_context
 
 # 0 ranks by log-probability alone (short sentences win), 1 by log-probability per token; in
 # between, as Wu et al. (2016) found best for their length penalty.

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel
 
 
