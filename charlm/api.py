@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from charlm.bounds import COMPLETE, GENERATE, READING, word_range_problem
-from charlm.checkpoint.trained import TrainedModel, load_trained, training_gradients
+from charlm.checkpoint.trained import TrainedModel, load_trained
 from charlm.data.corpus import (
     AUTO,
     DOCUMENT_BREAK,
@@ -52,7 +52,7 @@ from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
-from charlm.evaluation.dynamic import Adaptation
+from charlm.evaluation.dynamic import Adaptation, training_gradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.scoring import (
     BATCH_SIZE,
