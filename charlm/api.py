@@ -71,7 +71,8 @@ from charlm.generation.sampling import (
     sample_passage,
     sample_sentences,
 )
-from charlm.model.network import ModelConfig, State
+from charlm.model.network import ModelConfig
+from charlm.model.state import State
 from charlm.options import check_arguments, python_argument, resolve
 from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end

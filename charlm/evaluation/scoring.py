@@ -21,7 +21,8 @@ from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
 from charlm.evaluation.dynamic import Adaptation, reading_segments
 from charlm.evaluation.dynamic_settings import DynamicSettings
-from charlm.model.network import RNNLanguageModel, detach_state
+from charlm.model.network import RNNLanguageModel
+from charlm.model.state import detach_state
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
 # takes a batch's output layer at once, so a large vocabulary or long sentences never exhaust
