@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import EpochBatches, sentence_epoch, split_validation, target_counts
 from charlm.data.corpus import corpus_files, corpus_members, is_csv
@@ -22,6 +21,7 @@ from charlm.data.settings import DOCUMENT
 from charlm.data.streams import held_out_documents, stream_epoch
 from charlm.data.types import EncodedSentences
 from charlm.data.word_tokenizer import word_tokenizer_warning
+from charlm.distribution import __version__
 from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel
 from charlm.model.softmax import adaptive_cutoffs
