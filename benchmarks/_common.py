@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from charlm.data.batches import epoch_order, iterate_batches, split_validation  # noqa: E402
 from charlm.data.cache import cached_prepare  # noqa: E402
-from charlm.data.prepare import EncodedSentences  # noqa: E402
+from charlm.data.types import EncodedSentences  # noqa: E402
 from charlm.data.vocab import END_ID, START_ID  # noqa: E402
 from charlm.model.network import ModelConfig, RNNLanguageModel  # noqa: E402, F401
 from charlm.options import flag_name, option_fields, parse_text, resolve  # noqa: E402

@@ -48,8 +48,8 @@ from _common import TrainedFor, train_for
 import charlm
 from charlm.data import streams
 from charlm.data.corpus import corpus_files, read_paragraphs
-from charlm.data.prepare import EncodedSentences
 from charlm.data.streams import sentence_starts
+from charlm.data.types import Batch, EncodedSentences
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = ("no-reset", "no-shift")
@@ -67,7 +67,7 @@ def variant(name: str | None) -> Iterator[None]:
         original = streams.stream_batch
 
         def without_resets(stream: streams.Stream, positions: np.ndarray,
-                           predicted: np.ndarray | None = None) -> streams.Batch:
+                           predicted: np.ndarray | None = None) -> Batch:
             batch = original(stream, positions, predicted)
             batch.resets = None
             return batch

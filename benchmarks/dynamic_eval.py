@@ -22,7 +22,7 @@ from _common import configure
 
 import charlm
 from charlm.api import EvaluatedFiles, Model
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.evaluation.dynamic_settings import DynamicSettings
 
 DEFAULTS = DynamicSettings()
 

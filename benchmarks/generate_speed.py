@@ -19,7 +19,7 @@ from _common import configure
 from charlm.checkpoint.files import is_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.commands.generate import GenerateConfig
-from charlm.model.sampling import detokenize, make_generator, sample_sentences
+from charlm.generation.sampling import detokenize, make_generator, sample_sentences
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
 from charlm.training.loop import train

@@ -48,8 +48,9 @@ from _common import DEFAULTS, TrainedFor, load, settings_from_flags, train_for
 from prepare_speed import measure
 from rich.console import Console
 
-from charlm.data.batches import Batch, sentence_epoch
+from charlm.data.batches import sentence_epoch
 from charlm.data.streams import stream_epoch
+from charlm.data.types import Batch
 from charlm.model.cells import CELLS
 from charlm.options import resolve
 from charlm.training.build import build_run

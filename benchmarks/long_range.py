@@ -26,9 +26,10 @@ from pathlib import Path
 
 import torch
 
-from charlm.data.batches import IGNORE, epoch_order, iterate_batches, make_batch, split_validation
-from charlm.data.prepare import EncodedSentences, prepare_corpus
+from charlm.data.batches import epoch_order, iterate_batches, make_batch, split_validation
+from charlm.data.prepare import prepare_corpus
 from charlm.data.settings import PrepareSettings
+from charlm.data.types import IGNORE, EncodedSentences
 from charlm.model.network import ModelConfig, RNNLanguageModel
 
 GAP_BUCKETS = ((5, 14), (15, 24), (25, 40))

@@ -20,9 +20,11 @@ from collections import defaultdict
 import torch
 from _common import load, resolve_flags
 
-from charlm.data.batches import Batch, EpochBatches, sentence_epoch
+from charlm.data.batches import EpochBatches, sentence_epoch
 from charlm.data.streams import stream_epoch
-from charlm.model.network import RNNLanguageModel, detach_state
+from charlm.data.types import Batch
+from charlm.model.network import RNNLanguageModel
+from charlm.model.state import detach_state
 from charlm.training.averaging import WeightAverage
 from charlm.training.runtime import configure_cpu
 

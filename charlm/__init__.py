@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# The version, the distribution's name and the install hints are written in
+# charlm/distribution.py, which the modules inside charlm import; `charlm` serves them too.
+from charlm.distribution import DISTRIBUTION, __version__, install_hint  # noqa: F401
 from charlm.errors import CharlmError, CharlmWarning, CheckpointError, ConfigError, CorpusError
-
-# The one place the version is written: pyproject.toml reads it from here.
-__version__ = "0.1.0"
-# The name charlm is published under (`charlm` on the package index is another project); the
-# import package and the command are `charlm`. pyproject.toml's [project] name is this.
-DISTRIBUTION = "charlm-rnn"
 
 # Names served by charlm.api, imported (with torch) when first asked for.
 _API = ("load", "Model", "train", "reports", "Report", "TrainResult", "SentenceScore",
@@ -40,12 +37,6 @@ if TYPE_CHECKING:
         reports,
         train,
     )
-
-
-def install_hint(extra: str) -> str:
-    """How to install one of charlm's optional extras, for messages and help."""
-    return (f"pip install '{DISTRIBUTION}[{extra}]' (from a checkout: "
-            f"pip install -e '.[{extra}]')")
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from charlm.checkpoint.trained import TrainedModel, load_trained, training_gradients
+from charlm.bounds import COMPLETE, GENERATE, READING, word_range_problem
+from charlm.checkpoint.trained import TrainedModel, load_trained
 from charlm.data.corpus import (
     AUTO,
     DOCUMENT_BREAK,
@@ -43,27 +44,17 @@ from charlm.data.corpus import (
     units_from_lines,
 )
 from charlm.data.layout import SENTENCE_END, choose_split
-from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
+from charlm.data.prepare import encode_corpus, split_advice
 from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.data.tokenizer import Tokenizer
+from charlm.data.types import EncodedSentences, offsets_of
 from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
-from charlm.model.beam import BeamSentence, beam_passage, beam_problem, beam_search
-from charlm.model.bounds import COMPLETE, GENERATE, READING, word_range_problem
-from charlm.model.dynamic import Adaptation
-from charlm.model.dynamic_settings import DynamicSettings
-from charlm.model.network import ModelConfig, State
-from charlm.model.sampling import (
-    Sample,
-    detokenize,
-    make_generator,
-    read_context,
-    sample_passage,
-    sample_sentences,
-)
-from charlm.model.scoring import (
+from charlm.evaluation.dynamic import Adaptation, training_gradients
+from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.evaluation.scoring import (
     BATCH_SIZE,
     Evaluation,
     SentenceScore,
@@ -71,6 +62,17 @@ from charlm.model.scoring import (
     summarise,
     token_surprisals,
 )
+from charlm.generation.beam import BeamSentence, beam_passage, beam_problem, beam_search
+from charlm.generation.sampling import (
+    Sample,
+    detokenize,
+    make_generator,
+    read_context,
+    sample_passage,
+    sample_sentences,
+)
+from charlm.model.network import ModelConfig
+from charlm.model.state import State
 from charlm.options import check_arguments, python_argument, resolve
 from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end

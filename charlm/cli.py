@@ -20,7 +20,6 @@ from typing import Any, Optional
 
 import typer
 
-from charlm import __version__
 from charlm.cli_help import HelpCommand, HelpGroup
 from charlm.commands.cache import CacheConfig
 from charlm.commands.complete import CompleteConfig
@@ -30,6 +29,7 @@ from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
 from charlm.commands.score import ScoreConfig
+from charlm.distribution import __version__
 from charlm.errors import CharlmError
 from charlm.options import (
     Former,

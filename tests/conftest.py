@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from charlm import install_hint
+from charlm.distribution import install_hint
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import charlm
 from charlm.cli import app
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.evaluation.dynamic_settings import DynamicSettings
 
 runner = CliRunner()
 SENTENCES = ["Anna walked to the garden.", "Ben was tired."]

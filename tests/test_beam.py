@@ -14,9 +14,9 @@ import charlm
 from charlm.cli import app
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID, UNKNOWN_TOKEN
 from charlm.errors import CharlmError
-from charlm.model.beam import LENGTH_ALPHA, beam_search
+from charlm.generation.beam import LENGTH_ALPHA, beam_search
+from charlm.generation.sampling import read_context, sample_sentences
 from charlm.model.network import ModelConfig, RNNLanguageModel
-from charlm.model.sampling import read_context, sample_sentences
 
 runner = CliRunner()
 WORDS = [3, 4, 5, 6]  # a vocabulary of 7: UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END and these

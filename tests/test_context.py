@@ -20,22 +20,17 @@ import charlm
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.data import streams
-from charlm.data.batches import IGNORE, Batch, make_batch
+from charlm.data.batches import make_batch
 from charlm.data.cache import cached_prepare
-from charlm.data.prepare import EncodedSentences, offsets_of, prepare_corpus
+from charlm.data.prepare import prepare_corpus
 from charlm.data.settings import PrepareSettings
-from charlm.data.streams import (
-    Resets,
-    Stream,
-    held_out_documents,
-    sentence_starts,
-    stream_epoch,
-)
+from charlm.data.streams import Stream, held_out_documents, sentence_starts, stream_epoch
+from charlm.data.types import IGNORE, Batch, EncodedSentences, Resets, offsets_of
 from charlm.data.vocab import START_ID
 from charlm.errors import CharlmError
-from charlm.model import scoring
+from charlm.evaluation import scoring
+from charlm.evaluation.scoring import token_surprisals
 from charlm.model.network import ModelConfig, RNNLanguageModel
-from charlm.model.scoring import token_surprisals
 from charlm.training.loop import train
 from charlm.training.signals import Interrupted
 
@@ -485,7 +480,7 @@ def test_fine_tuning_keeps_the_models_context_unless_told(tmp_path: Path) -> Non
 def test_dynamic_evaluation_reads_each_segment_on_from_the_last(
     document_model: dict[str, Path]
 ) -> None:
-    from charlm.model.dynamic_settings import DynamicSettings
+    from charlm.evaluation.dynamic_settings import DynamicSettings
 
     model = charlm.load(document_model["checkpoint"])
     text = str(document_model["folder"])  # three documents: segments cross where each begins

@@ -28,7 +28,7 @@ from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
 from charlm.data.batches import epoch_order, make_batch, sentence_epoch
-from charlm.data.prepare import EncodedSentences, offsets_of
+from charlm.data.types import EncodedSentences, offsets_of
 from charlm.devices import shared_gpu_problem
 from charlm.errors import CorpusError
 from charlm.model.network import ModelConfig, RNNLanguageModel

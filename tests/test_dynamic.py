@@ -18,8 +18,8 @@ from charlm.api import Model
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.cli import app
 from charlm.errors import ConfigError
-from charlm.model.dynamic import reading_segments
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.evaluation.dynamic import reading_segments
+from charlm.evaluation.dynamic_settings import DynamicSettings
 
 runner = CliRunner()
 PASSAGE = ("Frank returned to the old house after dinner. Emma was worried on sunday. Did Grace "

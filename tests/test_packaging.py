@@ -1,6 +1,7 @@
 """What a published charlm is: one version and one distribution name, written in
-charlm/__init__.py; install hints that install this project; a licence; extras with floors and
-the tested versions in constraints.txt, which `make install` uses; linting without torch."""
+charlm/distribution.py (and served by `charlm`); install hints that install this project; a
+licence; extras with floors and the tested versions in constraints.txt, which `make install`
+uses; linting without torch."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_the_version_has_one_source() -> None:
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     assert "version" not in PROJECT
     assert "version" in PROJECT["dynamic"]
-    assert setup["setuptools"]["dynamic"]["version"] == {"attr": "charlm.__version__"}
+    assert setup["setuptools"]["dynamic"]["version"] == {"attr": "charlm.distribution.__version__"}
     result = CliRunner().invoke(app, ["--version"])
     assert result.stdout.strip() == f"charlm {charlm.__version__}"
 

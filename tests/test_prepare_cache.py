@@ -140,8 +140,8 @@ def test_sampling_drops_rows_early_yet_honours_every_rule() -> None:
     import torch
 
     from charlm.data.vocab import UNKNOWN_ID
+    from charlm.generation.sampling import sample_sentences
     from charlm.model.network import ModelConfig, RNNLanguageModel
-    from charlm.model.sampling import sample_sentences
 
     torch.manual_seed(0)
     for cell in ("gru", "lstm"):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
 from charlm.data.vocab import END_ID, START_ID
-from charlm.model.sampling import sampling_probabilities
+from charlm.generation.sampling import sampling_probabilities
 
 runner = CliRunner()
 
@@ -110,7 +110,7 @@ def test_bad_sampling_settings_are_refused(trained_model: dict, flag: list[str])
 
 
 def test_detokenized_text_reads_as_a_sentence() -> None:
-    from charlm.model.sampling import detokenize
+    from charlm.generation.sampling import detokenize
 
     assert detokenize(["``", "it", "is", "late", ",", "''", "she", "said", "."]) == (
         '"It is late," she said.'

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
-from charlm.data.batches import IGNORE, make_batch
-from charlm.data.prepare import EncodedSentences
+from charlm.data.batches import make_batch
+from charlm.data.types import IGNORE, EncodedSentences
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.model.softmax import (
     FIRST_CLUSTER_SHARE,

@@ -17,7 +17,7 @@ from charlm.checkpoint.schema import read_checkpoint
 from charlm.cli import app
 from charlm.data.prepare import prepare_corpus
 from charlm.data.settings import PrepareSettings
-from charlm.model.sampling import detokenize
+from charlm.generation.sampling import detokenize
 
 runner = CliRunner()
 TEMPLATES = [

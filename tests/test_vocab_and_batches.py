@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 
 from charlm.cli import app
 from charlm.data import vocab
-from charlm.data.batches import IGNORE, epoch_order, make_batch, split_validation
-from charlm.data.prepare import EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.data.batches import epoch_order, make_batch, split_validation
+from charlm.data.prepare import PreparedCorpus, prepare_corpus
 from charlm.data.settings import PrepareSettings
+from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID, build_vocabulary
 from charlm.errors import CorpusError
 from charlm.options import metadata

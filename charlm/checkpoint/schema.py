@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from charlm import __version__
 from charlm.checkpoint.files import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
 from charlm.data.settings import SENTENCE
+from charlm.distribution import __version__
 from charlm.errors import CheckpointError
 
 # What `--resume` needs beyond the model.

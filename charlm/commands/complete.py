@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from charlm.bounds import COMPLETE
 from charlm.commands.context_option import context_option
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.bounds import COMPLETE
 from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class CompleteConfig:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm complete MODEL.pt")
         if self.beam:
-            from charlm.model.beam import beam_problem
+            from charlm.generation.beam import beam_problem
 
             problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
             if problem:
@@ -110,7 +110,7 @@ def _lines(interactive: bool) -> Iterator[str]:
 def run_complete(config: CompleteConfig) -> int:
     """Run `charlm complete`; returns how many lines it answered."""
     from charlm.api import load
-    from charlm.model.sampling import make_generator
+    from charlm.generation.sampling import make_generator
 
     model = load(str(config.model), config.device, config.truecase, config.context)
     generator = make_generator(config.seed)

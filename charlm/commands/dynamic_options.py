@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charlm.errors import ConfigError
-from charlm.model.dynamic_settings import BOUNDS, DynamicSettings
+from charlm.evaluation.dynamic_settings import BOUNDS, DynamicSettings
 from charlm.options import flag_name, option
 
 DEFAULTS = DynamicSettings()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from charlm.bounds import READING
 from charlm.commands.context_option import context_option
 from charlm.commands.dynamic_options import (
     decay_option,
@@ -31,7 +32,6 @@ from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.bounds import READING
 from charlm.options import option
 from charlm.paths import OwnOutput, check_destination, write_atomically
 
@@ -39,7 +39,7 @@ PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
 
 if TYPE_CHECKING:
     from charlm.api import EvaluatedFiles
-    from charlm.model.scoring import Evaluation
+    from charlm.evaluation.scoring import Evaluation
 
 
 @dataclass
@@ -122,7 +122,7 @@ def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
 def _write_rows(evaluated: EvaluatedFiles, staged: Path) -> None:
     """The words are read again so the file shows each word as written, out-of-vocabulary ones
     too."""
-    from charlm.model.scoring import LN2
+    from charlm.evaluation.scoring import LN2
 
     bits = evaluated.surprisal / LN2
     ids = evaluated.sentences.ids
@@ -169,7 +169,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
 
 def evaluate_files(config: EvaluateConfig) -> Evaluation:
     """Run `charlm evaluate`: evaluate, then print a table or one JSON object."""
-    from charlm.model.scoring import summary_rows
+    from charlm.evaluation.scoring import summary_rows
 
     result = evaluate(config)
     for warning in result.warnings:

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from charlm import __version__, install_hint
 from charlm.checkpoint.trained import TrainedModel, load_trained
 from charlm.commands.export_config import ExportConfig
 from charlm.data.settings import NLTK_WORDS, WHITESPACE_WORDS
 from charlm.data.tokenizer import SPECIAL_TOKEN, URL
 from charlm.data.vocab import END_ID, SPECIAL_TOKENS, START_ID, UNKNOWN_ID
+from charlm.distribution import __version__, install_hint
 from charlm.errors import CharlmError
 from charlm.model.step import NextWordStep, state_names
 from charlm.paths import OwnOutput, StagedFile, check_destination

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
+from charlm.bounds import GENERATE, word_range_problem
 from charlm.commands.context_option import context_option
 from charlm.data.settings import SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.bounds import GENERATE, word_range_problem
 from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class GenerateConfig:
         if problem:
             raise ConfigError(problem)
         if self.beam:
-            from charlm.model.beam import beam_problem
+            from charlm.generation.beam import beam_problem
 
             # In document context --count is the passage's length, not the beam's: it is
             # checked against the beam once the model's context is known (generate_text).
@@ -112,7 +112,7 @@ def generate_text(config: GenerateConfig) -> list[str]:
 
     model = load(str(config.model), config.device, config.truecase, config.context)
     if config.beam and model.context == SENTENCE:
-        from charlm.model.beam import beam_problem
+        from charlm.generation.beam import beam_problem
 
         problem = beam_problem(config.beam, config.count, {}, partial(source_of, config))
         if problem:

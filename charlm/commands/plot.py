@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from charlm import install_hint
+from charlm.distribution import install_hint
 from charlm.errors import CharlmError, ConfigError
 from charlm.options import option
 from charlm.paths import (

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from charlm.bounds import READING
 from charlm.commands.dynamic_options import (
     decay_option,
     dynamic_option,
@@ -31,12 +32,11 @@ from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.data.settings import CONTEXTS
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.bounds import READING
 from charlm.options import Former, option
 
 if TYPE_CHECKING:
     from charlm.api import Scoring
-    from charlm.model.scoring import Evaluation, SentenceScore
+    from charlm.evaluation.scoring import Evaluation, SentenceScore
 
 COLUMNS = ("sentence", "text", "tokens", "oov", "log_prob", "log10_prob", "perplexity")
 ROWS_PER_WRITE = 1000
@@ -145,7 +145,7 @@ def _write(lines: Iterator[str]) -> None:
 
 def score_rows(result: Evaluation) -> list[tuple[str, str]]:
     """`evaluate`'s summary, then the figures only `score` prints."""
-    from charlm.model.scoring import summary_rows
+    from charlm.evaluation.scoring import summary_rows
 
     known = result.tokens - result.oov_words
     return summary_rows(result) + [

@@ -9,32 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from charlm.data.prepare import EncodedSentences
+from charlm.data.types import IGNORE, Batch, EncodedSentences
 from charlm.data.vocab import END_ID, START_ID
 from charlm.errors import CorpusError
 
-if TYPE_CHECKING:
-    from charlm.data.streams import Resets
-
-IGNORE = -100
 # Batches are formed within pools of this many batches' worth of shuffled sentences: sorting a pool
 # by length keeps padding low while every epoch still mixes sentences differently. Sentence lengths
 # have a long tail; on Austen pools of 50 batches padded 12% of the positions, 256 pad under 3%.
 POOL_BATCHES = 256
-
-
-@dataclass
-class Batch:
-    inputs: torch.Tensor  # (batch, time) int64
-    targets: torch.Tensor  # (batch, time) int64, IGNORE where padded
-    tokens: int  # predicted (non-padding) positions
-    sentences: int = 0  # SENTENCE_END targets: the sentences the batch finishes
-    resets: Resets | None = None  # where a stream's documents begin (streams.py)
 
 
 class EpochBatches(Protocol):

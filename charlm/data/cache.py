@@ -28,9 +28,10 @@ import platformdirs
 
 from charlm.data.corpus import fingerprint
 from charlm.data.layout import choose_split
-from charlm.data.prepare import PREPARE_VERSION, EncodedSentences, PreparedCorpus, prepare_corpus
+from charlm.data.prepare import PREPARE_VERSION, PreparedCorpus, prepare_corpus
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import punkt_tab_installed
+from charlm.data.types import EncodedSentences
 
 CACHE_ENV = "CHARLM_CACHE_DIR"
 META_FILE = "meta.json"

@@ -32,6 +32,7 @@ from charlm.data.corpus import (
 from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
+from charlm.data.types import EncodedSentences, offsets_of
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
 from charlm.data.written import WRITTEN_SAMPLE_CHARS, count_written_forms, most_frequent_forms
 from charlm.devices import available_cores
@@ -51,58 +52,6 @@ PARALLEL_MIN_BYTES = 2 << 20
 # Chunks in flight: enough to keep the workers busy, few enough that reading never runs far
 # ahead and holds much of the corpus in memory.
 MAX_PENDING_CHUNKS = 8
-
-
-@dataclass
-class EncodedSentences:
-    """Sentences as word ids, in documents: sentence i is ids[offsets[i]:offsets[i + 1]], and
-    document d holds sentences documents[d] to documents[d + 1] (None: one document holds
-    them all)."""
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    documents: np.ndarray = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.documents is None:
-            self.documents = np.array([0, len(self)] if len(self) else [0], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def document_count(self) -> int:
-        return len(self.documents) - 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def sentence(self, i: int) -> np.ndarray:
-        return self.ids[self.offsets[i] : self.offsets[i + 1]]
-
-    @classmethod
-    def concatenate(cls, parts: list[EncodedSentences]) -> EncodedSentences:
-        """The sentences of every part, in order; a part's documents stay its own."""
-        ids = np.concatenate([part.ids for part in parts])
-        lengths = np.concatenate([part.lengths for part in parts])
-        firsts = np.cumsum([0, *(len(part) for part in parts)])
-        documents = np.unique(np.concatenate(
-            [part.documents + first for part, first in zip(parts, firsts)]))
-        return cls(ids, offsets_of(lengths), documents)
-
-    def subset(self, indices: np.ndarray) -> EncodedSentences:
-        """The sentences at `indices` (in increasing order), in documents as they were: a
-        document of the subset holds the chosen sentences of one document."""
-        lengths = self.lengths[indices]
-        offsets = np.zeros(len(indices) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        starts = self.offsets[indices]
-        flat = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        document_of = np.searchsorted(self.documents, indices, side="right")
-        firsts = np.flatnonzero(np.diff(document_of, prepend=-1))
-        documents = np.append(firsts, len(indices)).astype(np.int64)
-        return EncodedSentences(self.ids[flat], offsets, documents)
 
 
 @dataclass
@@ -313,14 +262,6 @@ def _interned(
     tokenizer.dropped_long += interner.dropped_long
     tokenizer.longest_dropped = max(tokenizer.longest_dropped, interner.longest_dropped)
     return interner
-
-
-def offsets_of(lengths: np.ndarray | array) -> np.ndarray:
-    """Sentence offsets (n + 1 of them, from 0) of sentences of these lengths."""
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.frombuffer(lengths, dtype=np.int64) if isinstance(lengths, array)
-              else np.asarray(lengths, dtype=np.int64), out=offsets[1:])
-    return offsets
 
 
 def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> PreparedCorpus:

@@ -16,14 +16,12 @@ its window.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from charlm.data.batches import IGNORE, Batch
-from charlm.data.prepare import EncodedSentences
+from charlm.data.types import IGNORE, Batch, EncodedSentences, Resets
 from charlm.data.vocab import END_ID, START_ID
 from charlm.errors import CorpusError
 
@@ -90,24 +88,6 @@ class Stream:
         last_positions = self.starts[1:] - 1
         return int((np.searchsorted(last_positions, end) -
                     np.searchsorted(last_positions, first)).sum())
-
-
-@dataclass(frozen=True)
-class Resets:
-    """Where documents begin inside a batch of stream windows: the state of a row is zeroed
-    before each position that opens a document."""
-
-    keep: torch.Tensor
-    """(rows, time) float: 0 before the positions that open a document, 1 elsewhere."""
-    columns: tuple[int, ...]
-    """The time steps at which some row opens a document, in order (known on the host)."""
-
-    def to(self, device: torch.device) -> Resets:
-        return self.moved(lambda keep: keep.to(device, non_blocking=True))
-
-    def moved(self, move: Callable[[torch.Tensor], torch.Tensor]) -> Resets:
-        """The same resets, `keep` moved by `move` (a runtime's copy to its device)."""
-        return Resets(move(self.keep), self.columns)
 
 
 def stream_batch(stream: Stream, positions: np.ndarray, predicted: np.ndarray | None = None

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, CellKind
+from charlm.model.state import State, state_parts
 
 # A layer's outputs (batch, time, hidden), its last h, and its last c (None without a cell state).
 LayerResult = tuple[Tensor, Tensor, "Tensor | None"]
@@ -209,17 +210,12 @@ class HandWrittenRNN(nn.Module):
         return [getattr(self, f"{name}_l{k}")
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
-    def forward(
-        self, x: Tensor, state: Tensor | tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         batch = x.size(0)
-        if state is None:
-            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
-            h0, c0 = zeros, zeros
-        elif isinstance(state, tuple):
-            h0, c0 = state
-        else:
-            h0, c0 = state, state
+        # A cell without a cell state is given h as c, and ignores it.
+        parts = state_parts(state if state is not None
+                            else x.new_zeros(self.num_layers, batch, self.hidden_size))
+        h0, c0 = parts[0], parts[-1]
         final_h: list[Tensor] = []
         final_c: list[Tensor] = []
         for k in range(self.num_layers):

@@ -14,19 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charlm.data.batches import IGNORE
-from charlm.data.streams import Resets
+from charlm.data.types import IGNORE, Resets
 from charlm.model.cells import CELLS, HandWrittenRNN
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem
+from charlm.model.state import State, detach_state, map_state, state_parts
 
 # On a CPU the output layer and loss run over this many scores at a time, so each block stays in
 # the cache between the product, the softmax and their backward: one block for a whole batch of
 # 128 sentences over 2,000 words spills out of it and takes a third longer per token.
 CPU_SCORES_PER_BLOCK = 2**21
-
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -98,18 +95,10 @@ class ModelConfig:
         return None
 
 
-def detach_state(state: State) -> State:
-    if isinstance(state, tuple):
-        return (state[0].detach(), state[1].detach())
-    return state.detach()
-
-
 def _zero_rows(state: State, keep: torch.Tensor) -> State:
     """The state with the rows whose `keep` (rows,) is 0 zeroed."""
-    scale = keep.view(1, -1, 1).to(state[0].dtype if isinstance(state, tuple) else state.dtype)
-    if isinstance(state, tuple):
-        return (state[0] * scale, state[1] * scale)
-    return state * scale
+    scale = keep.view(1, -1, 1).to(state_parts(state)[0].dtype)
+    return map_state(state, lambda part: part * scale)
 
 
 def recurrent_layers(config: ModelConfig) -> nn.Module:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from charlm.data.batches import IGNORE
+from charlm.data.types import IGNORE
 from charlm.model.kinds import SOFTMAX_KINDS
 
 # Adaptive clusters: the head holds the most frequent words up to this share of the training

@@ -12,6 +12,7 @@ from torch import nn
 
 from charlm.model.kinds import CELL_KINDS
 from charlm.model.network import RNNLanguageModel
+from charlm.model.state import state_parts
 
 
 def state_names(model: RNNLanguageModel) -> list[str]:
@@ -32,9 +33,7 @@ class NextWordStep(nn.Module):
         state = h if c is None else (h, c)
         logits, state = self.model(word_ids[:, None], state)
         log_probs = torch.log_softmax(logits[:, -1], dim=-1)
-        if isinstance(state, tuple):
-            return log_probs, state[0], state[1]
-        return log_probs, state
+        return (log_probs, *state_parts(state))
 
     def zero_state(self, batch: int) -> list[torch.Tensor]:
         config = self.model.config

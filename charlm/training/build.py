@@ -15,7 +15,6 @@ from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import split_validation, target_counts
 from charlm.data.corpus import corpus_files, corpus_members, is_csv
 from charlm.data.prepare import (
-    EncodedSentences,
     PreparedCorpus,
     dropped_warning,
     encode_corpus,
@@ -23,6 +22,7 @@ from charlm.data.prepare import (
 )
 from charlm.data.settings import DOCUMENT
 from charlm.data.streams import held_out_documents
+from charlm.data.types import EncodedSentences
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.errors import CorpusError
 from charlm.model.network import RNNLanguageModel

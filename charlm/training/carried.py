@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import torch
 
-from charlm.model.network import State, detach_state
+from charlm.model.state import State, map_state, state_of, state_parts
 
 # Names of the parts of a state in a checkpoint: h, and c for the LSTM family.
 PARTS = ("h", "c")
@@ -25,21 +25,17 @@ class CarriedState:
 
     def keep(self, state: State) -> None:
         # In float32 whatever autocast computed it in: a run resumed without --amp reads it.
-        kept = detach_state(state)
-        self.state = (kept[0].float(), kept[1].float()) if isinstance(kept, tuple) else (
-            kept.float())
+        self.state = map_state(state, lambda part: part.detach().float())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The state on the CPU, by part ({} when there is none)."""
         if self.state is None:
             return {}
-        parts = self.state if isinstance(self.state, tuple) else (self.state,)
-        return {name: part.detach().cpu() for name, part in zip(PARTS, parts)}
+        return {name: part.detach().cpu() for name, part in zip(PARTS, state_parts(self.state))}
 
     def load(self, stored: Mapping[str, torch.Tensor], device: torch.device) -> None:
         """Continue from a state_dict ({}: none)."""
         if not stored:
             self.state = None
             return
-        parts = tuple(stored[name].to(device) for name in PARTS if name in stored)
-        self.state = parts if len(parts) > 1 else parts[0]
+        self.state = state_of([stored[name].to(device) for name in PARTS if name in stored])

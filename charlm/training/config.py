@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from charlm import install_hint
 from charlm.data.corpus import PARAGRAPHS, SPLIT_CHOICES
 from charlm.data.settings import (
     CONTEXTS,
@@ -25,6 +24,7 @@ from charlm.data.settings import (
     PrepareSettings,
 )
 from charlm.devices import DEVICE_CHOICES
+from charlm.distribution import install_hint
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.options import Former, option, origins_field, settings_of

@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from charlm.data.batches import Batch
+from charlm.data.types import Batch
 from charlm.errors import CharlmError
-from charlm.model.sampling import detokenize, make_generator, sample_passage, sample_sentences
-from charlm.model.scoring import mean_loss, perplexity_of
+from charlm.evaluation.scoring import mean_loss, perplexity_of
+from charlm.generation.sampling import detokenize, make_generator, sample_passage, sample_sentences
 from charlm.training.build import build_run
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output

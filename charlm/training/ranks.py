@@ -30,7 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from charlm.data.prepare import EncodedSentences, PreparedCorpus
+from charlm.data.prepare import PreparedCorpus
+from charlm.data.types import EncodedSentences
 from charlm.devices import shared_gpu_problem
 from charlm.errors import CharlmError
 

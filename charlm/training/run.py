@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from charlm import __version__
 from charlm.checkpoint.schema import Checkpoint
 from charlm.data.batches import EpochBatches, sentence_epoch
-from charlm.data.prepare import EncodedSentences, PreparedCorpus
+from charlm.data.prepare import PreparedCorpus
 from charlm.data.streams import stream_epoch
+from charlm.data.types import EncodedSentences
+from charlm.distribution import __version__
 from charlm.model.network import RNNLanguageModel
 from charlm.options import origins_of, settings_of
 from charlm.training.averaging import WeightAverage

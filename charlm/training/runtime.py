@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from charlm.data.streams import Resets
+from charlm.data.types import Resets
 from charlm.devices import available_cores, pick_device
-from charlm.model.network import State
+from charlm.model.state import State
 
 # Steps between reading the training loss back from a GPU: each read waits for the device (and,
 # under torchrun, for every rank), so it is not done on every step. On a CPU reading costs

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charlm import install_hint
+from charlm.distribution import install_hint
 from charlm.errors import CharlmError
-from charlm.model.scoring import perplexity_of
+from charlm.evaluation.scoring import perplexity_of
 from charlm.training.outputs import Output
 
 # Metrics record key -> TensorBoard tag.

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from charlm.model.dynamic_settings import DynamicSettings
+from charlm.checkpoint.trained import TrainedModel
+from charlm.errors import CheckpointError
+from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel
 
 
@@ -48,6 +51,32 @@ class TrainingGradients:
     def step_bound(self) -> float:
         """The most |g|/√ms can be in an RMSprop step, which first takes g into ms."""
         return 1.0 / math.sqrt(1.0 - self.decay) if self.decay < 1.0 else math.inf
+
+
+def training_gradients(trained: TrainedModel, path: str | Path) -> TrainingGradients:
+    """RMSprop's mean squared gradients of training (the checkpoint's optimizer state), one per
+    parameter of the model, for dynamic evaluation; refused in one line when the checkpoint has
+    none that fit."""
+    state = trained.checkpoint.optimizer_state
+    if not state:
+        raise CheckpointError(
+            f"{path} holds no optimizer state (a model-only checkpoint): dynamic evaluation "
+            "divides each step by the mean squared gradients training collected; use the "
+            "checkpoint charlm train wrote, or score without dynamic evaluation")
+    parameters = list(trained.model.parameters())
+    try:
+        group = state["param_groups"][0]
+        averages = [state["state"][index]["square_avg"] for index in group["params"]]
+        epsilon, decay = float(group["eps"]), float(group["alpha"])
+        shapes = [tuple(average.shape) for average in averages]
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        averages, epsilon, decay, shapes = [], 0.0, 0.0, []
+    if shapes != [tuple(p.shape) for p in parameters]:
+        raise CheckpointError(
+            f"{path} has optimizer state that does not fit its model (not RMSprop's mean "
+            "squared gradients of each weight): dynamic evaluation needs them; score without "
+            "dynamic evaluation")
+    return TrainingGradients([a.float() for a in averages], epsilon, decay)
 
 
 def reading_segments(lengths: np.ndarray, segment_tokens: int) -> list[np.ndarray]:

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from charlm.data.batches import IGNORE
-from charlm.data.prepare import EncodedSentences
 from charlm.data.settings import CONTEXT_DESCRIPTIONS, DOCUMENT, SENTENCE
 from charlm.data.streams import Stream, sentence_starts, stream_batch
+from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
-from charlm.model.dynamic import Adaptation, reading_segments
-from charlm.model.dynamic_settings import DynamicSettings
-from charlm.model.network import RNNLanguageModel, detach_state
+from charlm.evaluation.dynamic import Adaptation, reading_segments
+from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.model.network import RNNLanguageModel
+from charlm.model.state import detach_state
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
 # takes a batch's output layer at once, so a large vocabulary or long sentences never exhaust

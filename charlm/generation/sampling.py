@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
-from charlm.model.network import RNNLanguageModel, State
+from charlm.model.network import RNNLanguageModel
+from charlm.model.state import State, map_state
 
 # Oversample each round: some sentences are rejected (unknown word, too short, too long).
 OVERSAMPLE = 2
@@ -71,19 +72,14 @@ def sampling_probabilities(
 
 
 def _select_rows(state: State, keep: torch.Tensor) -> State:
-    if isinstance(state, tuple):
-        return (state[0][:, keep], state[1][:, keep])
-    return state[:, keep]
+    return map_state(state, lambda part: part[:, keep])
 
 
 def repeat_rows(state: State | None, rows: int) -> State | None:
     """A one-row state as the state of `rows` rows."""
     if state is None:
         return None
-    if isinstance(state, tuple):
-        return (state[0].expand(-1, rows, -1).contiguous(),
-                state[1].expand(-1, rows, -1).contiguous())
-    return state.expand(-1, rows, -1).contiguous()
+    return map_state(state, lambda part: part.expand(-1, rows, -1).contiguous())
 
 
 @torch.no_grad()

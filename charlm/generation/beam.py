@@ -25,8 +25,9 @@ from typing import Any
 import torch
 
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
-from charlm.model.network import RNNLanguageModel, State
-from charlm.model.sampling import read_context
+from charlm.generation.sampling import read_context
+from charlm.model.network import RNNLanguageModel
+from charlm.model.state import State, map_state
 
 # 0 ranks by log-probability alone (short sentences win), 1 by log-probability per token; in
 # between, as Wu et al. (2016) found best for their length penalty.
@@ -81,9 +82,7 @@ def beam_problem(beam: int, count: int, settings: Mapping[str, Any],
 
 def reorder(state: State, rows: torch.Tensor) -> State:
     """The hidden state of the hypotheses kept, in their order (rows index the batch)."""
-    if isinstance(state, tuple):
-        return (state[0].index_select(1, rows), state[1].index_select(1, rows))
-    return state.index_select(1, rows)
+    return map_state(state, lambda part: part.index_select(1, rows))
 
 
 def _forbidden(vocab: int, words_so_far: int, prompt_length: int, min_words: int,
