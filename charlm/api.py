@@ -73,8 +73,7 @@ from charlm.model.scoring import (
 )
 from charlm.options import check_arguments, python_argument, resolve
 from charlm.training.config import TrainConfig
-from charlm.training.loop import Report, run_to_end
-from charlm.training.loop import reports as training_reports
+from charlm.training.loop import Report, run_to_end, training_reports
 from charlm.training.outputs import Output
 
 STDIN = "-"

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import save_checkpoint
 from charlm.cli import app
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
@@ -197,7 +197,8 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("model")
     corpus = write_corpus(tmp / "corpus.txt")
     out = tmp / "model.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus), out=str(out), epochs=1)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus), out=str(out), epochs=1)),
+                 quiet_reporter())
     return out
 
 
