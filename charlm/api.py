@@ -43,7 +43,13 @@ from charlm.data.corpus import (
     units_from_lines,
 )
 from charlm.data.layout import SENTENCE_END, choose_split
-from charlm.data.prepare import EncodedSentences, encode_corpus, offsets_of, split_advice
+from charlm.data.prepare import (
+    EncodedSentences,
+    encode_corpus,
+    offsets_of,
+    over_long_sentences,
+    split_advice,
+)
 from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.data.tokenizer import Tokenizer
 from charlm.data.vocab import START_ID, UNKNOWN_ID
@@ -424,8 +430,7 @@ class Model:
         where = ", ".join("standard input" if n == STDIN else n for n in inputs)
         scoring = self.score_sentences(texts, words, where, batch_size, dynamic, context,
                                        document_offsets(documents))
-        scoring.warnings = stats.warnings() + [_not_scored(t) for t in tokenizers
-                                               if t.dropped_long]
+        scoring.warnings = stats.warnings() + dropped_warnings(tokenizers)
         splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
         scoring.summary = replace(scoring.summary, files=[_input_name(n) for n in inputs],
                                   split=splits)
@@ -519,7 +524,7 @@ class Model:
         stats = CorpusStats()
         parts = [encode_corpus(r.path, r.tokenizer, self.trained.vocabulary, r.text_column,
                                stats) for r in readers]
-        warnings = stats.warnings() + dropped_warnings(readers)
+        warnings = stats.warnings() + dropped_warnings([r.tokenizer for r in readers])
         tokenizer_warning = word_tokenizer_warning()
         if tokenizer_warning:
             warnings.append(tokenizer_warning)
@@ -585,28 +590,23 @@ def check_sampling(min_words: int, max_words: int, **arguments: Any) -> None:
         raise ConfigError(problem)
 
 
-def dropped_warnings(readers: list[FileReader]) -> list[str]:
-    """A warning for each tokenizer that dropped over-long sentences."""
-    warnings = []
-    for tokenizer in {id(r.tokenizer): r.tokenizer for r in readers}.values():
-        if tokenizer.dropped_long:
-            settings = tokenizer.settings
-            warnings.append(
-                f"{tokenizer.dropped_long:,} sentences longer than the checkpoint's "
-                f"--max-sentence-words={settings.max_words} words were not evaluated (the "
-                f"longest has {tokenizer.longest_dropped:,}, text read as {settings.split}); "
-                f"{split_advice(settings.split, 'train with a larger --max-sentence-words')}"
-            )
-    return warnings
+def dropped_warnings(tokenizers: Sequence[Tokenizer]) -> list[str]:
+    """A warning for each tokenizer that left out over-long sentences."""
+    return [not_scored(tokenizer) for tokenizer in {id(t): t for t in tokenizers}.values()
+            if tokenizer.dropped_long]
+
+
+def not_scored(tokenizer: Tokenizer) -> str:
+    """The over-long sentences a tokenizer left out of a scoring, and what to do."""
+    settings = tokenizer.settings
+    dropped = over_long_sentences(tokenizer.dropped_long, settings.max_words,
+                                  tokenizer.longest_dropped, "not scored")
+    advice = split_advice(settings.split, "train with a larger --max-sentence-words")
+    return f"{dropped}, text read as {settings.split}; {advice}"
 
 
 def _input_name(name: str) -> str:
     return "standard input" if name == STDIN else name
-
-
-def _not_scored(tokenizer: Tokenizer) -> str:
-    return (f"{tokenizer.dropped_long:,} sentences of more than {tokenizer.settings.max_words} "
-            "words were not scored (the model's limit; --split one-per-line scores every line)")
 
 
 def read_sentences(inputs: Sequence[str], tokenizer: Tokenizer, one_per_line: bool,
