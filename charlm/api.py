@@ -56,8 +56,8 @@ from charlm.data.vocab import START_ID, UNKNOWN_ID
 from charlm.data.word_tokenizer import word_tokenizer_warning
 from charlm.devices import pick_device
 from charlm.errors import CharlmError, CharlmWarning, ConfigError, CorpusError
-from charlm.model.beam import BeamSentence, beam_passage, beam_problem, beam_search
-from charlm.model.bounds import COMPLETE, GENERATE, READING, word_range_problem
+from charlm.model.beam import BeamSentence, beam_passage, beam_search
+from charlm.model.bounds import COMPLETE, GENERATE, READING, check_beam, word_range_problem
 from charlm.model.dynamic import Adaptation
 from charlm.model.dynamic_settings import DynamicSettings
 from charlm.model.network import ModelConfig, State
@@ -297,9 +297,7 @@ class Model:
         the likeliest after those before it), as (ids, log-probability, score); none
         rejected, and how many the beam finished."""
         passage = self.context == DOCUMENT
-        problem = beam_problem(width, 1 if passage else count, sampling, str)
-        if problem:
-            raise CharlmError(problem)
+        check_beam(width, 1 if passage else count, sampling, str)
         model = self.trained.model
         found = (beam_passage(model, width, count, state=state, **options) if passage
                  else beam_search(model, width, count, **options))
@@ -362,9 +360,7 @@ class Model:
         model = self.trained.model
         longest = len(ids) + max_words
         if beam:
-            problem = beam_problem(beam, 1, {"temperature": temperature}, str)
-            if problem:
-                raise CharlmError(problem)
+            check_beam(beam, 1, {"temperature": temperature}, str)
             found: Sequence[Sample | BeamSentence] = beam_search(
                 model, beam, 1, prompt_ids=ids, max_words=longest, allow_unknown=True,
                 state=state).sentences

@@ -20,7 +20,7 @@ import typer
 from charlm.commands.context_option import context_option
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
-from charlm.model.bounds import COMPLETE
+from charlm.model.bounds import COMPLETE, check_beam
 from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
@@ -59,12 +59,7 @@ class CompleteConfig:
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm complete MODEL.pt")
-        if self.beam:
-            from charlm.model.beam import beam_problem
-
-            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
-            if problem:
-                raise ConfigError(problem)
+        check_beam(self.beam, 1, settings_of(self), sources.__getitem__)
 
 
 def answer(completion: Completion) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from charlm.commands.context_option import context_option
 from charlm.data.settings import SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import CharlmError, ConfigError
-from charlm.model.bounds import GENERATE, word_range_problem
+from charlm.model.bounds import GENERATE, check_beam, word_range_problem
 from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
@@ -94,14 +94,9 @@ class GenerateConfig:
         problem = word_range_problem(self.min_words, self.max_words, sources.__getitem__)
         if problem:
             raise ConfigError(problem)
-        if self.beam:
-            from charlm.model.beam import beam_problem
-
-            # In document context --count is the passage's length, not the beam's: it is
-            # checked against the beam once the model's context is known (generate_text).
-            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
-            if problem:
-                raise ConfigError(problem)
+        # In document context --count is the passage's length, not the beam's: it is checked
+        # against the beam once the model's context is known (generate_text).
+        check_beam(self.beam, 1, settings_of(self), sources.__getitem__)
 
 
 def generate_text(config: GenerateConfig) -> list[str]:
@@ -111,12 +106,8 @@ def generate_text(config: GenerateConfig) -> list[str]:
     from charlm.data.vocab import UNKNOWN_ID
 
     model = load(str(config.model), config.device, config.truecase, config.context)
-    if config.beam and model.context == SENTENCE:
-        from charlm.model.beam import beam_problem
-
-        problem = beam_problem(config.beam, config.count, {}, partial(source_of, config))
-        if problem:
-            raise ConfigError(problem)
+    if model.context == SENTENCE:
+        check_beam(config.beam, config.count, {}, partial(source_of, config))
     _, ids = model.prompt_ids(config.prompt)
     if ids and all(i == UNKNOWN_ID for i in ids):
         typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "
