@@ -221,6 +221,8 @@ def test_a_prompt_of_unknown_words_warns_and_generates(model_file: Path) -> None
     result = invoke(["generate", str(model_file), "--prompt", "zyxxy quorble", "-n", "2",
                      "--allow-unknown", "--min-words", "0", "--seed", "1", "--tokens"])
     assert result.exit_code == 0, result.output
-    assert "none of the prompt's words are in the vocabulary" in result.stderr
+    # Worded as `charlm complete` words it.
+    assert ("Warning: none of the words of 'zyxxy quorble' is in the vocabulary; they are read "
+            "as UNKNOWN_TOKEN") in result.stderr.splitlines()
     lines = result.stdout.strip().splitlines()  # a passage, its sentences' tokens a line each
     assert len(lines) == 2 and lines[0].startswith("zyxxy quorble")

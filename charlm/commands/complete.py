@@ -24,7 +24,7 @@ from charlm.model.bounds import COMPLETE, check_beam
 from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
-    from charlm.api import Completion
+    from charlm.generation.text import Completion
 
 PROMPT = "> "
 
@@ -117,9 +117,8 @@ def run_complete(config: CompleteConfig) -> int:
         for line in _lines(interactive):
             completion = model.complete(line, config.next_words, config.max_words,
                                         config.temperature, generator, config.beam)
-            if completion.words and len(completion.unknown) == len(completion.words):
-                typer.echo(f"Warning: none of the words of {line!r} is in the vocabulary; they "
-                           "are read as UNKNOWN_TOKEN", err=True)
+            for warning in completion.warnings:
+                typer.echo(f"Warning: {warning}", err=True)
             shown = answer(completion)
             typer.echo(json.dumps(shown, ensure_ascii=False) if config.json
                        else _text(shown, not interactive, config.max_words, config.beam))

@@ -18,7 +18,7 @@ from charlm.model.bounds import GENERATE, check_beam, word_range_problem
 from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
-    from charlm.api import GeneratedSentence
+    from charlm.generation.text import GeneratedSentence
 
 
 @dataclass
@@ -103,20 +103,17 @@ def generate_text(config: GenerateConfig) -> list[str]:
     """Print `config.count` sentences (as the tutorial: no unknown words unless allowed): sampled,
     or with --beam the likeliest found."""
     from charlm.api import load
-    from charlm.data.vocab import UNKNOWN_ID
 
     model = load(str(config.model), config.device, config.truecase, config.context)
     if model.context == SENTENCE:
         check_beam(config.beam, config.count, {}, partial(source_of, config))
-    _, ids = model.prompt_ids(config.prompt)
-    if ids and all(i == UNKNOWN_ID for i in ids):
-        typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "
-                   f"{model.vocabulary[UNKNOWN_ID]}", err=True)
     result = model.sample(
         config.count, config.prompt, temperature=config.temperature, top_k=config.top_k,
         top_p=config.top_p, seed=config.seed, greedy=config.greedy, min_words=config.min_words,
         max_words=config.max_words, allow_unknown=config.allow_unknown, tokens=config.tokens,
         beam=config.beam)
+    for warning in result.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     # One object per line (JSON lines): streams, and each line parses on its own.
     lines = [json.dumps(_record(s), ensure_ascii=False) if config.json else s.text
              for s in result.sentences]

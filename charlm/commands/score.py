@@ -35,7 +35,7 @@ from charlm.model.bounds import READING
 from charlm.options import Former, option
 
 if TYPE_CHECKING:
-    from charlm.api import Scoring
+    from charlm.evaluation.text import Scoring
     from charlm.model.scoring import Evaluation, SentenceScore
 
 COLUMNS = ("sentence", "text", "tokens", "oov", "log_prob", "log10_prob", "perplexity")
@@ -100,7 +100,7 @@ class ScoreConfig:
 
     @property
     def inputs(self) -> list[str]:
-        from charlm.api import STDIN
+        from charlm.data.reading import STDIN
 
         return list(self.files) or [STDIN]
 
