@@ -13,10 +13,9 @@
 
 The commands are thin wrappers over these functions: what `charlm score` prints is what
 `Model.score_text` returns. Errors are `charlm.CharlmError`s with the commands' one-line messages;
-nothing here prints. This module is the library's face: it checks each argument as the command
-checks its flag, then hands the work to the package that does it: reading text to charlm.data
-(reading.py), generating to charlm.generation, scoring to charlm.evaluation, training to
-charlm.training.
+nothing here prints. Each function checks its arguments as the command checks its flags, then
+hands the work on: reading text to charlm.data.reading, generating to charlm.generation, scoring
+to charlm.evaluation, training to charlm.training.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from charlm.generation.text import (
 )
 from charlm.model.bounds import COMPLETE, GENERATE, READING, word_range_problem
 from charlm.model.dynamic import Adaptation
+from charlm.model.dynamic_settings import DynamicSettings
 from charlm.model.network import ModelConfig, State
 from charlm.model.scoring import BATCH_SIZE, Evaluation, SentenceScore
 from charlm.options import check_arguments, python_argument, resolve
@@ -56,9 +56,9 @@ from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end, training_reports
 from charlm.training.outputs import WarningsOutput
 
-__all__ = ["Completion", "Dynamic", "Evaluation", "GeneratedSentence", "Generation", "Model",
-           "PromptInContext", "Report", "Scoring", "SentenceScore", "TrainResult", "load",
-           "reports", "train"]
+__all__ = ["Completion", "Dynamic", "DynamicSettings", "Evaluation", "GeneratedSentence",
+           "Generation", "Model", "PromptInContext", "Report", "Scoring", "SentenceScore",
+           "TrainResult", "load", "reports", "train"]
 
 # The `k` of Model.next_words and Model.complete is `charlm complete --next-words`.
 NEXT_WORDS = {"k": COMPLETE["next_words"]}
@@ -127,8 +127,6 @@ class Model:
     def tokenizer(self) -> Tokenizer:
         return self.trained.tokenizer
 
-    # Reading text and prompts.
-
     @property
     def _text_model(self) -> TextModel:
         """The model as it reads and writes text now: its context and casing."""
@@ -156,10 +154,8 @@ class Model:
         return self._text_model.prompt_ids(prompt)
 
     def prompt_in_context(self, prompt: str | None) -> PromptInContext:
-        """A prompt as the model's context reads it (generation/text.py)."""
+        """A prompt as the model's context reads it: its finished sentences, the one it opens."""
         return self._text_model.prompt_in_context(prompt)
-
-    # Generating.
 
     def sample(self, count: int = 1, prompt: str | None = None, *, temperature: float = 1.0,
                top_k: int = 0, top_p: float = 1.0, seed: int | None = None,
@@ -174,8 +170,9 @@ class Model:
         In document context the sentences are a passage: each continues the ones before it,
         the first continues the prompt (which may hold several sentences), and with a beam
         each is the likeliest after those before it (any `count`)."""
-        choice = SentenceChoice(temperature, top_k, top_p, seed, greedy, min_words, max_words,
-                                allow_unknown, beam)
+        choice = SentenceChoice(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                                greedy=greedy, min_words=min_words, max_words=max_words,
+                                allow_unknown=allow_unknown, beam=beam)
         check_choice(count, choice)
         return generation.generate(self._text_model, count, prompt, choice, tokens)
 
@@ -213,8 +210,6 @@ class Model:
                         beam=beam)
         return generation.complete(self._text_model, line, k, max_words, temperature, generator,
                                    beam)
-
-    # Scoring and evaluating: text read (charlm.data.reading), then scored (score_read).
 
     def score(self, sentences: Iterable[str], dynamic: Dynamic = False,
               context: str | None = None) -> list[SentenceScore]:
@@ -310,14 +305,12 @@ class Model:
                                     checked_context(context, self.context)).summary
 
     def _adaptation(self, dynamic: Dynamic) -> Adaptation | None:
-        """The adapting copy of the model that dynamic evaluation scores with (None for plain
-        scoring), refused before any work when it cannot be."""
+        """The adapting copy dynamic evaluation scores with (None: plain), refused before work."""
         return adaptation_for(self.trained, self.path, dynamic)
 
 
 def check_choice(count: int, choice: SentenceChoice) -> None:
-    """Refuse `Model.sample`'s arguments as `charlm generate` refuses its flags, in their words
-    (the beam's conflicts once the model's context is known, in generation/text.py)."""
+    """Refuse `Model.sample`'s arguments as `charlm generate` refuses its flags, in their words."""
     check_arguments(GENERATE, min_words=choice.min_words, max_words=choice.max_words,
                     count=count, temperature=choice.temperature, top_k=choice.top_k,
                     top_p=choice.top_p, seed=choice.seed, beam=choice.beam)

@@ -5,6 +5,7 @@ nothing already saved is overwritten."""
 from __future__ import annotations
 
 import csv
+import json
 import random
 import subprocess
 import sys
@@ -81,16 +82,20 @@ def test_score_and_evaluate_word_over_long_sentences_alike(trained_model: dict,
     text = tmp_path / "long.txt"
     text.write_text(" ".join(["anna"] * 300) + ".\n\nAnna walked to the garden.\n",
                     encoding="utf-8")
-    told = []
+    told, summaries = [], []
     for command in ("score", "evaluate"):
         done = CliRunner().invoke(app, [command, str(trained_model["checkpoint"]), str(text),
                                         "--json"])
         assert done.exit_code == 0, done.output
         told.append([line for line in done.stderr.splitlines() if line.strip()])
-    assert told[0] == told[1] == [
-        "Warning: 1 sentences longer than --max-sentence-words=200 words were not scored (the "
-        "longest has 300), text read as paragraphs; if each line is a sentence, use --split "
-        "lines (or one-per-line); else train with a larger --max-sentence-words"]
+        last = json.loads(done.stdout.splitlines()[-1])
+        summaries.append(last.get("summary", last))
+    warning = ("1 sentences longer than --max-sentence-words=200 words were not scored (the "
+               "longest has 300), text read as paragraphs; if each line is a sentence, use "
+               "--split lines (or one-per-line); else train with a larger --max-sentence-words")
+    assert told[0] == told[1] == [f"Warning: {warning}"]
+    # The JSON summary of each lists it too.
+    assert summaries[0]["warnings"] == summaries[1]["warnings"] == [warning]
 
 
 def test_csv_quote_that_never_closes_is_reported_with_its_row(tmp_path: Path) -> None:
