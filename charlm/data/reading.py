@@ -127,13 +127,17 @@ def read_inputs(inputs: Sequence[str], tokenizer: Tokenizer, vocabulary: Vocabul
     tokenizers = [tokenizer_for(tokenizer, name, None if one_per_line else split, text_column)
                   for name in inputs]
     stats = CorpusStats()
-    read = [(text, words, (number, document))
-            for number, (name, reader) in enumerate(zip(inputs, tokenizers))
-            for text, words, document in read_sentences([name], reader, one_per_line,
-                                                        text_column, stats, as_written)]
-    encoded = encode_sentences([text for text, _, _ in read], [words for _, words, _ in read],
-                               [input_name(name) for name in inputs], vocabulary, vocabulary_of,
-                               document_offsets([document for _, _, document in read]))
+    texts: list[str] = []
+    words: list[list[str]] = []
+    documents: list[tuple[int, int]] = []
+    for number, (name, reader) in enumerate(zip(inputs, tokenizers)):
+        for text, sentence, document in read_sentences([name], reader, one_per_line,
+                                                       text_column, stats, as_written):
+            texts.append(text)
+            words.append(sentence)
+            documents.append((number, document))
+    encoded = encode_sentences(texts, words, [input_name(name) for name in inputs], vocabulary,
+                               vocabulary_of, document_offsets(documents))
     splits = [ONE_PER_LINE if one_per_line else t.settings.split for t in tokenizers]
     return replace(encoded, splits=splits, warnings=reading_warnings(stats, tokenizers))
 
