@@ -21,20 +21,19 @@ import time
 from _common import configure
 
 import charlm
-from charlm.api import EvaluatedFiles, Model
+from charlm.api import Model, Scoring
 from charlm.evaluation.dynamic_settings import DynamicSettings
 
 DEFAULTS = DynamicSettings()
 
 
-def timed(model: Model, text: str, dynamic: DynamicSettings | None) -> tuple[EvaluatedFiles,
-                                                                              float]:
+def timed(model: Model, text: str, dynamic: DynamicSettings | None) -> tuple[Scoring, float]:
     started = time.perf_counter()
     result = model.evaluate_files([text], dynamic=dynamic or False)
     return result, time.perf_counter() - started
 
 
-def report(label: str, result: EvaluatedFiles, seconds: float) -> None:
+def report(label: str, result: Scoring, seconds: float) -> None:
     summary = result.summary
     print(f"{label:<8} perplexity {summary.perplexity:8.2f}  excluding unknown "
           f"{summary.perplexity_excluding_unknown:8.2f}  {seconds:7.2f} s  "

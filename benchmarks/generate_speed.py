@@ -22,7 +22,7 @@ from charlm.commands.generate import GenerateConfig
 from charlm.generation.sampling import detokenize, make_generator, sample_sentences
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def main() -> None:
@@ -37,8 +37,8 @@ def main() -> None:
         if not is_checkpoint(path):
             out = Path(scratch) / "model.pt"
             print(f"training one epoch on {path} ...", flush=True)
-            train(TrainConfig(corpus=str(path), out=str(out), epochs=1, samples=0,
-                              print_every=10**9, threads=threads), Reporter())
+            run_training(TrainConfig(corpus=str(path), out=str(out), epochs=1, samples=0,
+                                     print_every=10**9, threads=threads), Reporter())
             path = out
         trained = load_trained(path)
     defaults = GenerateConfig(model=str(path))

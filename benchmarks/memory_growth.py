@@ -25,7 +25,7 @@ from rich.console import Console
 from charlm.options import parse_text, resolve
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def peak_rss_mib() -> float:
@@ -73,7 +73,7 @@ def main() -> None:
         flags.update(corpus=args.corpus, out=str(Path(tmp) / "memory.pt"), epochs=args.epochs,
                      print_every=flags.get("print_every", 10**9), samples=0)
         reporter = EpochMemory()
-        train(resolve(TrainConfig, flags, {}), reporter)
+        run_training(resolve(TrainConfig, flags, {}), reporter)
     print("epoch  peak RSS MiB  current RSS MiB")
     for epoch, peak, current in reporter.rows:
         shown = f"{current:15.1f}" if current is not None else "              -"

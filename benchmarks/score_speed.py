@@ -32,7 +32,7 @@ from charlm.data.corpus import read_paragraphs
 from charlm.options import resolve
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,8 +83,8 @@ def main() -> None:
         model = Path(args.model) if args.model else Path(scratch) / "model.pt"
         if not args.model:
             print(f"training the default model on {args.corpus} for one epoch ...", flush=True)
-            train(TrainConfig(corpus=args.corpus, out=str(model), epochs=1, samples=0,
-                              print_every=10**9, threads=args.threads), Reporter(quiet=True))
+            run_training(TrainConfig(corpus=args.corpus, out=str(model), epochs=1, samples=0,
+                                     print_every=10**9, threads=args.threads), Reporter(quiet=True))
         lines = Path(scratch) / "lines.txt"
         distinct = sentences_file(model, args.corpus, args.sentences, lines)
         print(f"{args.sentences:,} lines ({distinct:,} distinct sentences of 10-20 words); "

@@ -6,12 +6,13 @@ the same words from either, the flag named on a command line and the argument fr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypedDict
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 from charlm.data.corpus import SPLIT_CHOICES
 from charlm.data.settings import CONTEXTS
 from charlm.devices import DEVICE_CHOICES
+from charlm.errors import ConfigError
 
 
 class Bounds(TypedDict, total=False):
@@ -55,6 +56,9 @@ READING: dict[str, Bounds] = {
     "context": {"choices": CONTEXTS},
     "device": {"choices": DEVICE_CHOICES},
 }
+# The settings that only shape sampling, with the values that leave the model's distribution as
+# it is: a beam searches the model's own distribution, so any other value is refused with it.
+SAMPLING_ONLY: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "greedy": False}
 
 
 def word_range_problem(min_words: int, max_words: int, name: Callable[[str], str]) -> str | None:
@@ -64,3 +68,20 @@ def word_range_problem(min_words: int, max_words: int, name: Callable[[str], str
         return (f"{name('min_words')}={min_words} is above {name('max_words')}={max_words}: "
                 "no sentence could qualify")
     return None
+
+
+def check_beam(beam: int, count: int, settings: Mapping[str, Any],
+               name: Callable[[str], str]) -> None:
+    """Refuse settings that cannot go together with a beam of width `beam` (0: no beam, nothing
+    to refuse): a setting of SAMPLING_ONLY other than its neutral value (`settings` holds those
+    the caller takes; others are ignored), or more sentences (`count`) than the beam keeps.
+    `name` says how to call each setting in the message."""
+    if not beam:
+        return
+    for setting, neutral in SAMPLING_ONLY.items():
+        if setting in settings and settings[setting] != neutral:
+            raise ConfigError(f"{name('beam')}={beam} searches for the likeliest sentences and "
+                              f"{name(setting)} shapes only sampling: drop one of them")
+    if count > beam:
+        raise ConfigError(f"{name('count')}={count} asks for more sentences than "
+                          f"{name('beam')}={beam} keeps; ask for at most {beam}, or widen the beam")

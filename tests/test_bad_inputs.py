@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from charlm.checkpoint.files import save_checkpoint
 from charlm.cli import app
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
@@ -197,7 +197,8 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("model")
     corpus = write_corpus(tmp / "corpus.txt")
     out = tmp / "model.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus), out=str(out), epochs=1)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus), out=str(out), epochs=1)),
+                 quiet_reporter())
     return out
 
 
@@ -220,6 +221,8 @@ def test_a_prompt_of_unknown_words_warns_and_generates(model_file: Path) -> None
     result = invoke(["generate", str(model_file), "--prompt", "zyxxy quorble", "-n", "2",
                      "--allow-unknown", "--min-words", "0", "--seed", "1", "--tokens"])
     assert result.exit_code == 0, result.output
-    assert "none of the prompt's words are in the vocabulary" in result.stderr
+    # Worded as `charlm complete` words it.
+    assert ("Warning: none of the words of 'zyxxy quorble' is in the vocabulary; they are read "
+            "as UNKNOWN_TOKEN") in result.stderr.splitlines()
     lines = result.stdout.strip().splitlines()  # a passage, its sentences' tokens a line each
     assert len(lines) == 2 and lines[0].startswith("zyxxy quorble")

@@ -26,7 +26,7 @@ from charlm.checkpoint.files import FORMAT_VERSION, is_checkpoint, load_checkpoi
 from charlm.cli import app
 from charlm.model.network import RNNLanguageModel
 from charlm.training.checkpointer import best_path
-from charlm.training.loop import TrainingDiverged, train
+from charlm.training.loop import TrainingDiverged, run_training
 
 __all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
 
@@ -44,7 +44,8 @@ def test_sigkill_during_a_save_leaves_the_previous_checkpoint(
     [leftover] = temporaries(one_epoch)
     # The half-finished save is hidden and not a .pt name; the next save clears it away.
     assert leftover.name.startswith(".") and leftover.suffix != ".pt"
-    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2),
+                 quiet_reporter())
     assert temporaries(one_epoch) == []
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
 
@@ -108,8 +109,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     out = tmp_path / "nan.pt"
     with pytest.raises(TrainingDiverged) as diverged:
         # Sentence context: a report every 4 steps of 16 sentences.
-        train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=3,
-                                     print_every=64, context="sentence")), quiet_reporter())
+        run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=3,
+                                            print_every=64, context="sentence")), quiet_reporter())
     message = str(diverged.value)
     assert "at step 10" in message
     assert f"last good checkpoint {out} (step 8) is kept" in message

@@ -31,7 +31,7 @@ from charlm.errors import CharlmError
 from charlm.evaluation import scoring
 from charlm.evaluation.scoring import token_surprisals
 from charlm.model.network import ModelConfig, RNNLanguageModel
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.signals import Interrupted
 
 CPU = torch.device("cpu")
@@ -55,8 +55,8 @@ def document_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("document-model")
     folder = write_documents(root / "novels")
     out = root / "doc.pt"
-    train(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=2, context="document",
-                                 bptt=10)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=2,
+                                        context="document", bptt=10)), quiet_reporter())
     return {"folder": folder, "checkpoint": out}
 
 
@@ -411,15 +411,15 @@ def test_a_run_stopped_inside_a_window_resumes_exactly(tmp_path: Path, cell: dic
     folder = write_documents(tmp_path / "novels")
     flags = document_flags(folder, tmp_path / "x.pt", epochs=2, print_every=90, **cell)
     whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
-    train(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
     with pytest.raises(Interrupted):
-        train(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
+        run_training(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
     checkpoint = load_checkpoint(stopped)
     assert checkpoint["progress"]["epoch"] == 0 and checkpoint["progress"]["batch_in_epoch"] > 0
     carried = checkpoint["stream_states"][0]
     assert set(carried) == ({"h", "c"} if cell["cell"] == "lstm" else {"h"})
     assert carried["h"].shape == (2, 16, 16) and carried["h"].abs().sum() > 0
-    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    run_training(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
     assert_same_state(whole, stopped)
     assert metric_lines(stopped) == metric_lines(whole)
 
@@ -429,13 +429,13 @@ def test_a_run_that_forgets_the_carried_state_does_not_resume_exactly(tmp_path: 
     folder = write_documents(tmp_path / "novels")
     flags = document_flags(folder, tmp_path / "x.pt", epochs=1, print_every=90)
     whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
-    train(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(whole)}), quiet_reporter())
     with pytest.raises(Interrupted):
-        train(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
+        run_training(config_of(**{**flags, "out": str(stopped)}), SignalAfter(150))
     checkpoint = load_checkpoint(stopped)
     checkpoint["stream_states"] = [{}]
     save_checkpoint(checkpoint, stopped)
-    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    run_training(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
     first, second = load_checkpoint(whole), load_checkpoint(stopped)
     assert any(not torch.equal(first["model_state"][name], second["model_state"][name])
                for name in first["model_state"])
@@ -445,8 +445,8 @@ def test_adaptive_validation_is_what_evaluate_gives_the_held_out_text(tmp_path: 
     folder = write_documents(tmp_path / "novels")
     valid = write_corpus(tmp_path / "valid.txt", sentences=60, seed=9)
     out = tmp_path / "adaptive.pt"
-    train(config_of(**document_flags(folder, out, epochs=1, softmax="adaptive",
-                                     valid=str(valid))), quiet_reporter())
+    run_training(config_of(**document_flags(folder, out, epochs=1, softmax="adaptive",
+                                            valid=str(valid))), quiet_reporter())
     reported = json_lines(Path(f"{out}.metrics.jsonl"))[-1]["val_loss"]
     assert charlm.load(out).evaluate(str(valid)).loss == pytest.approx(reported, rel=1e-6)
 
@@ -464,15 +464,16 @@ def test_early_stop_ends_a_run_of_running_text(tmp_path: Path) -> None:
 def test_fine_tuning_keeps_the_models_context_unless_told(tmp_path: Path) -> None:
     folder = write_documents(tmp_path / "novels")
     sentence_model, tuned = tmp_path / "sentence.pt", tmp_path / "tuned.pt"
-    train(config_of(**tiny_flags(corpus=str(folder), out=str(sentence_model), epochs=1,
-                                 context="sentence")), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(folder), out=str(sentence_model), epochs=1,
+                                        context="sentence")), quiet_reporter())
     new = write_documents(tmp_path / "new", count=2, sentences=60)
-    train(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1,
-                                 init_from=str(sentence_model))), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1,
+                                        init_from=str(sentence_model))), quiet_reporter())
     assert load_checkpoint(tuned)["context"] == "sentence"
-    train(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1, force=True,
-                                 init_from=str(sentence_model), context="document", bptt=10)),
-          quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(new), out=str(tuned), epochs=1, force=True,
+                                        init_from=str(sentence_model), context="document",
+                                        bptt=10)),
+                 quiet_reporter())
     assert load_checkpoint(tuned)["context"] == "document"
     assert load_checkpoint(tuned)["stream_states"] is not None
 
@@ -521,8 +522,8 @@ def test_a_prompt_is_cut_into_sentences_as_training_text_is(tmp_path: Path) -> N
                                 ["old", "green", "quiet", "small", "wild"] * 40) + "\n",
                       encoding="utf-8")
     out = tmp_path / "titles.pt"
-    train(config_of(**tiny_flags(corpus=str(titles), out=str(out), epochs=1, split="lines",
-                                 bptt=10)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(titles), out=str(out), epochs=1, split="lines",
+                                        bptt=10)), quiet_reporter())
     model = charlm.load(out)
     assert model.tokenizer.prompt_sentences("the old garden\nthe quiet garden") == [
         ["the", "old", "garden"], ["the", "quiet", "garden"]]
@@ -566,7 +567,7 @@ def test_training_zeroes_the_state_where_a_document_begins(
 ) -> None:
     folder = write_documents(tmp_path / "novels", count=6, sentences=40)
     flags = document_flags(folder, tmp_path / "x.pt", epochs=1)
-    train(config_of(**{**flags, "out": str(tmp_path / "reset.pt")}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(tmp_path / "reset.pt")}), quiet_reporter())
     original = streams.stream_batch
 
     def without_resets(stream: Stream, positions: np.ndarray,
@@ -576,7 +577,7 @@ def test_training_zeroes_the_state_where_a_document_begins(
         return Batch(batch.inputs, batch.targets, batch.tokens, batch.sentences, None)
 
     monkeypatch.setattr(streams, "stream_batch", without_resets)
-    train(config_of(**{**flags, "out": str(tmp_path / "carried.pt")}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(tmp_path / "carried.pt")}), quiet_reporter())
     first, second = (load_checkpoint(tmp_path / f"{n}.pt")["model_state"]
                      for n in ("reset", "carried"))
     apart = max(float((first[name] - second[name]).abs().max()) for name in first)
@@ -613,13 +614,13 @@ def test_an_epoch_begins_afresh_whatever_the_last_one_carried(tmp_path: Path) ->
     folder = write_documents(tmp_path / "novels")
     flags = document_flags(folder, tmp_path / "x.pt", print_every=100_000)
     whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
-    train(config_of(**{**flags, "out": str(whole), "epochs": 2}), quiet_reporter())
-    train(config_of(**{**flags, "out": str(parts), "epochs": 1}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(whole), "epochs": 2}), quiet_reporter())
+    run_training(config_of(**{**flags, "out": str(parts), "epochs": 1}), quiet_reporter())
     checkpoint = load_checkpoint(parts)
     assert checkpoint["progress"]["batch_in_epoch"] == 0
     checkpoint["stream_states"] = [{"h": torch.randn_like(checkpoint["stream_states"][0]["h"])}]
     save_checkpoint(checkpoint, parts)
-    train(config_of(corpus=str(folder), resume=str(parts), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(folder), resume=str(parts), epochs=2), quiet_reporter())
     assert_same_state(whole, parts)
 
 
@@ -628,27 +629,27 @@ def test_a_run_stopped_inside_an_epoch_resumes_with_its_number_of_ranks(tmp_path
     folder = write_documents(tmp_path / "novels")
     stopped = tmp_path / "stopped.pt"
     with pytest.raises(Interrupted):
-        train(config_of(**document_flags(folder, stopped, epochs=1, print_every=90)),
-              SignalAfter(150))
+        run_training(config_of(**document_flags(folder, stopped, epochs=1, print_every=90)),
+                     SignalAfter(150))
     checkpoint = load_checkpoint(stopped)
     checkpoint["stream_states"] = checkpoint["stream_states"] * 2
     save_checkpoint(checkpoint, stopped)
     with pytest.raises(CharlmError, match=r"cut for 2 rank\(s\), and this run has 1"):
-        train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+        run_training(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
 
 
 def test_a_run_from_before_contexts_resumes_reading_sentences(tmp_path: Path) -> None:
     folder = write_documents(tmp_path / "novels")
     stopped = tmp_path / "stopped.pt"
     with pytest.raises(Interrupted):
-        train(config_of(**tiny_flags(corpus=str(folder), out=str(stopped), epochs=1,
-                                     print_every=90, context="sentence")), SignalAfter(150))
+        run_training(config_of(**tiny_flags(corpus=str(folder), out=str(stopped), epochs=1,
+                                            print_every=90, context="sentence")), SignalAfter(150))
     checkpoint = load_checkpoint(stopped)
     for part in (checkpoint, checkpoint["train_config"], checkpoint["setting_origins"]):
         del part["context"]
     del checkpoint["train_config"]["bptt"], checkpoint["setting_origins"]["bptt"]
     save_checkpoint(checkpoint, stopped)
-    train(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
+    run_training(config_of(corpus=str(folder), resume=str(stopped)), quiet_reporter())
     resumed = load_checkpoint(stopped)
     assert resumed["context"] == resumed["train_config"]["context"] == "sentence"
     assert resumed["progress"]["epoch"] == 1

@@ -33,7 +33,7 @@ from charlm.devices import shared_gpu_problem
 from charlm.errors import CorpusError
 from charlm.model.network import ModelConfig, RNNLanguageModel
 from charlm.training.build import build_run
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.progress import Progress
 from charlm.training.ranks import Ranks
 from charlm.training.resume import batches_left_problem
@@ -374,7 +374,7 @@ def test_a_sentence_run_stopped_inside_an_epoch_resumes_with_more_ranks(
         epoch = build_run(config_of(**{**flags, "out": str(tmp_path / "plan.pt")}),
                           quiet_reporter(), held).epoch_batches(0)
     with pytest.raises(Interrupted):
-        train(config_of(**flags), SignalAfter(120))
+        run_training(config_of(**flags), SignalAfter(120))
     first = load_checkpoint(stopped)["progress"]["batch_in_epoch"]
     assert (epoch.count - first) % 2 == 1, (epoch.count, first)
     with Child(torchrun("-m", "charlm", "train", "--resume", str(stopped)), child_environment(),

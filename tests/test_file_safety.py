@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.paths import write_atomically
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.outputs import metrics_path
 
 
@@ -397,8 +397,8 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_every_write_reaches_the_disk(tmp_path: Path, corpus_file: Path, trained_model: dict,
                                       synced: list[str]) -> None:
     out = tmp_path / "run.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
-                                 print_every=100)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
+                                        print_every=100)), quiet_reporter())
     reports = metrics_path(out).read_text().count("\n")
     assert reports >= 2
     # Each report's line, then each checkpoint's staged file and the rename in its directory.

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.training.lock import lock_path
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def temporaries(checkpoint: Path) -> list[Path]:
@@ -64,8 +64,8 @@ def test_signal_saves_prints_the_resume_command_and_exits(
 @pytest.fixture
 def one_epoch(corpus_file: Path, tmp_path: Path) -> Path:
     out = tmp_path / "one.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
-                                 print_every=1000)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
+                                        print_every=1000)), quiet_reporter())
     return out
 
 

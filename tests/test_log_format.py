@@ -14,7 +14,7 @@ from charlm.cli import app
 from charlm.options import resolve
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 METRICS = {"epoch": 1, "examples": 10, "tokens": 100, "train_loss": 3.0, "val_loss": 2.5,
            "val_ppl": 12.18, "tokens_per_s": 1000.0, "lr": 0.001}
@@ -36,7 +36,7 @@ def test_json_lines_even_at_a_terminal(corpus_file: Path, tmp_path: Path) -> Non
     reporter = Reporter(console, log_format="json")
     # The progress-line interval is made zero so progress events would appear if any were drawn.
     reporter._last_plain = -1e9
-    train(tiny_config(corpus_file, tmp_path / "m.pt"), reporter)
+    run_training(tiny_config(corpus_file, tmp_path / "m.pt"), reporter)
     lines = console.file.getvalue().splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     events = [r["event"] for r in records]

@@ -29,7 +29,7 @@ from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.training.console import Reporter
 from charlm.training.lock import STALE_AFTER_S, LockLost, OutputLock, lock_path
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.outputs import metrics_path
 
 __all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
@@ -175,8 +175,8 @@ def test_a_run_that_lost_its_lock_stops_and_writes_nothing(
     out = tmp_path / "run.pt"
     reporter = TakeOverAfterFirstSave(out, how, signal_too)
     with pytest.raises(LockLost) as stopped:
-        train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
-                                     print_every=48)), reporter)
+        run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
+                                            print_every=48)), reporter)
     message = str(stopped.value)
     assert said in message and "\n" not in message
     assert "without writing" in message

@@ -16,7 +16,7 @@ from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.errors import CharlmError, ConfigError
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.signals import Interrupted
 
 
@@ -44,8 +44,8 @@ def metric_lines(checkpoint: Path) -> list[dict[str, float]]:
 @pytest.fixture
 def uninterrupted(corpus_file: Path, tmp_path: Path) -> Path:
     out = tmp_path / "whole.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
-                                 print_every=95)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
+                                        print_every=95)), quiet_reporter())
     return out
 
 
@@ -55,11 +55,11 @@ def test_resume_after_an_epoch_matches_an_uninterrupted_run(
     # Sentence context, where a report falls on each epoch's end (see `uninterrupted`).
     whole, out = tmp_path / "whole.pt", tmp_path / "parts.pt"
     flags = tiny_flags(corpus=str(corpus_file), print_every=95, context="sentence")
-    train(config_of(**flags, out=str(whole), epochs=2), quiet_reporter())
-    train(config_of(**flags, out=str(out), epochs=1), quiet_reporter())
+    run_training(config_of(**flags, out=str(whole), epochs=2), quiet_reporter())
+    run_training(config_of(**flags, out=str(out), epochs=1), quiet_reporter())
     assert load_checkpoint(out)["progress"]["epoch"] == 1
     # Only the new length is given: every other setting comes from the checkpoint.
-    train(config_of(corpus=str(corpus_file), resume=str(out), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(out), epochs=2), quiet_reporter())
     assert_same_state(whole, out)
     assert metric_lines(out) == metric_lines(whole)
 
@@ -85,12 +85,12 @@ def test_resume_mid_epoch_after_an_interrupt_matches_an_uninterrupted_run(
     flags = tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2, print_every=95)
     # 150 sentences into the second epoch: between two reports, in the middle of the epoch.
     with pytest.raises(Interrupted) as stopped:
-        train(config_of(**flags), SignalAfter(150))
+        run_training(config_of(**flags), SignalAfter(150))
     assert stopped.value.exit_code == 130
     assert f"--resume {out}" in str(stopped.value)
     progress = load_checkpoint(out)["progress"]
     assert progress["epoch"] == 0 and progress["batch_in_epoch"] > 0
-    train(config_of(corpus=str(corpus_file), resume=str(out)), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(out)), quiet_reporter())
     assert_same_state(uninterrupted, out)
     assert metric_lines(out) == metric_lines(uninterrupted)
 
@@ -98,8 +98,8 @@ def test_resume_mid_epoch_after_an_interrupt_matches_an_uninterrupted_run(
 @pytest.fixture
 def one_epoch(corpus_file: Path, tmp_path: Path) -> Path:
     out = tmp_path / "one.pt"
-    train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
-                                 print_every=1000)), quiet_reporter())
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=1,
+                                        print_every=1000)), quiet_reporter())
     return out
 
 
@@ -119,8 +119,8 @@ def test_resume_refuses_settings_that_cannot_continue(
 ) -> None:
     before = one_epoch.read_bytes()
     with pytest.raises(ConfigError, match=named):
-        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
-                        **{flag: value}), quiet_reporter())
+        run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                               **{flag: value}), quiet_reporter())
     assert one_epoch.read_bytes() == before
 
 
@@ -130,10 +130,10 @@ def test_resume_refuses_every_other_reading_of_the_corpus(one_epoch: Path,
     it that differs would be recorded but not used: each is refused, named."""
     before = one_epoch.read_bytes()
     with pytest.raises(ConfigError) as refused:
-        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
-                        split="lines", words="whitespace", max_sentence_words=50,
-                        context="sentence", text_column="body", min_chars=3,
-                        drop_urls=False), quiet_reporter())
+        run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                               split="lines", words="whitespace", max_sentence_words=50,
+                               context="sentence", text_column="body", min_chars=3,
+                               drop_urls=False), quiet_reporter())
     for named in ("--split is 'lines' here but 'auto'", "--words is 'whitespace' here but 'nltk'",
                   "--max-sentence-words is 50 here but 200",
                   "--context is 'sentence' here but 'document'",
@@ -152,10 +152,11 @@ def test_resume_of_a_checkpoint_from_before_split_refuses_another_split(
     save_checkpoint(older, one_epoch)
     before = one_epoch.read_bytes()
     with pytest.raises(ConfigError, match="--split is 'lines' here but 'paragraphs'"):
-        train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
-                        split="lines"), quiet_reporter())
+        run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2,
+                               split="lines"), quiet_reporter())
     assert one_epoch.read_bytes() == before
-    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2),
+                 quiet_reporter())
     assert load_checkpoint(one_epoch)["train_config"]["split"] == "paragraphs"
 
 
@@ -164,15 +165,16 @@ def test_resume_refuses_another_corpus(one_epoch: Path, tmp_path: Path) -> None:
 
     other = write_corpus(tmp_path / "other.txt", seed=5)
     with pytest.raises(CharlmError, match="not the corpus it was trained on"):
-        train(config_of(corpus=str(other), resume=str(one_epoch), epochs=2), quiet_reporter())
+        run_training(config_of(corpus=str(other), resume=str(one_epoch), epochs=2),
+                     quiet_reporter())
 
 
 def test_resume_allows_changing_epochs_reports_and_learning_rate(
     one_epoch: Path, corpus_file: Path
 ) -> None:
     # The settings that do not decide the data or the model may change, given again or not.
-    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2, print_every=50,
-                    learning_rate=0.002, hidden_dim=16), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2, print_every=50,
+                           learning_rate=0.002, hidden_dim=16), quiet_reporter())
     document = load_checkpoint(one_epoch)
     assert document["progress"]["epoch"] == 2
     assert document["optimizer_state"]["param_groups"][0]["lr"] == 0.002
@@ -188,7 +190,8 @@ def test_resume_takes_the_corpus_path_from_the_checkpoint(one_epoch: Path) -> No
 def test_resume_with_fewer_epochs_than_done_says_to_raise_epochs(
     one_epoch: Path, corpus_file: Path
 ) -> None:
-    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2),
+                 quiet_reporter())
     before = one_epoch.read_bytes()
     result = CliRunner().invoke(app, ["train", "--resume", str(one_epoch), "--epochs", "1"])
     assert result.exit_code == 2

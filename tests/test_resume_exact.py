@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint, save_checkpoint
 from charlm.cli import app
 from charlm.errors import CharlmError, ConfigError
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 from charlm.training.signals import Interrupted
 
 __all__ = ["one_epoch", "uninterrupted"]  # fixtures shared with test_resume
@@ -32,12 +32,12 @@ def test_dropout_resumes_bit_exact_from_the_middle_of_an_epoch(
     # uninterrupted one only if the checkpoint's random state is restored.
     flags = tiny_flags(corpus=str(corpus_file), epochs=1, print_every=95, **cell)
     whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
-    train(config_of(**flags, out=str(whole)), quiet_reporter())
+    run_training(config_of(**flags, out=str(whole)), quiet_reporter())
     with pytest.raises(Interrupted):
-        train(config_of(**flags, out=str(stopped)), SignalAfter(150))
+        run_training(config_of(**flags, out=str(stopped)), SignalAfter(150))
     progress = load_checkpoint(stopped)["progress"]
     assert progress["epoch"] == 0 and 0 < progress["batch_in_epoch"]
-    train(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
     assert_same_state(whole, stopped)
     assert metric_lines(stopped) == metric_lines(whole)
 
@@ -48,13 +48,13 @@ def test_a_checkpoint_without_each_ranks_random_state_resumes_from_the_cpu_state
     # Checkpoints written before every rank's random state was kept hold only torch_rng_state.
     flags = tiny_flags(corpus=str(corpus_file), epochs=1, print_every=95, dropout=0.3)
     whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
-    train(config_of(**flags, out=str(whole)), quiet_reporter())
+    run_training(config_of(**flags, out=str(whole)), quiet_reporter())
     with pytest.raises(Interrupted):
-        train(config_of(**flags, out=str(stopped)), SignalAfter(150))
+        run_training(config_of(**flags, out=str(stopped)), SignalAfter(150))
     document = load_checkpoint(stopped)
     del document["rng_states"]
     save_checkpoint(document, stopped)
-    train(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
     assert_same_state(whole, stopped)
 
 
@@ -64,7 +64,7 @@ def test_a_renamed_and_moved_corpus_resumes(
     moved = tmp_path / "elsewhere" / "renamed.txt"
     moved.parent.mkdir()
     corpus_file.rename(moved)
-    train(config_of(corpus=str(moved), resume=str(one_epoch), epochs=2), quiet_reporter())
+    run_training(config_of(corpus=str(moved), resume=str(one_epoch), epochs=2), quiet_reporter())
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
 
 
@@ -84,8 +84,10 @@ def test_a_checkpoint_of_the_previous_digest_resumes_on_its_corpus_only(
     (tmp_path / "other").mkdir()
     other = write_corpus(tmp_path / "other" / corpus_file.name, seed=5)  # same name, new text
     with pytest.raises(CharlmError, match="not the corpus it was trained on"):
-        train(config_of(corpus=str(other), resume=str(one_epoch), epochs=2), quiet_reporter())
-    train(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2), quiet_reporter())
+        run_training(config_of(corpus=str(other), resume=str(one_epoch), epochs=2),
+                     quiet_reporter())
+    run_training(config_of(corpus=str(corpus_file), resume=str(one_epoch), epochs=2),
+                 quiet_reporter())
     assert load_checkpoint(one_epoch)["progress"]["epoch"] == 2
 
 
@@ -98,9 +100,9 @@ def test_the_same_command_starts_resumes_and_then_has_nothing_to_do(
     job = tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2, print_every=95,
                      resume="auto")
     with pytest.raises(Interrupted):
-        train(config_of(**job), SignalAfter(150))
+        run_training(config_of(**job), SignalAfter(150))
     assert load_checkpoint(out)["progress"]["epoch"] == 0
-    train(config_of(**job), quiet_reporter())
+    run_training(config_of(**job), quiet_reporter())
     assert_same_state(uninterrupted, out)
     assert metric_lines(out) == metric_lines(uninterrupted)
 
@@ -115,7 +117,8 @@ def test_the_same_command_starts_resumes_and_then_has_nothing_to_do(
 
 def test_resume_auto_needs_the_output_path(corpus_file: Path) -> None:
     with pytest.raises(ConfigError, match="--resume auto needs --out"):
-        train(config_of(**tiny_flags(corpus=str(corpus_file), resume="auto")), quiet_reporter())
+        run_training(config_of(**tiny_flags(corpus=str(corpus_file), resume="auto")),
+                     quiet_reporter())
 
 
 def test_resume_auto_refuses_a_checkpoint_of_another_run(
@@ -123,6 +126,6 @@ def test_resume_auto_refuses_a_checkpoint_of_another_run(
 ) -> None:
     before = one_epoch.read_bytes()
     with pytest.raises(ConfigError, match="--hidden-dim is 32 here but 16"):
-        train(config_of(**tiny_flags(corpus=str(corpus_file), out=str(one_epoch), epochs=2,
-                                     resume="auto", hidden_dim=32)), quiet_reporter())
+        run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(one_epoch), epochs=2,
+                                            resume="auto", hidden_dim=32)), quiet_reporter())
     assert one_epoch.read_bytes() == before

@@ -5,6 +5,7 @@ nothing already saved is overwritten."""
 from __future__ import annotations
 
 import csv
+import json
 import random
 import subprocess
 import sys
@@ -54,10 +55,11 @@ def test_text_without_sentence_boundaries_says_why_and_what_to_do(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0] == (
-        f"Error: {corpus} holds no sentences to train on: all 1 of its sentences are longer than "
-        "--max-sentence-words=200 words (the longest has 1,800), so the text seems to have no "
-        "sentence boundaries when read as paragraphs; if each line is a sentence, use --split "
-        "lines (or one-per-line); else raise --max-sentence-words")
+        f"Error: {corpus} holds no sentences to train on: 1 sentences longer than "
+        "--max-sentence-words=200 words were dropped (the longest has 1,800) and no other "
+        "sentence was left, so the text seems to have no sentence boundaries when read as "
+        "paragraphs; if each line is a sentence, use --split lines (or one-per-line); else raise "
+        "--max-sentence-words")
     assert snapshot(tmp_path) == before
 
 
@@ -73,6 +75,27 @@ def test_many_dropped_sentences_are_explained(tmp_path: Path) -> None:
         "longest has 250): 13% of all sentences, so the text seems to lack sentence boundaries "
         "when read as paragraphs; if each line is a sentence, use --split lines (or "
         "one-per-line); else raise --max-sentence-words"]
+
+
+def test_score_and_evaluate_word_over_long_sentences_alike(trained_model: dict,
+                                                          tmp_path: Path) -> None:
+    text = tmp_path / "long.txt"
+    text.write_text(" ".join(["anna"] * 300) + ".\n\nAnna walked to the garden.\n",
+                    encoding="utf-8")
+    told, summaries = [], []
+    for command in ("score", "evaluate"):
+        done = CliRunner().invoke(app, [command, str(trained_model["checkpoint"]), str(text),
+                                        "--json"])
+        assert done.exit_code == 0, done.output
+        told.append([line for line in done.stderr.splitlines() if line.strip()])
+        last = json.loads(done.stdout.splitlines()[-1])
+        summaries.append(last.get("summary", last))
+    warning = ("1 sentences longer than --max-sentence-words=200 words were not scored (the "
+               "longest has 300), text read as paragraphs; if each line is a sentence, use "
+               "--split lines (or one-per-line); else train with a larger --max-sentence-words")
+    assert told[0] == told[1] == [f"Warning: {warning}"]
+    # The JSON summary of each lists it too.
+    assert summaries[0]["warnings"] == summaries[1]["warnings"] == [warning]
 
 
 def test_csv_quote_that_never_closes_is_reported_with_its_row(tmp_path: Path) -> None:

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from charlm.bounds import COMPLETE
+from charlm.bounds import COMPLETE, check_beam
 from charlm.commands.context_option import context_option
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import Former, option, settings_of
 
 if TYPE_CHECKING:
-    from charlm.api import Completion
+    from charlm.generation.text import Completion
 
 PROMPT = "> "
 
@@ -59,12 +59,7 @@ class CompleteConfig:
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm complete MODEL.pt")
-        if self.beam:
-            from charlm.generation.beam import beam_problem
-
-            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
-            if problem:
-                raise ConfigError(problem)
+        check_beam(self.beam, 1, settings_of(self), sources.__getitem__)
 
 
 def answer(completion: Completion) -> dict[str, Any]:
@@ -122,9 +117,8 @@ def run_complete(config: CompleteConfig) -> int:
         for line in _lines(interactive):
             completion = model.complete(line, config.next_words, config.max_words,
                                         config.temperature, generator, config.beam)
-            if completion.words and len(completion.unknown) == len(completion.words):
-                typer.echo(f"Warning: none of the words of {line!r} is in the vocabulary; they "
-                           "are read as UNKNOWN_TOKEN", err=True)
+            for warning in completion.warnings:
+                typer.echo(f"Warning: {warning}", err=True)
             shown = answer(completion)
             typer.echo(json.dumps(shown, ensure_ascii=False) if config.json
                        else _text(shown, not interactive, config.max_words, config.beam))

@@ -38,8 +38,8 @@ from charlm.paths import OwnOutput, check_destination, write_atomically
 PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
 
 if TYPE_CHECKING:
-    from charlm.api import EvaluatedFiles
     from charlm.evaluation.scoring import Evaluation
+    from charlm.evaluation.text import Scoring
 
 
 @dataclass
@@ -111,7 +111,7 @@ def check_per_token(path: Path, config: EvaluateConfig) -> None:
     check_destination(path, "--per-token", PER_TOKEN_OUTPUT, config.force, reading)
 
 
-def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
+def write_per_token(path: Path, evaluated: Scoring) -> None:
     """One TSV row per predicted token; written atomically, never half-written."""
     try:
         write_atomically(path, partial(_write_rows, evaluated))
@@ -119,7 +119,7 @@ def write_per_token(path: Path, evaluated: EvaluatedFiles) -> None:
         raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
 
 
-def _write_rows(evaluated: EvaluatedFiles, staged: Path) -> None:
+def _write_rows(evaluated: Scoring, staged: Path) -> None:
     """The words are read again so the file shows each word as written, out-of-vocabulary ones
     too."""
     from charlm.evaluation.scoring import LN2

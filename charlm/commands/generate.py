@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
 
-from charlm.bounds import GENERATE, word_range_problem
+from charlm.bounds import GENERATE, check_beam, word_range_problem
 from charlm.commands.context_option import context_option
 from charlm.data.settings import SENTENCE
 from charlm.devices import DEVICE_CHOICES
@@ -18,7 +18,7 @@ from charlm.errors import CharlmError, ConfigError
 from charlm.options import option, origins_field, settings_of, source_of
 
 if TYPE_CHECKING:
-    from charlm.api import GeneratedSentence
+    from charlm.generation.text import GeneratedSentence
 
 
 @dataclass
@@ -94,38 +94,26 @@ class GenerateConfig:
         problem = word_range_problem(self.min_words, self.max_words, sources.__getitem__)
         if problem:
             raise ConfigError(problem)
-        if self.beam:
-            from charlm.generation.beam import beam_problem
-
-            # In document context --count is the passage's length, not the beam's: it is
-            # checked against the beam once the model's context is known (generate_text).
-            problem = beam_problem(self.beam, 1, settings_of(self), sources.__getitem__)
-            if problem:
-                raise ConfigError(problem)
+        # In document context --count is the passage's length, not the beam's: it is checked
+        # against the beam once the model's context is known (generate_text).
+        check_beam(self.beam, 1, settings_of(self), sources.__getitem__)
 
 
 def generate_text(config: GenerateConfig) -> list[str]:
     """Print `config.count` sentences (as the tutorial: no unknown words unless allowed): sampled,
     or with --beam the likeliest found."""
     from charlm.api import load
-    from charlm.data.vocab import UNKNOWN_ID
 
     model = load(str(config.model), config.device, config.truecase, config.context)
-    if config.beam and model.context == SENTENCE:
-        from charlm.generation.beam import beam_problem
-
-        problem = beam_problem(config.beam, config.count, {}, partial(source_of, config))
-        if problem:
-            raise ConfigError(problem)
-    _, ids = model.prompt_ids(config.prompt)
-    if ids and all(i == UNKNOWN_ID for i in ids):
-        typer.echo(f"Warning: none of the prompt's words are in the vocabulary; they are read as "
-                   f"{model.vocabulary[UNKNOWN_ID]}", err=True)
+    if model.context == SENTENCE:
+        check_beam(config.beam, config.count, {}, partial(source_of, config))
     result = model.sample(
         config.count, config.prompt, temperature=config.temperature, top_k=config.top_k,
         top_p=config.top_p, seed=config.seed, greedy=config.greedy, min_words=config.min_words,
         max_words=config.max_words, allow_unknown=config.allow_unknown, tokens=config.tokens,
         beam=config.beam)
+    for warning in result.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     # One object per line (JSON lines): streams, and each line parses on its own.
     lines = [json.dumps(_record(s), ensure_ascii=False) if config.json else s.text
              for s in result.sentences]

@@ -35,8 +35,8 @@ from charlm.errors import ConfigError
 from charlm.options import Former, option
 
 if TYPE_CHECKING:
-    from charlm.api import Scoring
     from charlm.evaluation.scoring import Evaluation, SentenceScore
+    from charlm.evaluation.text import Scoring
 
 COLUMNS = ("sentence", "text", "tokens", "oov", "log_prob", "log10_prob", "perplexity")
 ROWS_PER_WRITE = 1000
@@ -100,7 +100,7 @@ class ScoreConfig:
 
     @property
     def inputs(self) -> list[str]:
-        from charlm.api import STDIN
+        from charlm.data.reading import STDIN
 
         return list(self.files) or [STDIN]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from charlm.training.config import TrainConfig
 from charlm.training.console import Reporter
-from charlm.training.loop import train
+from charlm.training.loop import run_training
 
 
 def train_command(config: TrainConfig) -> Path:
-    return train(config, Reporter(log_format="json" if config.json else "text",
+    return run_training(config, Reporter(log_format="json" if config.json else "text",
                                   quiet=config.quiet))

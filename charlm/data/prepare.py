@@ -340,6 +340,13 @@ def encode_counting_unknown(
     return encoded, unknown
 
 
+def over_long_sentences(dropped: int, max_words: int, longest: int, fate: str) -> str:
+    """The one wording of sentences left out for having more than --max-sentence-words words:
+    how many, the limit, what became of them (`fate`: "dropped", "not scored") and the longest."""
+    return (f"{dropped:,} sentences longer than --max-sentence-words={max_words} words were "
+            f"{fate} (the longest has {longest:,})")
+
+
 def split_advice(split: str, longer: str = "raise --max-sentence-words") -> str:
     """What to try when a text cut with `split` yields over-long sentences; `longer` says how to
     allow longer sentences."""
@@ -355,11 +362,10 @@ def no_sentences_error(path: str, read: _Interner, max_words: int, split: str, p
     if not read.dropped_long:
         return CorpusError(f"{holds}: it is empty or every sentence was filtered out (see "
                            "--min-chars, --drop-urls and --max-sentence-words)")
+    dropped = over_long_sentences(read.dropped_long, max_words, read.longest_dropped, "dropped")
     return CorpusError(
-        f"{holds}: all {read.dropped_long:,} of its sentences are longer than "
-        f"--max-sentence-words={max_words} words (the longest has {read.longest_dropped:,}), so "
-        f"the text seems to have no sentence boundaries when read as {split}; "
-        f"{split_advice(split, longer)}"
+        f"{holds}: {dropped} and no other sentence was left, so the text seems to have no "
+        f"sentence boundaries when read as {split}; {split_advice(split, longer)}"
     )
 
 
@@ -370,9 +376,8 @@ def dropped_warning(corpus: PreparedCorpus) -> str | None:
     dropped = tokenizer.dropped_long
     if not dropped:
         return None
-    limit = tokenizer.settings.max_words
-    counted = (f"{dropped:,} sentences longer than --max-sentence-words={limit} words were "
-               f"dropped (the longest has {tokenizer.longest_dropped:,})")
+    counted = over_long_sentences(dropped, tokenizer.settings.max_words,
+                                  tokenizer.longest_dropped, "dropped")
     total = dropped + len(corpus.sentences)
     if dropped < MANY_DROPPED_SHARE * total:
         return counted

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,6 @@ from charlm.model.state import State, map_state
 # 0 ranks by log-probability alone (short sentences win), 1 by log-probability per token; in
 # between, as Wu et al. (2016) found best for their length penalty.
 LENGTH_ALPHA = 0.7
-# The settings that only shape sampling, with the values that leave the model's distribution as
-# it is: a beam searches the model's own distribution, so any other value is refused with it.
-SAMPLING_ONLY: Mapping[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "greedy": False}
 
 
 @dataclass
@@ -63,21 +60,6 @@ class OpenBeams:
 def normalised_score(log_prob: float, tokens: int) -> float:
     """What finished sentences are ranked by: `tokens` is the new words plus SENTENCE_END."""
     return log_prob / tokens**LENGTH_ALPHA
-
-
-def beam_problem(beam: int, count: int, settings: Mapping[str, Any],
-                 name: Callable[[str], str]) -> str | None:
-    """Why these settings cannot go together with a beam of `beam`, or None. `settings` holds
-    those of SAMPLING_ONLY that the caller takes (others are ignored), `name` says how to call
-    each setting in the message."""
-    for setting, neutral in SAMPLING_ONLY.items():
-        if setting in settings and settings[setting] != neutral:
-            return (f"{name('beam')}={beam} searches for the likeliest sentences and "
-                    f"{name(setting)} shapes only sampling: drop one of them")
-    if count > beam:
-        return (f"{name('count')}={count} asks for more sentences than {name('beam')}={beam} "
-                f"keeps; ask for at most {beam}, or widen the beam")
-    return None
 
 
 def reorder(state: State, rows: torch.Tensor) -> State:

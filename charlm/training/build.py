@@ -18,6 +18,7 @@ from charlm.data.prepare import (
     PreparedCorpus,
     dropped_warning,
     encode_corpus,
+    over_long_sentences,
     split_advice,
 )
 from charlm.data.settings import DOCUMENT
@@ -273,8 +274,8 @@ def training_and_validation(
         tokenizer = corpus.tokenizer
         if not tokenizer.dropped_long:
             raise
-        raise CorpusError(f"{error}; {tokenizer.dropped_long:,} sentences longer than "
-                          f"--max-sentence-words={config.max_sentence_words} were dropped (the "
-                          f"longest has {tokenizer.longest_dropped:,} words): "
-                          f"{split_advice(tokenizer.settings.split)}") from None
+        dropped = over_long_sentences(tokenizer.dropped_long, config.max_sentence_words,
+                                      tokenizer.longest_dropped, "dropped")
+        raise CorpusError(f"{error}; {dropped}: {split_advice(tokenizer.settings.split)}"
+                          ) from None
     return sentences.subset(train_ids), sentences.subset(valid_ids), held_out

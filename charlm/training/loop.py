@@ -5,9 +5,10 @@ the device when due, a report is made when due (validate, sample, save), and a s
 during the step stops the run with a checkpoint. Under torchrun rank 0 alone reports and saves;
 every rank takes part in gathering the random states it saves and in receiving what it decided.
 
-The loop yields each report, after its checkpoint is saved, to whoever iterates `reports`: the
-command, which only drains it (every output was told already), or a Python caller. A caller that
-breaks out of the loop stops the run there, with that report's checkpoint, as Ctrl-C does.
+The loop yields each report, after its checkpoint is saved, to whoever iterates
+`training_reports`: the command, which only drains it (every output was told already), or a Python
+caller. A caller that breaks out of the loop stops the run there, with that report's checkpoint,
+as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class TrainingDiverged(CharlmError):
 
 @dataclass
 class Report:
-    """One report of a training run, yielded by `reports` once its checkpoint is saved."""
+    """One report of a training run, yielded by `training_reports` once its checkpoint is
+    saved."""
 
     step: int
     epoch: int
@@ -81,7 +83,7 @@ class Report:
 TrainingReports = Generator[Report, None, Path]
 
 
-def reports(config: TrainConfig, outputs: Output) -> TrainingReports:
+def training_reports(config: TrainConfig, outputs: Output) -> TrainingReports:
     """Train, yielding each report; returns the checkpoint path (a finished run yields none)."""
     with catch_interrupts() as guard, ExitStack() as held:
         try:
@@ -105,9 +107,9 @@ def run_to_end(training: TrainingReports, each: Callable[[Report], Any] = lambda
                 return end.value
 
 
-def train(config: TrainConfig, console: Output) -> Path:
+def run_training(config: TrainConfig, console: Output) -> Path:
     """Run `charlm train`; returns the checkpoint path."""
-    return run_to_end(reports(config, console))
+    return run_to_end(training_reports(config, console))
 
 
 def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
@@ -324,7 +326,7 @@ def stop_on_signal(run: Run, guard: InterruptGuard) -> None:
 
 
 def stop_for_caller(run: Run, guard: InterruptGuard) -> None:
-    """The caller of `reports` broke out of its loop, right after a report saved the
+    """The caller of `training_reports` broke out of its loop, right after a report saved the
     checkpoint: the run stops there and says how to go on."""
     guard.deferring = False
     run.outputs.stop_progress()

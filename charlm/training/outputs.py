@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from charlm.errors import CharlmError
+from charlm.errors import CharlmError, CharlmWarning
 from charlm.paths import OwnOutput, sync_directory, write_atomically
 
 # What every report of the metrics file holds (and `charlm plot` needs).
@@ -43,6 +44,13 @@ class Output:
     def samples(self, sentences: Sequence[str]) -> None: ...
 
     def saved(self, path: str) -> None: ...
+
+
+class WarningsOutput(Output):
+    """Training's events, for a Python caller: warnings through `warnings`, nothing printed."""
+
+    def warning(self, text: str) -> None:
+        warnings.warn(text, CharlmWarning, stacklevel=1)
 
 
 class Outputs(Output):
