@@ -115,6 +115,9 @@ class Generation:
     sentences: list[GeneratedSentence]
     rejected: int
     attempts: int
+    shortfall: str | None = None
+    """Why fewer sentences came than were asked for, in `charlm generate`'s words (None: all
+    came); `generate` warns with it."""
 
 
 @dataclass
@@ -277,7 +280,9 @@ class Model:
             sentence = opened + self.trained.vocabulary.decode(sentence_ids[len(opened):])
             text = " ".join(sentence) if tokens else detokenize(self.as_written(sentence))
             sentences.append(GeneratedSentence(text, sentence, log_prob, score))
-        return Generation(sentences, rejected, attempts)
+        shortfall = (None if len(sentences) >= count
+                     else short_generation(len(sentences), count, attempts, beam, max_words))
+        return Generation(sentences, rejected, attempts, shortfall)
 
     def _beam(self, width: int, count: int, state: State | None, options: dict[str, Any],
               sampling: dict[str, Any]) -> tuple[list[tuple[list[int], float, float | None]],
@@ -311,6 +316,8 @@ class Model:
         `beam=N` gives the `count` likeliest a beam of width N finds, best first."""
         generation = self.sample(count, prompt, temperature=temperature, top_k=top_k,
                                  top_p=top_p, seed=seed, **options)
+        if generation.shortfall:
+            warnings.warn(generation.shortfall, CharlmWarning, stacklevel=2)
         return [sentence.text for sentence in generation.sentences]
 
     @torch.no_grad()
@@ -546,6 +553,17 @@ class EvaluatedFiles:
     readers: list[FileReader]
     sentences: EncodedSentences
     surprisal: np.ndarray
+
+
+def short_generation(found: int, count: int, attempts: int, beam: int, max_words: int) -> str:
+    """Why only `found` of `count` sentences came: a beam finished no more, or no more sampled
+    ones qualified within the attempts allowed."""
+    if beam:
+        return (f"the beam finished only {found} of {count} sentences within "
+                f"--max-words={max_words}; try a higher --max-words, a lower --min-words or "
+                "--allow-unknown")
+    return (f"only {found} of {count} sentences qualified after {attempts} attempts; try "
+            "--allow-unknown, a lower --min-words or a higher --max-words")
 
 
 def dynamic_settings(dynamic: Dynamic) -> DynamicSettings | None:
