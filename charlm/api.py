@@ -21,6 +21,7 @@ to charlm.evaluation, training to charlm.training.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from charlm.data.reading import encode_sentences, read_files, read_inputs, text_
 from charlm.data.settings import SENTENCE
 from charlm.data.tokenizer import Tokenizer
 from charlm.devices import pick_device
-from charlm.errors import ConfigError, CorpusError
+from charlm.errors import CharlmWarning, ConfigError, CorpusError
 from charlm.evaluation.dynamic import Adaptation
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.scoring import BATCH_SIZE, Evaluation, SentenceScore
@@ -184,6 +185,8 @@ class Model:
         `beam=N` gives the `count` likeliest a beam of width N finds, best first."""
         generated = self.sample(count, prompt, temperature=temperature, top_k=top_k,
                                 top_p=top_p, seed=seed, **options)
+        if generated.shortfall:
+            warnings.warn(generated.shortfall, CharlmWarning, stacklevel=2)
         return [sentence.text for sentence in generated.sentences]
 
     def next_word_probabilities(self, prompt_ids: Sequence[int], state: State | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
+import charlm
 from charlm.checkpoint.trained import load_trained
 from charlm.cli import app
 from charlm.data.vocab import END_ID, START_ID
@@ -107,6 +109,55 @@ def test_bad_sampling_settings_are_refused(trained_model: dict, flag: list[str])
     result = runner.invoke(app, ["generate", str(trained_model["checkpoint"]), *flag])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error:") and flag[0] in result.stderr
+
+
+def test_a_weak_models_passage_is_as_long_as_its_sentences_alone(trained_model: dict) -> None:
+    # Sentences of 16 words or more are rare for the tiny model (one in six or seven, a little
+    # fewer after a sentence than from nothing): most draws are rejected, in either context.
+    options = {"min_words": 16, "seed": 5}
+    model = charlm.load(trained_model["checkpoint"])
+    assert model.context == "document"
+    passage = model.sample(100, **options)
+    alone = charlm.load(trained_model["checkpoint"], context="sentence").sample(100, **options)
+    assert len(alone.sentences) == 100
+    assert len(passage.sentences) == 100
+    assert passage.rejected > 3 * len(passage.sentences)
+    assert all(len(sentence.tokens) >= 16 for sentence in passage.sentences)
+
+
+@pytest.mark.parametrize("context", ["document", "sentence"])
+def test_generate_warns_when_fewer_sentences_qualify(trained_model: dict, context: str) -> None:
+    checkpoint = str(trained_model["checkpoint"])
+    model = charlm.load(checkpoint, context=context)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # all qualify: nothing to warn of
+        assert len(model.generate(3, seed=1)) == 3
+    # No sentence of the tiny model reaches 95 words: none qualifies, and the command's error
+    # is the API's warning.
+    with pytest.warns(charlm.CharlmWarning) as warned:
+        assert model.generate(3, seed=1, min_words=95) == []
+    assert len(warned) == 1
+    assert str(warned[0].message).startswith("only 0 of 3 sentences qualified after 60 attempts")
+    result = runner.invoke(app, ["generate", checkpoint, "-n", "3", "--seed", "1",
+                                 "--min-words", "95", "--context", context])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"Error: {warned[0].message}"
+
+
+def test_generate_warns_of_a_part_as_the_command_does(trained_model: dict) -> None:
+    # About one sentence in forty reaches 30 words: of the 20 tries each sentence asked for
+    # has, about half the sentences asked for qualify.
+    checkpoint = str(trained_model["checkpoint"])
+    model = charlm.load(checkpoint, context="sentence")
+    with pytest.warns(charlm.CharlmWarning) as warned:
+        found = model.generate(300, seed=2, min_words=30)
+    assert 0 < len(found) < 300
+    assert str(warned[0].message).startswith(f"only {len(found)} of 300 sentences qualified")
+    result = runner.invoke(app, ["generate", checkpoint, "-n", "300", "--seed", "2",
+                                 "--min-words", "30", "--context", "sentence"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == found
+    assert result.stderr.splitlines()[-1] == f"Warning: {warned[0].message}"
 
 
 def test_detokenized_text_reads_as_a_sentence() -> None:

@@ -122,24 +122,16 @@ def generate_text(config: GenerateConfig) -> list[str]:
              and not (config.json or config.tokens) else lines)
     for line in shown:
         typer.echo(line)
-    if config.beam:
-        _report_short_beam(config, len(lines))
-        return lines
-    if result.rejected:
+    if result.rejected:  # a beam rejects none
         typer.echo(
             f"rejected {result.rejected} of {result.attempts} sampled sentences (unknown "
             f"word, fewer than {config.min_words} or more than {config.max_words} words)",
             err=True,
         )
-    if len(lines) < config.count:
-        message = (
-            f"only {len(lines)} of {config.count} sentences qualified after "
-            f"{result.attempts} attempts; try --allow-unknown, a lower --min-words or a "
-            "higher --max-words"
-        )
+    if result.shortfall:
         if not lines:
-            raise CharlmError(message)
-        typer.echo(f"Warning: {message}", err=True)
+            raise CharlmError(result.shortfall)
+        typer.echo(f"Warning: {result.shortfall}", err=True)
     return lines
 
 
@@ -151,14 +143,3 @@ def _record(sentence: GeneratedSentence) -> dict[str, Any]:
         record["score"] = sentence.score
     return record
 
-
-def _report_short_beam(config: GenerateConfig, found: int) -> None:
-    """A beam finds fewer than --count sentences only when fewer can be finished at all."""
-    if found >= config.count:
-        return
-    message = (f"the beam finished only {found} of {config.count} sentences within "
-               f"--max-words={config.max_words}; try a higher --max-words, a lower --min-words "
-               "or --allow-unknown")
-    if not found:
-        raise CharlmError(message)
-    typer.echo(f"Warning: {message}", err=True)

@@ -175,14 +175,17 @@ def sample_sentences(
     top_k: int = 0,
     top_p: float = 1.0,
     state: State | None = None,
+    max_attempts: int | None = None,
 ) -> SampleResult:
     """Up to `count` sentences, each on from `state` (one row's: the context read before; None:
-    zeros); rejected ones (unknown word, too short or long) are retried a bounded number of
-    times, and the result says how many were rejected."""
+    zeros); rejected ones (unknown word, too short or long) are retried, up to `max_attempts`
+    sentences drawn in all (None: `attempt_budget(count)`), and the result says how many were
+    rejected."""
     generator = generator or make_generator(None)
     was_training = model.training
     model.eval()
-    max_attempts = max(count * ATTEMPTS_PER_SENTENCE, MIN_ROUND)
+    if max_attempts is None:
+        max_attempts = attempt_budget(count)
     samples: list[Sample] = []
     rejected = attempts = 0
     prompt_length = len(prompt_ids)
@@ -214,23 +217,36 @@ def sample_sentences(
     return SampleResult(samples, rejected, attempts)
 
 
+def attempt_budget(count: int) -> int:
+    """How many sentences may be drawn to find `count` that qualify."""
+    return max(count * ATTEMPTS_PER_SENTENCE, MIN_ROUND)
+
+
 def sample_passage(model: RNNLanguageModel, count: int, *, state: State | None = None,
                    prompt_ids: Sequence[int] = (), **sampling: Any) -> SampleResult:
     """Up to `count` sentences that continue one another (document context): each is sampled
     as `sample_sentences` samples one, on from the state the text before it leaves (`state`:
-    what came before the first; `prompt_ids`: the first sentence's opening words). Sampling
-    stops at the first sentence none of whose attempts qualified."""
+    what came before the first; `prompt_ids`: the first sentence's opening words).
+
+    The passage's sentences share one budget of attempts, as `count` sentences alone do: a
+    sentence that needs many tries leaves fewer to the ones after it, and sampling stops only
+    when the budget is spent. A sentence's draws beyond the one that qualified are never
+    judged (the next sentence starts from another state), so they do not count as attempts.
+    """
     samples: list[Sample] = []
-    rejected = attempts = 0
-    for _ in range(count):
-        result = sample_sentences(model, 1, prompt_ids=prompt_ids, state=state, **sampling)
-        rejected, attempts = rejected + result.rejected, attempts + result.attempts
+    rejected = judged = 0
+    budget = attempt_budget(count)
+    while len(samples) < count and judged < budget:
+        result = sample_sentences(model, 1, prompt_ids=prompt_ids, state=state,
+                                  max_attempts=budget - judged, **sampling)
+        rejected += result.rejected
+        judged += result.rejected + len(result.samples)
         if not result.samples:
             break
         samples.append(result.samples[0])
         state = read_context(model, [result.samples[0].ids], state)
         prompt_ids = ()
-    return SampleResult(samples, rejected, attempts)
+    return SampleResult(samples, rejected, judged)
 
 
 def detokenize(words: Sequence[str]) -> str:

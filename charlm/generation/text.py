@@ -52,6 +52,9 @@ class Generation:
     attempts: int
     warnings: list[str] = field(default_factory=list)
     """What reading the prompt found wrong, one line each."""
+    shortfall: str | None = None
+    """Why fewer sentences came than were asked for, in `charlm generate`'s words (None: all
+    came); `Model.generate` warns with it."""
 
 
 @dataclass
@@ -190,8 +193,23 @@ def generate(text: TextModel, count: int, prompt: str | None, choice: SentenceCh
         words = opened + text.trained.vocabulary.decode(ids[len(opened):])
         shown = " ".join(words) if tokens else detokenize(text.as_written(words))
         sentences.append(GeneratedSentence(shown, words, log_prob, score))
+    shortfall = (None if len(sentences) >= count else
+                 short_generation(len(sentences), count, chosen.attempts, choice.beam,
+                                  choice.max_words))
     return Generation(sentences, chosen.rejected, chosen.attempts,
-                      unknown_prompt(prompt, read.read + read.words, text.trained.vocabulary))
+                      unknown_prompt(prompt, read.read + read.words, text.trained.vocabulary),
+                      shortfall)
+
+
+def short_generation(found: int, count: int, attempts: int, beam: int, max_words: int) -> str:
+    """Why only `found` of `count` sentences came: a beam finished no more, or no more sampled
+    ones qualified within the attempts allowed."""
+    if beam:
+        return (f"the beam finished only {found} of {count} sentences within "
+                f"--max-words={max_words}; try a higher --max-words, a lower --min-words or "
+                "--allow-unknown")
+    return (f"only {found} of {count} sentences qualified after {attempts} attempts; try "
+            "--allow-unknown, a lower --min-words or a higher --max-words")
 
 
 def choose_sentences(model: RNNLanguageModel, count: int, read: PromptInContext,
