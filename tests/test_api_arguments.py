@@ -163,8 +163,9 @@ def test_the_edge_values_the_flags_allow_still_work(
     valid = str(trained_model["valid"])
     assert len(model.generate(1, temperature=100.0, top_k=0, top_p=1.0, seed=0, min_words=0,
                               allow_unknown=True)) == 1
-    assert len(model.generate(1, temperature=0.01, seed=2**32 - 1, max_words=1, min_words=0,
-                              allow_unknown=True)) <= 1
+    # A sentence of at most one word may not come: sample reports that, where generate warns.
+    assert len(model.sample(1, temperature=0.01, seed=2**32 - 1, max_words=1, min_words=0,
+                            allow_unknown=True).sentences) <= 1
     assert len(model.sample(1, beam=1000, allow_unknown=True).sentences) == 1
     assert len(model.next_words("anna", k=1)) == 1
     assert len(model.next_words("anna", k=10_000)) == len(model.vocabulary)
