@@ -283,11 +283,11 @@ class TrainConfig:
         "A named bundle of model and optimisation settings, as a paper trained its model: "
         f"{', '.join(recipe_names())} (charlm recipes lists each with its paper and published "
         "perplexity). Each setting of the recipe that no flag or variable gives takes the "
-        "recipe's value. tutorial learns "
-        "as the tutorial did (--tutorial-schedule is another spelling): each sentence alone, "
-        "RMSprop at 0.001 on batches of 64 sentences, reporting the last step's weights; the "
-        "defaults learn faster, at 0.002 on batches of 128, reporting a moving average of the "
-        "weights. Both keep the rate constant; --lr-decay lowers it.",
+        "recipe's value. tutorial learns as the tutorial did (--tutorial-schedule is another "
+        "spelling): each sentence alone, RMSprop at 0.001 on batches of 64 sentences, reporting "
+        "the last step's weights; the defaults learn faster, at 0.002 on batches of 128, "
+        "reporting a moving average of the weights. Both keep the rate constant; --lr-decay "
+        "lowers it.",
         choices=recipe_names(),
         panel="Optimisation",
         fixed=True,
