@@ -188,6 +188,14 @@ def test_charlm_recipes_lists_each_with_its_paper_settings_and_figure() -> None:
     assert {r["name"]: r["published"] for r in records} == PUBLISHED
 
 
+def test_charlm_recipes_shows_one_by_name_and_refuses_an_unknown_one() -> None:
+    one = runner.invoke(app, ["recipes", "awd-lstm", "--json"])
+    assert one.exit_code == 0, one.output
+    assert [r["name"] for r in json.loads(one.stdout)["recipes"]] == ["awd-lstm"]
+    unknown = runner.invoke(app, ["recipes", "zaremba"])
+    assert one_error_line(unknown, 2) == f"Error: unknown recipe 'zaremba'; choose one of {NAMES}"
+
+
 def train_with_recipe(corpus: Path, out: Path, *flags: str) -> dict[str, str]:
     """Train a tiny model; the configuration it reported, each setting "value (origin)"."""
     result = runner.invoke(app, ["train", str(corpus), "-o", str(out), "--json", *TINY,
