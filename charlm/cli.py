@@ -28,6 +28,7 @@ from charlm.commands.export_config import ExportConfig
 from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
+from charlm.commands.recipes import RecipesConfig
 from charlm.commands.score import ScoreConfig
 from charlm.distribution import __version__
 from charlm.errors import CharlmError
@@ -56,6 +57,10 @@ app = typer.Typer(
 )
 
 METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+# The longest list of choices --help shows as an option's type; longer ones (the recipes) would
+# not fit a narrow terminal beside the flag: the option takes a NAME, its help says where the
+# names are listed, and completion still offers them.
+CHOICES_SHOWN = 44
 
 
 def fail(error: CharlmError) -> typer.Exit:
@@ -70,6 +75,11 @@ def _complete_choices(choices: tuple[str, ...]) -> Callable[[], list[str]]:
         return list(choices)
 
     return complete
+
+
+def _choices_metavar(choices: tuple[str, ...]) -> str:
+    shown = f"[{'|'.join(choices)}]"
+    return shown if len(shown) <= CHOICES_SHOWN else "NAME"
 
 
 def _parameter(cls: type, name: str) -> inspect.Parameter:
@@ -93,7 +103,7 @@ def _parameter(cls: type, name: str) -> inspect.Parameter:
         # and completed, but checked by the settings.
         default = typer.Option(
             None, *names, help=text, show_default=False, rich_help_panel=meta["panel"],
-            metavar=f"[{'|'.join(choices)}]" if choices else METAVARS.get(base, "TEXT"),
+            metavar=_choices_metavar(choices) if choices else METAVARS.get(base, "TEXT"),
             autocompletion=_complete_choices(choices) if choices else None)
         annotation = Optional[str]  # noqa: UP045
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
@@ -166,6 +176,9 @@ COMMANDS = (
             "charlm.commands.info:show_info"),
     Command("plot", PlotConfig, "Plot training and validation loss from metrics files.",
             "charlm.commands.plot:plot_metrics"),
+    Command("recipes", RecipesConfig,
+            "List the recipes --recipe takes: each paper's settings and published perplexity.",
+            "charlm.commands.recipes:show_recipes"),
     Command("cache", CacheConfig,
             "Show the cache of prepared corpora (where it is, what it holds), or clear it.",
             "charlm.commands.cache:show_cache"),

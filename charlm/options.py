@@ -3,9 +3,10 @@
 Each command has one configuration dataclass (beside the command that uses it). A field made with
 `option` carries its help text, bounds, help panel and variables. `resolve` turns explicit flags
 plus the environment into a validated instance with the precedence flag > variable > tutorial
-variable > default, and records where each value came from. A setting renamed keeps its former
-spelling (`Former`): its flag, hidden from --help, and its variables are still read, after the
-current ones.
+variable > recipe > default, and records where each value came from (a recipe: a named bundle of
+settings, one of the class's RECIPES, chosen by its `recipe` field). A setting renamed keeps its
+former spelling (`Former`): its flag, hidden from --help, and its variables are still read, after
+the current ones.
 
 Variables mean one thing. `charlm train`, the batch-job command, reads CHARLM_<NAME>; every other
 command reads CHARLM_<COMMAND>_<NAME>, so a variable exported for training never changes
@@ -30,6 +31,7 @@ FALSE_WORDS = {"0", "false", "no", "off", "n", "f"}
 DEFAULT = "default"  # the origin of a value nobody gave
 CHECKPOINT = "checkpoint"  # the origin of a value a resumed or fine-tuned run took from its model
 ORIGINS = "origins"  # the declared field that records where each setting came from
+RECIPE = "recipe"  # the field that names one of a config's RECIPES
 # The --help panels, in the order they are shown; options without a panel come first.
 PANELS = ("Data", "Model", "Optimisation", "Run", "Output")
 
@@ -343,6 +345,7 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str],
         if given_as is not flag_name and origins[name] in map(given_as, spellings[name]):
             check_type(cls, name, values[name], source)
         check_value(cls, name, values[name], source)
+    apply_recipe(cls, values, origins)
     apply_presets(cls, values, origins)
     if any(f.name == ORIGINS for f in fields(cls)):  # type: ignore[arg-type]
         values[ORIGINS] = origins
@@ -352,6 +355,27 @@ def resolve(cls: type[C], flags: Mapping[str, Any], env: Mapping[str, str],
         check({name: source_of_origin(name, origin) for name, origin in origins.items()})
     return config
 
+
+def recipe_origin(recipe: str) -> str:
+    """The origin of a setting that a recipe gave: "recipe NAME"."""
+    return f"{RECIPE} {recipe}"
+
+
+def is_recipe_origin(origin: str) -> bool:
+    return origin.startswith(RECIPE + " ")
+
+
+def apply_recipe(cls: type, values: dict[str, Any], origins: dict[str, str]) -> None:
+    """The recipe that the `recipe` field names, when given, gives each setting of its bundle
+    (the class's RECIPES) that no flag, variable or argument gave; the origin is the recipe."""
+    recipe = values.get(RECIPE)
+    if recipe is None:
+        return
+    for name, value in getattr(cls, "RECIPES", {})[recipe].items():
+        if origins[name] == DEFAULT:
+            check_value(cls, name, value, source_of_origin(name, recipe_origin(recipe)))
+            values[name] = value
+            origins[name] = recipe_origin(recipe)
 
 
 def apply_presets(cls: type, values: dict[str, Any], origins: dict[str, str]) -> None:
@@ -367,20 +391,37 @@ def apply_presets(cls: type, values: dict[str, Any], origins: dict[str, str]) ->
 
 
 def origins_of(config: Any) -> dict[str, str]:
-    """Where each setting came from: a flag, a variable, a keyword argument, "checkpoint" or
-    "default". A resumed run takes the checkpoint's value for every setting the user did not
-    give."""
+    """Where each setting came from: a flag, a variable, a keyword argument, "recipe NAME",
+    "checkpoint" or "default". A resumed run takes the checkpoint's value for every setting the
+    user did not give."""
     return dict(getattr(config, ORIGINS, {}))
 
 
 def given_fields(config: Any) -> frozenset[str]:
-    """The fields set by a flag, a variable or an argument, not left at their default."""
+    """The fields set by a flag, a variable or an argument. A recipe's values are defaults of
+    another kind: a checkpoint's settings win over them, as over the defaults."""
     return frozenset(name for name, origin in origins_of(config).items()
-                     if origin not in (DEFAULT, CHECKPOINT))
+                     if origin not in (DEFAULT, CHECKPOINT) and not is_recipe_origin(origin))
 
 
 def source_of_origin(name: str, origin: str) -> str:
+    """How a message names a setting: the flag or variable that gave it; its flag when it was
+    not given, with the recipe that gave it."""
+    if is_recipe_origin(origin):
+        return f"{flag_name(name)} ({origin})"
     return flag_name(name) if origin in (DEFAULT, CHECKPOINT) else origin
+
+
+def current_spellings(cls: type, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as an earlier charlm stored them (a checkpoint's), with each setting held only
+    under a former spelling also under its current name, as that spelling meant it."""
+    current = dict(stored)
+    for f in option_fields(cls):
+        for former in formers(cls, f.name):
+            if former.name in stored and f.name not in current:
+                current[f.name] = former_value(cls, f.name, former, stored[former.name],
+                                               former.name, as_text=False)
+    return current
 
 
 def source_of(config: Any, name: str) -> str:

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script, the checkout's charlm is the o
     sys.path.insert(0, str(ROOT))
 
 from charlm.cli import app  # noqa: E402
+from charlm.commands.recipes import as_flags  # noqa: E402
 from charlm.options import (  # noqa: E402
     default_of,
     env_names,
@@ -62,14 +63,16 @@ export settings for training and then run the other commands in the same script:
 - `--device` means the same everywhere: every command also reads `CHARLM_DEVICE`.
 
 Precedence: flag, then the command's own variable, then the shared or tutorial variable (the
-variables column lists them in this order), then the default. A yes/no setting is a pair of
+variables column lists them in this order), then the recipe `charlm train --recipe` names, then
+the default. A yes/no setting is a pair of
 flags (`--lowercase/--no-lowercase`) and its variable takes `1`/`0`, `true`/`false`, `yes`/`no`
 or `on`/`off`; a setting that takes several values (`FILES...`) takes them comma-separated in
 its variable. A bad value gets a one-line error naming the flag or variable, and exit code 2,
 before any work starts.
 
 When training starts it prints each setting with where it came from (`0.002
-(CHARLM_LEARNING_RATE)`, `20 (default)`, `(checkpoint)` for a setting a resumed run inherits)
+(CHARLM_LEARNING_RATE)`, `20 (default)`, `13 (recipe zaremba-small)`, `(checkpoint)` for a
+setting a resumed run inherits)
 and stores that record in the checkpoint (`setting_origins`). Each command's `--help` lists the
 same settings, grouped by topic; `charlm --install-completion` installs shell completion.
 """
@@ -243,6 +246,18 @@ def presets_note(command: Command) -> list[str]:
     return notes
 
 
+def recipes_note(command: Command) -> list[str]:
+    """What each recipe of a config (its RECIPES) sets when named."""
+    recipes = getattr(command.config, "RECIPES", {})
+    if not recipes:
+        return []
+    lines = ["`--recipe NAME` sets each setting of the recipe that no flag or variable gives "
+             "([Recipes](recipes.md)):", ""]
+    for name, settings in recipes.items():
+        lines.append(f"- `{name}`: `{as_flags(settings)}`")
+    return lines
+
+
 def command_section(command: Command) -> list[str]:
     lines = [f"## `charlm {command.name}`", "", cell(command.help), ""]
     rows = rows_of(command)
@@ -255,6 +270,9 @@ def command_section(command: Command) -> list[str]:
         lines += table(panel_rows) + [""]
     for note in presets_note(command):
         lines += [note, ""]
+    recipes = recipes_note(command)
+    if recipes:
+        lines += recipes + [""]
     return lines
 
 

@@ -127,7 +127,7 @@ def test_a_bad_choice_gets_one_line_from_a_flag_or_a_variable(corpus_file) -> No
 def test_the_tutorial_schedule_help_tells_the_defaults_as_they_are() -> None:
     # The defaults keep the rate constant (no decay); the help must not promise halving.
     assert metadata(TrainConfig, "lr_decay") and default_of(TrainConfig, "lr_decay") == 1.0
-    text = metadata(TrainConfig, "tutorial_schedule")["help"]
+    text = metadata(TrainConfig, "recipe")["help"]
     assert "Both keep the rate constant" in text and "halved" not in text
 
 

@@ -136,7 +136,7 @@ def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Pat
     tutorial = config_of(corpus="c.txt", tutorial_schedule=True)
     assert (tutorial.learning_rate, tutorial.lr_decay, tutorial.batch_size,
             tutorial.weight_average) == (0.001, 1.0, 64, 0.0)
-    assert origins_of(tutorial)["learning_rate"] == "--tutorial-schedule"
+    assert origins_of(tutorial)["learning_rate"] == "recipe tutorial"
     # A setting given explicitly still wins over the switch.
     mixed = config_of(corpus="c.txt", tutorial_schedule=True, learning_rate=0.003)
     assert (mixed.learning_rate, mixed.batch_size) == (0.003, 64)
@@ -152,6 +152,7 @@ def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Pat
     document = load_checkpoint(out)
     assert document["train_config"]["batch_size"] == 64
     assert document["optimizer_state"]["param_groups"][0]["lr"] == 0.001
-    assert document["setting_origins"]["batch_size"] == "CHARLM_TUTORIAL_SCHEDULE"
+    assert document["setting_origins"]["batch_size"] == "recipe tutorial"
+    assert document["setting_origins"]["recipe"] == "CHARLM_TUTORIAL_SCHEDULE"
     # The tutorial's model is the last step's weights.
     assert "weight_average" not in document

@@ -16,7 +16,9 @@ import typer
 
 from charlm.data.settings import CONTEXT_DESCRIPTIONS
 from charlm.errors import ConfigError
-from charlm.options import option
+from charlm.options import RECIPE, current_spellings, option
+from charlm.training.config import TrainConfig
+from charlm.training.recipes import RECIPES
 
 EXAMPLE_WORDS = 10
 
@@ -85,6 +87,8 @@ def describe(path: str) -> dict[str, Any]:
         "learning_rate": _current_lr(checkpoint.optimizer_state),
         "lr_schedule": checkpoint.lr_schedule,
         "initialised_from": checkpoint.initialised_from,
+        # A checkpoint of an earlier charlm may record the tutorial recipe as its former switch.
+        "recipe": current_spellings(TrainConfig, config).get(RECIPE),
         "config": config,
     }
 
@@ -159,6 +163,10 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
                 + (f" (decayed {schedule['reductions']} time(s))" if schedule else ""),
             )
         )
+    recipe = info["recipe"]
+    if recipe:
+        rows.append(("recipe", f"{recipe} ({RECIPES[recipe].paper})" if recipe in RECIPES
+                     else recipe))
     origin = info["initialised_from"]
     if origin:
         rows.append(("fine-tuned from", f"{origin['file']} (sha256 {origin['sha256'][:12]}...)"))

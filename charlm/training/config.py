@@ -28,6 +28,7 @@ from charlm.distribution import install_hint
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
 from charlm.options import Former, option, origins_field, settings_of
+from charlm.training.recipes import recipe_names, recipe_settings
 
 if TYPE_CHECKING:
     from charlm.model.network import ModelConfig
@@ -277,13 +278,20 @@ class TrainConfig:
         maximum=10.0,
         panel="Optimisation",
     )
-    tutorial_schedule: bool = option(
-        False,
-        "Learn as the tutorial did: RMSprop at 0.001 on batches of 64 sentences, reporting the "
-        "last step's weights (the defaults learn faster: 0.002 on batches of 128, reporting a "
-        "moving average of the weights). Both keep the rate constant; --lr-decay lowers it. "
-        "Settings given explicitly still win.",
+    recipe: str | None = option(
+        None,
+        "A named bundle of model and optimisation settings, as a paper trained its model: "
+        f"{', '.join(recipe_names())} (charlm recipes lists each with its paper and published "
+        "perplexity). Each setting of the recipe that no flag or variable gives takes the "
+        "recipe's value. tutorial learns as the tutorial did (--tutorial-schedule is another "
+        "spelling): each sentence alone, RMSprop at 0.001 on batches of 64 sentences, reporting "
+        "the last step's weights; the defaults learn faster, at 0.002 on batches of 128, "
+        "reporting a moving average of the weights. Both keep the rate constant; --lr-decay "
+        "lowers it.",
+        choices=recipe_names(),
         panel="Optimisation",
+        fixed=True,
+        formerly=(Former("tutorial_schedule", {True: "tutorial", False: None}, switch=True),),
     )
     decay: float = option(
         0.9,
@@ -408,17 +416,14 @@ class TrainConfig:
     cache_dir: str | None = option(None, CACHE_DIR_HELP, panel="Data", shared=True)
     origins: dict[str, str] = origins_field()
 
-    # Defaults that a switch changes: with --tutorial-schedule, the tutorial's rate, constant,
-    # its batch size, and the last step's weights.
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tutorial_schedule": {"learning_rate": 0.001, "lr_decay": 1.0, "batch_size": 64,
-                              "weight_average": 0.0, "context": SENTENCE},
-    }
+    # What --recipe NAME gives each setting that no flag or variable gives.
+    RECIPES: ClassVar[dict[str, Mapping[str, Any]]] = recipe_settings()
 
     # What a checkpoint's settings that lack a field meant: how charlm trained before the field
     # existed, so that --resume goes on as the run began.
     BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS,
-                                              "context": SENTENCE, "split": PARAGRAPHS}
+                                              "context": SENTENCE, "split": PARAGRAPHS,
+                                              "recipe": None}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.

@@ -21,6 +21,7 @@ from charlm.data.corpus import fingerprint, legacy_fingerprint
 from charlm.data.prepare import PreparedCorpus, encode_corpus
 from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
 from charlm.options import (
+    current_spellings,
     fixed_fields,
     given_fields,
     option_fields,
@@ -144,7 +145,8 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
     if missing:
         raise CheckpointError(f"{path} cannot be resumed: it has no {', '.join(missing)} (written "
                               "by an older charlm?); start a new run without --resume")
-    stored = TrainConfig.BEFORE_FIELD | (checkpoint.train_config or {})
+    stored = TrainConfig.BEFORE_FIELD | current_spellings(TrainConfig,
+                                                          checkpoint.train_config or {})
     merged = inherit(
         config, {f.name: stored[f.name] for f in option_fields(TrainConfig)
                  if f.name not in NOT_INHERITED and f.name in stored},
