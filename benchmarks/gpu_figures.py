@@ -156,7 +156,9 @@ def sync_figures(corpus: str, device: str, steps: int, flags: list[str],
             run = build_run(config, Reporter(Console(file=io.StringIO())), held)
             run.model.train()
             epoch = run.epoch_batches(0)
-            train_step(run, epoch.batch(0))  # cuDNN and the caching allocators set up first
+            # cuDNN and the caching allocators set up first
+            first = epoch.batch(0)
+            train_step(run, first, first.tokens)
             done = min(steps, epoch.count - 1)
             places = synchronising_places(run, [epoch.batch(i) for i in range(1, done + 1)])
         label = f"--context {context}"
@@ -175,7 +177,7 @@ def synchronising_places(run: Run, batches: list[Batch]) -> Counter[str]:
             torch.cuda.set_sync_debug_mode("warn")
         try:
             for batch in batches:
-                train_step(run, batch)
+                train_step(run, batch, batch.tokens)
         finally:
             if cuda:
                 torch.cuda.set_sync_debug_mode("default")

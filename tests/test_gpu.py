@@ -111,7 +111,9 @@ def test_a_training_steps_loss_never_waits_for_the_gpu(corpus_file: Path, tmp_pa
         run.model.train()
         epoch = run.epoch_batches(0)
         assert epoch.count >= 4
-        train_step(run, epoch.batch(0))  # cuDNN and the caching allocators set up first
+        # cuDNN and the caching allocators set up first
+        first = epoch.batch(0)
+        train_step(run, first, first.tokens)
         torch.cuda.set_sync_debug_mode("error")
         try:
             losses = [batch_loss(run, epoch.batch(index)) for index in (1, 2, 3)]

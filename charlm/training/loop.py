@@ -131,8 +131,9 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
                             epoch.sentences_before(epoch_end), done_in_epoch)
         figures.pause()
         for first in ranks.step_starts(progress.batch_in_epoch, epoch.count):
-            figures.add_step_loss(train_step(run, epoch.batch(first + ranks.rank)))
             sentences, tokens = epoch.step_totals(first)
+            figures.add_step_loss(train_step(run, epoch.batch(first + ranks.rank),
+                                             tokens / ranks.world_size))
             epoch_ended = progress.advance(sentences, tokens, ranks.world_size, epoch_end)
             done_in_epoch += sentences
             report_due = progress.report_due(sentences, config.print_every, epoch_ended,
@@ -176,12 +177,15 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
     return run.checkpointer.out
 
 
-def train_step(run: Run, batch: Batch) -> torch.Tensor:
+def train_step(run: Run, batch: Batch, tokens_per_rank: float) -> torch.Tensor:
     """One optimizer step on this rank's batch (in document context, on from the state its
-    rows carried out of their last window); returns the batch's summed loss, on the device."""
+    rows carried out of their last window); returns the batch's summed loss, on the device.
+    The loss is divided by the step's predicted tokens per rank, not the batch's own: the
+    ranks' gradients, averaged, are then those of the mean over every rank's tokens, as one
+    process of all their rows takes, even when the ranks' batches predict unequal counts."""
     loss_sum = batch_loss(run, batch)
     run.optimizer.zero_grad(set_to_none=True)
-    (loss_sum / batch.tokens).backward()
+    (loss_sum / tokens_per_rank).backward()
     if run.config.clip_norm > 0:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip_norm)
     run.optimizer.step()
