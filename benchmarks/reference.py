@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,18 +38,25 @@ CLIP = 0.25
 
 
 class ExampleModel(nn.Module):
-    """Embedding → GRU → Linear, sequence-first, as the example's RNNModel (without dropout)."""
+    """Embedding → GRU (or LSTM) → Linear, sequence-first, as the example's RNNModel: its
+    initialisation (embedding and output weights uniform in ±0.1, output bias zero), and with
+    `dropout` its dropout on the embedding output, between the layers and before the output
+    layer (none here by default)."""
 
-    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int) -> None:
+    def __init__(self, vocab: int, embedding: int, hidden: int, layers: int, cell: str = "GRU",
+                 dropout: float = 0.0) -> None:
         super().__init__()
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.encoder = nn.Embedding(vocab, embedding)
-        self.rnn = nn.GRU(embedding, hidden, layers)
+        self.rnn = getattr(nn, cell)(embedding, hidden, layers, dropout=dropout)
         self.decoder = nn.Linear(hidden, vocab)
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
 
-    def forward(self, words: torch.Tensor, hidden: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        output, hidden = self.rnn(self.encoder(words), hidden)
-        return self.decoder(output).view(-1, self.decoder.out_features), hidden
+    def forward(self, words: torch.Tensor, hidden: Any) -> tuple[torch.Tensor, Any]:
+        output, hidden = self.rnn(self.drop(self.encoder(words)), hidden)
+        return self.decoder(self.drop(output)).view(-1, self.decoder.out_features), hidden
 
 
 def batchify(tokens: np.ndarray, columns: int) -> torch.Tensor:

@@ -405,8 +405,9 @@ def document_flags(folder: Path, out: Path, **changes: object) -> dict:
 
 
 @pytest.mark.parametrize("cell", [{"cell": "gru", "dropout": 0.3},
-                                  {"cell": "lstm", "softmax": "adaptive"}],
-                         ids=["gru-dropout", "lstm-adaptive"])
+                                  {"cell": "lstm", "softmax": "adaptive"},
+                                  {"cell": "gru", "bptt_random": True}],
+                         ids=["gru-dropout", "lstm-adaptive", "gru-random-windows"])
 def test_a_run_stopped_inside_a_window_resumes_exactly(tmp_path: Path, cell: dict) -> None:
     folder = write_documents(tmp_path / "novels")
     flags = document_flags(folder, tmp_path / "x.pt", epochs=2, print_every=90, **cell)

@@ -11,7 +11,8 @@ side, and steps through all rows at once in windows of `--bptt` tokens, the last
 carrying each row's state from one window to the next. Every position of the stream is predicted
 once an epoch; only the last position of a row one token shorter than the others is padding.
 Where the cut falls changes every epoch, so a token does not always come at the same place of
-its window.
+its window. With random window lengths (AWD-LSTM's, `--bptt-random`) the windows are drawn from
+the epoch's own random numbers too: the same on every rank, the same again when a run resumes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from charlm.errors import CorpusError
 # Held-out validation takes whole documents from a corpus of at least this many (when some make
 # up the share); from fewer, the end of every document.
 DOCUMENTS_PER_HELD_OUT = 20
+# AWD-LSTM's random window length (Merity et al. 2018, awd-lstm-lm's main.py): the window is
+# `--bptt` tokens, or half of it with this probability, then drawn from a normal distribution of
+# this deviation around that, and never shorter than the minimum (nor than `--bptt` itself).
+HALF_WINDOW_PROBABILITY = 0.05
+WINDOW_DEVIATION = 5.0
+MIN_RANDOM_WINDOW = 5
 
 
 def sentence_starts(sentences: EncodedSentences) -> np.ndarray:
@@ -111,15 +118,15 @@ class StreamEpoch:
     """One epoch of document-context training: the stream read round from position `shift`
     (its end runs on into its start, where a document begins, so nothing is left out), cut into
     `rows` rows for each of `world` ranks, as even as can be: each `length` tokens, the first
-    `longer` rows one more. The rows are read side by side in windows of `window` tokens, the
-    last window shorter where a row is not a whole number of windows; a row one token shorter
-    than the longest ends in one padded position. Batch `index` is window index // world of
-    rank index % world's rows."""
+    `longer` rows one more. The rows are read side by side in windows, window w from row offset
+    `edges[w]` to `edges[w + 1]` (the last edge: the longest row's length); a row one token
+    shorter than the longest ends in one padded position. Batch `index` is window index // world
+    of rank index % world's rows, so every rank steps through windows of the same length."""
 
     stream: Stream
     rows: int
     world: int
-    window: int
+    edges: np.ndarray
     length: int
     longer: int
     shift: int
@@ -130,7 +137,7 @@ class StreamEpoch:
 
     @property
     def windows(self) -> int:
-        return -(-self.longest // self.window)
+        return len(self.edges) - 1
 
     @property
     def count(self) -> int:
@@ -147,17 +154,16 @@ class StreamEpoch:
         window, rank = divmod(index, self.world)
         starts, lengths = (part[rank * self.rows : (rank + 1) * self.rows]
                            for part in self._rows())
-        offsets = window * self.window + np.arange(min(self.window,
-                                                       self.longest - window * self.window))
+        offsets = np.arange(self.edges[window], self.edges[window + 1])
         positions = (starts[:, None] + offsets) % len(self.stream)
         return stream_batch(self.stream, positions, offsets < lengths[:, None])
 
     def step_totals(self, first: int) -> tuple[int, int]:
-        begin = first // self.world * self.window
-        return self._totals(begin, begin + self.window)
+        window = first // self.world
+        return self._totals(int(self.edges[window]), int(self.edges[window + 1]))
 
     def sentences_before(self, index: int) -> int:
-        return self._totals(0, index // self.world * self.window)[0]
+        return self._totals(0, int(self.edges[index // self.world]))[0]
 
     def _totals(self, begin: int, end: int) -> tuple[int, int]:
         """The sentences finished and tokens predicted between row offsets [begin, end) of
@@ -177,11 +183,33 @@ def epoch_shift(rng: np.random.Generator, window: int) -> int:
     return int(rng.integers(window))
 
 
+def fixed_windows(longest: int, window: int) -> np.ndarray:
+    """The edges of windows of `window` tokens over rows of at most `longest`, the last one
+    shorter."""
+    return np.append(np.arange(0, longest, window), longest)
+
+
+def random_windows(rng: np.random.Generator, longest: int, window: int) -> np.ndarray:
+    """The edges of windows of AWD-LSTM's random lengths over rows of at most `longest`, the
+    last one cut short at the row's end. As many lengths are drawn as the shortest windows
+    could need, so the draw depends on nothing but the epoch's random numbers and the rows."""
+    shortest = min(MIN_RANDOM_WINDOW, window)
+    count = longest // shortest + 1
+    halved = rng.random(count) < HALF_WINDOW_PROBABILITY
+    means = np.where(halved, window / 2, window)
+    # int() of a draw, as awd-lstm-lm's, rounds towards zero.
+    lengths = np.maximum(shortest, rng.normal(means, WINDOW_DEVIATION).astype(np.int64))
+    ends = np.cumsum(lengths)
+    inside = ends[: np.searchsorted(ends, longest)]
+    return np.concatenate([[0], inside, [longest]]).astype(np.int64)
+
+
 def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int, epoch: int,
-                 world: int = 1) -> StreamEpoch:
+                 world: int = 1, random_lengths: bool = False) -> StreamEpoch:
     """Epoch `epoch`'s cut, a function of (seed, epoch) alone: the documents shuffled, the cut
     shifted by up to a window, `rows` rows for each of `world` ranks, together every position of
-    the stream once (a stream shorter than a window per row takes shorter windows)."""
+    the stream once (a stream shorter than a window per row takes shorter windows). The windows
+    are `window` tokens, or with `random_lengths` of AWD-LSTM's random lengths around it."""
     rng = np.random.default_rng([seed, epoch])
     stream = Stream.of(sentences, rng.permutation(sentences.document_count))
     every = rows * world
@@ -190,8 +218,12 @@ def stream_epoch(sentences: EncodedSentences, rows: int, window: int, seed: int,
         raise CorpusError(f"the training text has {len(stream):,} tokens, fewer than the "
                           f"{every:,} rows a step trains on side by side; lower --batch-size or "
                           "give a longer corpus")
-    window = min(window, length + (1 if longer else 0))
-    return StreamEpoch(stream, rows, world, window, length, longer, epoch_shift(rng, window))
+    longest = length + (1 if longer else 0)
+    window = min(window, longest)
+    shift = epoch_shift(rng, window)
+    edges = (random_windows(rng, longest, window) if random_lengths
+             else fixed_windows(longest, window))
+    return StreamEpoch(stream, rows, world, edges, length, longer, shift)
 
 
 def held_out_documents(sentences: EncodedSentences, fraction: float, seed: int

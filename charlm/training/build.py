@@ -79,6 +79,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     caller closes it."""
     start = choose_start(config)
     config, out = start.config, start.out
+    config.check_windows()
     ranks = Ranks.from_environment()
     runtime = Runtime.start(config.device, config.threads, config.amp, ranks.local_rank,
                             ranks.local_world_size)

@@ -27,7 +27,7 @@ from charlm.devices import DEVICE_CHOICES
 from charlm.distribution import install_hint
 from charlm.errors import ConfigError
 from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
-from charlm.options import Former, option, origins_field, settings_of
+from charlm.options import Former, option, origins_field, settings_of, source_of
 from charlm.training.recipes import recipe_names, recipe_settings
 
 if TYPE_CHECKING:
@@ -192,6 +192,17 @@ class TrainConfig:
         "window to the next, and gradients flow back at most this far.",
         minimum=1,
         maximum=100_000,
+        panel="Optimisation",
+        fixed=True,
+    )
+    bptt_random: bool = option(
+        False,
+        "Document context: AWD-LSTM's random window length: each window --bptt tokens, or half "
+        "of it one time in 20, then drawn from a normal distribution of deviation 5 around that "
+        "(at least 5 tokens, or --bptt if smaller); each step's learning rate is scaled by its "
+        "window's length / --bptt, as AWD-LSTM's, so every token weighs the same. The lengths "
+        "are drawn from --seed and the epoch: a resumed run and every torchrun rank cut the "
+        "same windows.",
         panel="Optimisation",
         fixed=True,
     )
@@ -423,7 +434,7 @@ class TrainConfig:
     # existed, so that --resume goes on as the run began.
     BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS,
                                               "context": SENTENCE, "split": PARAGRAPHS,
-                                              "recipe": None}
+                                              "recipe": None, "bptt_random": False}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.
@@ -444,6 +455,16 @@ class TrainConfig:
             # A resumed or fine-tuned model's settings are the checkpoint's; the run checks the
             # merged ones.
             self.check_model(sources)
+
+    def check_windows(self) -> None:
+        """Random window lengths cut running text: sentence context has no windows. Checked
+        once a run's settings are merged with a checkpoint's, which may hold the context."""
+        if self.bptt_random and self.context == SENTENCE:
+            raise ConfigError(
+                f"{source_of(self, 'bptt_random')} draws the lengths of the windows of running "
+                f"text, but this run reads each sentence alone (context sentence, from "
+                f"{source_of(self, 'context')}), without windows: train with --context document "
+                f"or leave out {source_of(self, 'bptt_random')}")
 
     def check_model(self, sources: Mapping[str, str] | None = None) -> None:
         # Before the corpus is read, every word (0) is at least the smallest vocabulary.

@@ -14,8 +14,8 @@ as Ctrl-C does.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Mapping
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
@@ -188,10 +188,35 @@ def train_step(run: Run, batch: Batch, tokens_per_rank: float) -> torch.Tensor:
     (loss_sum / tokens_per_rank).backward()
     if run.config.clip_norm > 0:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip_norm)
-    run.optimizer.step()
+    with scaled_rate(run.optimizer, window_rate_scale(run.config, batch)):
+        run.optimizer.step()
     if run.average is not None:
         run.average.update(run.model)
     return loss_sum
+
+
+def window_rate_scale(config: TrainConfig, batch: Batch) -> float:
+    """What a step's learning rate is multiplied by: with random window lengths, the window's
+    length / --bptt, as AWD-LSTM's (a step's loss is a mean over its tokens, so a shorter
+    window would otherwise weigh each of its tokens more); else 1."""
+    return batch.inputs.shape[1] / config.bptt if config.bptt_random else 1.0
+
+
+@contextmanager
+def scaled_rate(optimizer: torch.optim.Optimizer, scale: float) -> Iterator[None]:
+    """The optimizer's rates multiplied by `scale` inside, restored exactly after (the schedule
+    owns the rate)."""
+    if scale == 1.0:
+        yield
+        return
+    rates = [group["lr"] for group in optimizer.param_groups]
+    for group, rate in zip(optimizer.param_groups, rates):
+        group["lr"] = rate * scale
+    try:
+        yield
+    finally:
+        for group, rate in zip(optimizer.param_groups, rates):
+            group["lr"] = rate
 
 
 def batch_loss(run: Run, batch: Batch) -> torch.Tensor:

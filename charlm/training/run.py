@@ -63,7 +63,7 @@ class Run:
         config, world = self.config, self.ranks.world_size
         if self.carried is not None:
             return stream_epoch(self.train_set, config.batch_size, config.bptt, config.seed,
-                                epoch, world)
+                                epoch, world, config.bptt_random)
         return sentence_epoch(self.train_set, config.batch_size, config.seed, epoch, world)
 
     def rank_state(self) -> dict[str, dict[str, torch.Tensor]]:
