@@ -264,8 +264,8 @@ def test_bf16_loss_is_close_to_float32() -> None:
     targets[0, 5:] = -100
     device = torch.device("cpu")
     with torch.no_grad():
-        full, _ = Runtime(device, 1, amp=False).loss_module(model)(inputs, targets)
-        half, _ = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
+        full, _, _ = Runtime(device, 1, amp=False).loss_module(model)(inputs, targets)
+        half, _, _ = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
     assert half.dtype == torch.float32
     assert abs(float(half) - float(full)) < 0.02 * float(full)
 
