@@ -205,8 +205,8 @@ def test_ar_and_tar_are_their_terms_over_the_positions_that_count() -> None:
     pairs[1, 2] = False  # steps 2 and 3 of row 1 are in different documents
     model.train()
     loss, penalty, _ = model.training_loss(inputs, targets, None, resets)
-    assert float(penalty.detach()) == pytest.approx(float(hand_penalty(hidden, counted, pairs, alpha,
-                                                              beta)), rel=1e-5)
+    expected = hand_penalty(hidden, counted, pairs, alpha, beta)
+    assert float(penalty.detach()) == pytest.approx(float(expected), rel=1e-5)
     model.eval()
     assert torch.equal(loss, model.stream_loss(inputs, targets, None, resets)[0])
 
