@@ -220,7 +220,7 @@ def test_ar_reads_the_dropped_output() -> None:
     _, penalty, _ = model.training_loss(inputs, targets)
     rows = torch.cat(output.inputs)  # the dropped outputs of the positions with a target
     assert len(rows) == int((targets != IGNORE).sum())
-    assert float(penalty) == pytest.approx(float(2.0 * rows.pow(2).mean()), rel=1e-5)
+    assert float(penalty.detach()) == pytest.approx(float(2.0 * rows.pow(2).mean()), rel=1e-5)
 
 
 def test_a_training_step_descends_the_loss_plus_ar_and_tar_and_reports_the_loss(

@@ -30,12 +30,7 @@ from charlm.model.kinds import (
     STEP,
 )
 from charlm.model.layered import FusedLayers, LayeredRNN
-from charlm.model.regularisers import (
-    activation_penalty,
-    drop,
-    dropped_words,
-    temporal_penalty,
-)
+from charlm.model.regularisers import activation_penalty, drop, dropped_words, temporal_penalty
 from charlm.model.softmax import SOFTMAXES, cutoffs_problem
 from charlm.model.state import State, detach_state, map_state, state_parts
 
@@ -216,33 +211,32 @@ def _zero_rows(state: State, keep: torch.Tensor) -> State:
 
 
 def recurrent_layers(config: ModelConfig) -> nn.Module:
-    """The stacked recurrent layers, called as nn.GRU / nn.LSTM with batch_first (LayeredRNN's
-    also with the masks of a window)."""
+    """The stacked recurrent layers, called as nn.GRU / nn.LSTM with batch_first (a
+    LayeredRNN also with the masks of a window)."""
     # PyTorch applies dropout between layers only; it warns when asked for it with one layer.
     between, mask = config.between_layers if config.layers > 1 else (0.0, STEP)
-    if config.hand_written:
-        return HandWrittenRNN(
-            config.cell,
-            config.embedding_dim,
-            config.hidden_dim,
-            config.layers,
-            dropout=between,
-            gate_activation=config.gate_activation,
-            # The tutorial's Theano GRU (hard-sigmoid gates) resets the state before the
-            # recurrent product, as Cho et al. 2014; with sigmoid gates the hand-written GRU is
-            # cuDNN's.
-            reset_before=config.cell == "gru" and config.gate_activation == "hard-sigmoid",
-            last_hidden_size=config.last_hidden_dim,
-            dropout_mask=mask,
-            weight_drop=config.weight_drop,
-        )
-    if config.layer_by_layer:
+    if not config.hand_written and config.layer_by_layer:
         return FusedLayers(config.cell, config.embedding_dim, config.layer_sizes, between, mask,
                            config.weight_drop)
-    fused = CELLS[config.cell].fused
-    assert fused is not None
-    return fused(config.embedding_dim, config.hidden_dim, config.layers, batch_first=True,
-                 dropout=between)
+    if not config.hand_written:
+        fused = CELLS[config.cell].fused
+        assert fused is not None
+        return fused(config.embedding_dim, config.hidden_dim, config.layers,
+                                         batch_first=True, dropout=between)
+    return HandWrittenRNN(
+        config.cell,
+        config.embedding_dim,
+        config.hidden_dim,
+        config.layers,
+        dropout=between,
+        gate_activation=config.gate_activation,
+        # The tutorial's Theano GRU (hard-sigmoid gates) resets the state before the recurrent
+        # product, as Cho et al. 2014; with sigmoid gates the hand-written GRU is cuDNN's.
+        reset_before=config.cell == "gru" and config.gate_activation == "hard-sigmoid",
+        last_hidden_size=config.last_hidden_dim,
+        dropout_mask=mask,
+        weight_drop=config.weight_drop,
+    )
 
 
 class TargetRows(NamedTuple):
