@@ -17,6 +17,7 @@ other columns zero; so whatever carries, trims or stores a state needs nothing o
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from charlm.model.state import State, state_of, state_parts
 
 # The weights of every cell's layer k, as PyTorch's fused layers name them (with _l<k>).
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+SEPARATE_WEIGHTS_WARNING = "RNN module weights are not part of single contiguous chunk of memory"
 
 
 @dataclass(frozen=True)
@@ -158,5 +160,9 @@ class FusedLayers(LayeredRNN):
         weights = {"weight_ih_l0": w_ih, "weight_hh_l0": w_hh, "bias_ih_l0": b_ih,
                    "bias_hh_l0": b_hh}
         state = state_of([part.unsqueeze(0).contiguous() for part in parts])
-        outputs, final = functional_call(self.templates[k], weights, (x, state), strict=True)
+        with warnings.catch_warnings():
+            # cuDNN copies weights it is handed separately into one buffer at each call, and
+            # warns of it: a layer given a dropped matrix has no other way.
+            warnings.filterwarnings("ignore", message=SEPARATE_WEIGHTS_WARNING)
+            outputs, final = functional_call(self.templates[k], weights, (x, state), strict=True)
         return outputs, [part[0] for part in state_parts(final)]
