@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from corpora import write_corpus
 from test_resume import SignalAfter, assert_same_state, metric_lines
 from training import TINY, config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
@@ -267,14 +268,16 @@ def test_evaluation_scoring_generation_and_dynamic_evaluation_drop_nothing(
                                             "dropout_output": 0.0})), quiet_reporter())
     assert load_checkpoint(regularised)["model_config"]["weight_drop"] == 0.5
     plain = strip_regularisers(regularised, tmp_path / "plain.pt")
+    text = str(write_corpus(tmp_path / "text.txt", sentences=40, seed=3))
     lines = ["Anna walked to the river.", "Was Ben quiet in the morning?"]
     results = []
     for path in (regularised, regularised, plain):
         model = charlm.load(path)
-        results.append((model.evaluate_files([str(corpus_file)]).surprisal,
-                        model.evaluate_files([str(corpus_file)], dynamic=True).surprisal,
+        results.append((model.evaluate_files([text]).surprisal,
+                        model.evaluate_files([text], dynamic=True).surprisal,
                         [s.log_prob for s in model.score(lines)],
-                        model.generate(3, seed=4), model.next_words("anna", k=3)))
+                        model.generate(2, seed=4, min_words=1, max_words=8, allow_unknown=True),
+                        model.next_words("anna", k=3)))
     for result in results[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(result[:2], results[0][:2]))
         assert result[2:] == results[0][2:]
