@@ -108,7 +108,8 @@ def _duration(seconds: float | None) -> str:
 
 
 def _regularisers(values: Mapping[str, Any]) -> str:
-    """The regularisers that are on, as flags: `dropout-input 0.4 (locked), ar 2.0`."""
+    """The regularisers that are on, as flags: `dropout-input 0.4, ar 2.0 (dropout masks
+    locked)`."""
     mask = values.get("dropout_mask")
     return ", ".join(f"{name.replace('_', '-')} {value}" for name, value in values.items()
                      if name != "dropout_mask") + (f" (dropout masks {mask})" if mask else "")

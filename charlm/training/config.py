@@ -247,9 +247,9 @@ class TrainConfig:
     )
     last_hidden_dim: int = option(
         0,
-        "Size of the last recurrent layer, the one the output layer reads, when it differs from "
-        "the others (AWD-LSTM: --hidden-dim 1150 --layers 3 --last-hidden-dim 400, tied to an "
-        "--embedding-dim of 400); 0: --hidden-dim.",
+        "Size of the last recurrent layer, the one the output layer reads, when it is smaller "
+        "than the others (AWD-LSTM: --hidden-dim 1150 --layers 3 --last-hidden-dim 400, tied to "
+        "an --embedding-dim of 400); 0: --hidden-dim.",
         minimum=0,
         maximum=65536,
         panel="Model",
