@@ -61,6 +61,9 @@ def test_new_options_reach_the_saved_model(corpus_file: Path, tmp_path: Path) ->
         "vocab_size": 0, "embedding_dim": 8, "hidden_dim": 16, "layers": 1, "cell": "cifg-lstm",
         "gate_activation": "hard-sigmoid", "implementation": "auto", "dropout": 0.25,
         "tie_weights": False, "bptt_truncate": 5, "softmax": "full", "cutoffs": [],
+        "last_hidden_dim": 0, "dropout_input": 0.0, "dropout_hidden": 0.0,
+        "dropout_output": 0.0, "dropout_mask": "locked", "dropout_embedding": 0.0,
+        "weight_drop": 0.0, "ar": 0.0, "tar": 0.0,
     }
 
 

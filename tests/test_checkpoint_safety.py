@@ -93,19 +93,19 @@ def test_disk_full_during_a_save_keeps_the_previous_checkpoint(
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_loss = RNNLanguageModel.stream_loss
+    real_loss = RNNLanguageModel.training_loss
     steps = {"n": 0}
 
     def loss_going_nan(self: RNNLanguageModel, inputs: torch.Tensor, targets: torch.Tensor,
-                       *state: Any) -> tuple[torch.Tensor, Any]:
-        total, final = real_loss(self, inputs, targets, *state)
+                       *state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        total, penalty, final = real_loss(self, inputs, targets, *state)
         if self.training:
             steps["n"] += 1
             if steps["n"] == 10:
-                return total * math.nan, final
-        return total, final
+                return total * math.nan, penalty, final
+        return total, penalty, final
 
-    monkeypatch.setattr(RNNLanguageModel, "stream_loss", loss_going_nan)
+    monkeypatch.setattr(RNNLanguageModel, "training_loss", loss_going_nan)
     out = tmp_path / "nan.pt"
     with pytest.raises(TrainingDiverged) as diverged:
         # Sentence context: a report every 4 steps of 16 sentences.

@@ -264,8 +264,8 @@ def test_bf16_loss_is_close_to_float32() -> None:
     targets[0, 5:] = -100
     device = torch.device("cpu")
     with torch.no_grad():
-        full, _ = Runtime(device, 1, amp=False).loss_module(model)(inputs, targets)
-        half, _ = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
+        full, _, _ = Runtime(device, 1, amp=False).loss_module(model)(inputs, targets)
+        half, _, _ = Runtime(device, 1, amp=True).loss_module(model)(inputs, targets)
     assert half.dtype == torch.float32
     assert abs(float(half) - float(full)) < 0.02 * float(full)
 
@@ -310,13 +310,19 @@ def test_a_rate_decayed_on_rank_0_reaches_every_rank(tmp_path: Path, corpus_file
 # the uninterrupted run's masks only if every rank's state was saved and restored. One report
 # per epoch, so a run of one epoch reports where a run of two does.
 DROPOUT_RUN = [*without(ARGS, "--epochs"), "--epochs", "2", "--dropout", "0.3"]
+# Every regulariser: masks locked for a window, words dropped, weight drop on the fused layers.
+REGULARISED_RUN = [*without(DROPOUT_RUN, "--dropout"), "--cell", "lstm", "--dropout-input", "0.3",
+                   "--dropout-hidden", "0.25", "--dropout-output", "0.4", "--dropout-embedding",
+                   "0.1", "--weight-drop", "0.5", "--ar", "2", "--tar", "1"]
 
 
 @pytest.mark.slow
-def test_two_ranks_with_dropout_resume_bit_exact(tmp_path: Path, corpus_file: Path) -> None:
+@pytest.mark.parametrize("flags", [DROPOUT_RUN, REGULARISED_RUN], ids=["dropout", "regularised"])
+def test_two_ranks_with_dropout_resume_bit_exact(tmp_path: Path, corpus_file: Path,
+                                                 flags: list[str]) -> None:
     whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
-    runs = [["-o", str(whole), *DROPOUT_RUN],
-            ["-o", str(parts), *without(DROPOUT_RUN, "--epochs"), "--epochs", "1"],
+    runs = [["-o", str(whole), *flags],
+            ["-o", str(parts), *without(flags, "--epochs"), "--epochs", "1"],
             ["--resume", str(parts), "--epochs", "2"]]
     for run in runs:
         with Child(torchrun("-m", "charlm", "train", str(corpus_file), *run),

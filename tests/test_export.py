@@ -185,6 +185,16 @@ def test_every_cell_exports(cell: str, gates: str, tmp_path: Path) -> None:
                          tmp_path)
 
 
+@pytest.mark.slow
+def test_a_smaller_last_layer_exports_and_its_regularisers_export_nothing(tmp_path: Path) -> None:
+    # The last layer's state fills the first columns of its slice of the state (layered.py).
+    assert_exports_agree(ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=8, layers=2,
+                                     cell="lstm", last_hidden_dim=6, tie_weights=True,
+                                     dropout_input=0.4, dropout_hidden=0.3, dropout_output=0.4,
+                                     dropout_embedding=0.1, weight_drop=0.5, ar=2.0, tar=1.0),
+                         tmp_path)
+
+
 def test_adaptive_softmax_exports(tmp_path: Path) -> None:
     assert_exports_agree(ModelConfig(vocab_size=30, embedding_dim=6, hidden_dim=8,
                                      softmax="adaptive", cutoffs=(10, 20)), tmp_path)

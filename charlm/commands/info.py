@@ -16,6 +16,7 @@ import typer
 
 from charlm.data.settings import CONTEXT_DESCRIPTIONS
 from charlm.errors import ConfigError
+from charlm.model.kinds import REGULARISERS
 from charlm.options import RECIPE, current_spellings, option
 from charlm.training.config import TrainConfig
 from charlm.training.recipes import RECIPES
@@ -65,6 +66,7 @@ def describe(path: str) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "charlm_version": checkpoint.charlm_version,
         "model": trained.model.config.to_dict() | {"parameters": trained.model.parameter_count()},
+        "regularisers": trained.model.config.regularisers(),
         "vocabulary": {
             "size": len(words),
             "special_tokens": list(SPECIAL_TOKENS),
@@ -109,6 +111,14 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
+def _regularisers(values: Mapping[str, Any]) -> str:
+    """The regularisers that are on, as flags: `dropout-input 0.4, ar 2.0 (dropout masks
+    locked)`."""
+    mask = values.get("dropout_mask")
+    return ", ".join(f"{name.replace('_', '-')} {value}" for name, value in values.items()
+                     if name != "dropout_mask") + (f" (dropout masks {mask})" if mask else "")
+
+
 def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else "?"
 
@@ -120,7 +130,11 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
         typer.echo(json.dumps(info, ensure_ascii=False))
         return info
     model, vocab, tok, prog = info["model"], info["vocabulary"], info["tokenizer"], info["progress"]
-    shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in ("parameters", "vocab_size"))
+    # The regularisers have a row of their own, shown where one is on.
+    left_out = {"parameters", "vocab_size", "dropout_mask", *REGULARISERS}
+    if not model.get("last_hidden_dim"):
+        left_out.add("last_hidden_dim")
+    shape = ", ".join(f"{k} {v}" for k, v in model.items() if k not in left_out)
     tokenizer_text = (
         f"{tok['splitter']}, text split {tok['split']}, words {tok['words']}, "
         f"lowercase {'yes' if tok['lowercase'] else 'no'}, "
@@ -138,6 +152,8 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
             f"{info['format']} version {info['format_version']} (charlm {info['charlm_version']})",
         ),
         ("model", shape),
+        *([("regularisers", _regularisers(info["regularisers"]))] if info["regularisers"]
+          else []),
         ("parameters", _count(model["parameters"])),
         ("vocabulary", f"{vocab['size']:,} words, e.g. {' '.join(vocab['examples'])}"),
         ("tokenizer", tokenizer_text),

@@ -25,7 +25,7 @@ The weights that adapt are a copy: the model given, and the checkpoint it came f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,16 +97,16 @@ def reading_segments(lengths: np.ndarray, segment_tokens: int) -> list[np.ndarra
 
 
 class Adaptation:
-    """The weights that adapt while reading: a copy of a model (dropout off), the trained
+    """The weights that adapt while reading: a copy of a model (nothing dropped), the trained
     weights they decay towards, each weight's step divisor √ms + ε, and the bound on a step."""
 
     def __init__(self, model: RNNLanguageModel, settings: DynamicSettings,
                  gradients: TrainingGradients) -> None:
         device = next(model.parameters()).device
         self.settings = settings
-        self.model = RNNLanguageModel(replace(model.config, dropout=0.0)).to(device)
+        self.model = RNNLanguageModel(model.config.without_dropout()).to(device)
         self.model.load_state_dict(model.state_dict())
-        # Training mode, so a GPU's recurrent layers can take gradients; with no dropout it
+        # Training mode, so a GPU's recurrent layers can take gradients; with nothing dropped it
         # computes what evaluation mode does.
         self.model.train()
         parameters = list(self.model.parameters())

@@ -32,15 +32,14 @@ torch.compile were both slower for these cells (benchmarks/cell_speed.py measure
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, CellKind
-from charlm.model.state import State, state_parts
+from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, STEP, CellKind
+from charlm.model.layered import LayeredRNN
 
 # A layer's outputs (batch, time, hidden), its last h, and its last c (None without a cell state).
 LayerResult = tuple[Tensor, Tensor, "Tensor | None"]
@@ -156,8 +155,9 @@ def _cell(kind: CellKind) -> Cell:
 CELLS: dict[str, Cell] = {name: _cell(kind) for name, kind in CELL_KINDS.items()}
 
 
-class HandWrittenRNN(nn.Module):
-    """A stack of hand-written recurrent layers, called like nn.GRU / nn.LSTM with batch_first.
+class HandWrittenRNN(LayeredRNN):
+    """A stack of hand-written recurrent layers, called like nn.GRU / nn.LSTM with batch_first
+    (layered.py: the sizes, the dropout between layers, weight drop and the state).
 
     forward(x (batch, time, input), state) → (outputs of the last layer (batch, time, hidden),
     state), where the state is h (layers, batch, hidden), or (h, c) for the LSTM family.
@@ -172,64 +172,26 @@ class HandWrittenRNN(nn.Module):
         dropout: float = 0.0,
         gate_activation: str = "sigmoid",
         reset_before: bool = False,
+        *,
+        last_hidden_size: int = 0,
+        dropout_mask: str = STEP,
+        weight_drop: float = 0.0,
     ) -> None:
-        super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
         if gate_activation not in GATE_ACTIVATIONS:
             raise ValueError(f"unknown gate activation {gate_activation!r}")
-        self.cell = cell
-        self.spec = CELL_KINDS[cell]
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
+        sizes = [hidden_size] * (num_layers - 1) + [last_hidden_size or hidden_size]
+        super().__init__(cell, input_size, sizes, dropout, dropout_mask, weight_drop)
         self.hard = gate_activation == "hard-sigmoid"
         self.reset_before = reset_before
-        self.inter_layer_dropout = nn.Dropout(dropout)
-        rows = self.spec.gate_rows * hidden_size
-        for k in range(num_layers):
-            inputs = input_size if k == 0 else hidden_size
-            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(rows, inputs)))
-            self.register_parameter(f"weight_hh_l{k}",
-                                    nn.Parameter(torch.empty(rows, hidden_size)))
-            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(rows)))
-            self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(rows)))
-            if self.spec.peephole_rows:
-                self.register_parameter(
-                    f"weight_peephole_l{k}",
-                    nn.Parameter(torch.empty(self.spec.peephole_rows, hidden_size)))
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        # As PyTorch's recurrent layers: uniform in ±1/sqrt(hidden).
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for parameter in self.parameters():
-            nn.init.uniform_(parameter, -bound, bound)
-
-    def layer_weights(self, k: int) -> list[Tensor]:
-        return [getattr(self, f"{name}_l{k}")
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        batch = x.size(0)
+    def run_layer(self, k: int, x: Tensor, parts: list[Tensor], w_hh: Tensor
+                  ) -> tuple[Tensor, list[Tensor]]:
+        w_ih, _, b_ih, b_hh = self.layer_weights(k)
+        xw = torch.nn.functional.linear(x, w_ih, b_ih)
+        peephole = getattr(self, f"weight_peephole_l{k}", None)
         # A cell without a cell state is given h as c, and ignores it.
-        parts = state_parts(state if state is not None
-                            else x.new_zeros(self.num_layers, batch, self.hidden_size))
-        h0, c0 = parts[0], parts[-1]
-        final_h: list[Tensor] = []
-        final_c: list[Tensor] = []
-        for k in range(self.num_layers):
-            if k > 0:
-                x = self.inter_layer_dropout(x)
-            w_ih, w_hh, b_ih, b_hh = self.layer_weights(k)
-            xw = torch.nn.functional.linear(x, w_ih, b_ih)
-            peephole = getattr(self, f"weight_peephole_l{k}", None)
-            x, h, c = CELLS[self.cell].layer(xw, h0[k], c0[k], w_hh, b_hh, peephole, self.hard,
-                                      self.reset_before)
-            if c is not None:
-                final_c.append(c)
-            final_h.append(h)
-        h_n = torch.stack(final_h)
-        if self.spec.has_cell_state:
-            return x, (h_n, torch.stack(final_c))
-        return x, h_n
+        x, h, c = CELLS[self.cell].layer(xw, parts[0], parts[-1], w_hh, b_hh, peephole,
+                                         self.hard, self.reset_before)
+        return x, [h] if c is None else [h, c]

@@ -39,6 +39,18 @@ CELL_KINDS: dict[str, CellKind] = {
 GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
 IMPLEMENTATIONS = ("auto", "fused", "hand-written")
 
+# How the dropouts of --dropout-input, --dropout-hidden and --dropout-output draw their masks:
+# one per row held for a whole window (variational dropout, Gal & Ghahramani 2016), or a new one
+# at every time step (ordinary dropout, as Zaremba et al. 2014).
+LOCKED, STEP = "locked", "step"
+DROPOUT_MASKS = (LOCKED, STEP)
+
+# The regularisers of ModelConfig other than --dropout (regularisers.py), each off at 0; the
+# first three draw the masks its dropout_mask says.
+MASKED_DROPOUTS = ("dropout_input", "dropout_hidden", "dropout_output")
+DROPOUTS = (*MASKED_DROPOUTS, "dropout_embedding", "weight_drop")
+REGULARISERS = (*DROPOUTS, "ar", "tar")
+
 # The output layers: each one's name and its class in softmax.py.
 SOFTMAX_KINDS: dict[str, str] = {
     "full": "FullSoftmax",

@@ -28,7 +28,8 @@ class NextWordStep(nn.Module):
     def forward(
         self, word_ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, ...]:
-        """word_ids (batch,) int64; h and c (layers, batch, hidden). Returns the natural
+        """word_ids (batch,) int64; h and c (layers, batch, hidden; a smaller last layer's state
+        in its first columns, layered.py). Returns the natural
         log-probabilities of the next word (batch, vocabulary), then the new h (and c)."""
         state = h if c is None else (h, c)
         logits, state = self.model(word_ids[:, None], state)

@@ -26,7 +26,14 @@ from charlm.data.settings import (
 from charlm.devices import DEVICE_CHOICES
 from charlm.distribution import install_hint
 from charlm.errors import ConfigError
-from charlm.model.kinds import CELL_KINDS, GATE_ACTIVATIONS, IMPLEMENTATIONS, SOFTMAX_KINDS
+from charlm.model.kinds import (
+    CELL_KINDS,
+    DROPOUT_MASKS,
+    GATE_ACTIVATIONS,
+    IMPLEMENTATIONS,
+    LOCKED,
+    SOFTMAX_KINDS,
+)
 from charlm.options import Former, option, origins_field, settings_of, source_of
 from charlm.training.recipes import recipe_names, recipe_settings
 
@@ -240,7 +247,7 @@ class TrainConfig:
     )
     hidden_dim: int = option(
         128,
-        "Hidden state size of each layer.",
+        "Hidden state size of each layer (the last one's: --last-hidden-dim, where set).",
         tutorial_env="HIDDEN_DIM",
         minimum=1,
         maximum=65536,
@@ -250,17 +257,98 @@ class TrainConfig:
     layers: int = option(
         2, "Number of recurrent layers.", minimum=1, maximum=64, panel="Model", fixed=True
     )
+    last_hidden_dim: int = option(
+        0,
+        "Size of the last recurrent layer, the one the output layer reads, when it is smaller "
+        "than the others (AWD-LSTM: --hidden-dim 1150 --layers 3 --last-hidden-dim 400, tied to "
+        "an --embedding-dim of 400); 0: --hidden-dim.",
+        minimum=0,
+        maximum=65536,
+        panel="Model",
+        fixed=True,
+    )
     dropout: float = option(
         0.0,
-        "Dropout probability between recurrent layers and before the output layer.",
+        "Dropout probability between recurrent layers and before the output layer, a new mask "
+        "at every step (what --dropout-hidden P --dropout-output P --dropout-mask step do), so "
+        "refused beside either of those two; it goes with --dropout-input, --dropout-embedding "
+        "and --weight-drop.",
         minimum=0.0,
         maximum=0.99,
         panel="Model",
     )
+    dropout_input: float = option(
+        0.0,
+        "Dropout probability on the embedding output, the first layer's input, in training "
+        "(masks: --dropout-mask).",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    dropout_hidden: float = option(
+        0.0,
+        "Dropout probability between recurrent layers, in training (masks: --dropout-mask); "
+        "needs --layers 2 or more.",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    dropout_output: float = option(
+        0.0,
+        "Dropout probability on the last recurrent layer's output, before the output layer, in "
+        "training (masks: --dropout-mask).",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    dropout_mask: str = option(
+        LOCKED,
+        "Masks of --dropout-input, --dropout-hidden and --dropout-output: locked (one mask per "
+        "row held for a whole window, or a whole sentence: variational dropout, Gal & "
+        "Ghahramani 2016) or step (a new mask at every time step: ordinary dropout, as Zaremba "
+        "et al. 2014).",
+        choices=DROPOUT_MASKS,
+        panel="Model",
+    )
+    dropout_embedding: float = option(
+        0.0,
+        "Probability of dropping a word from the embedding matrix for a training step: every "
+        "occurrence of it in the batch reads zeros, the other words are scaled by 1/(1-P).",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    weight_drop: float = option(
+        0.0,
+        "DropConnect probability on the hidden-to-hidden weight matrices: each training window "
+        "runs on the matrices with this share of their weights zeroed (the rest scaled), one "
+        "mask per window; the fused cells stay fused, each layer run on its own.",
+        minimum=0.0,
+        maximum=0.99,
+        panel="Model",
+    )
+    ar: float = option(
+        0.0,
+        "Activation regularisation: add alpha times the mean square of the last layer's dropped "
+        "output to the training objective (AWD-LSTM: 2). The reported training loss leaves it "
+        "out.",
+        minimum=0.0,
+        maximum=1000.0,
+        panel="Model",
+    )
+    tar: float = option(
+        0.0,
+        "Temporal activation regularisation: add beta times the mean square of the change in "
+        "the last layer's undropped output from one step to the next to the training objective "
+        "(AWD-LSTM: 1). The reported training loss leaves it out.",
+        minimum=0.0,
+        maximum=1000.0,
+        panel="Model",
+    )
     tie_weights: bool = option(
         False,
-        "Share the embedding matrix with the output layer (needs --embedding-dim equal to "
-        "--hidden-dim).",
+        "Share the embedding matrix with the output layer (needs --embedding-dim equal to the "
+        "last layer's size: --hidden-dim, or --last-hidden-dim where set).",
         panel="Model",
         fixed=True,
     )

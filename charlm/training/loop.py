@@ -179,13 +179,15 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
 
 def train_step(run: Run, batch: Batch, tokens_per_rank: float) -> torch.Tensor:
     """One optimizer step on this rank's batch (in document context, on from the state its
-    rows carried out of their last window); returns the batch's summed loss, on the device.
-    The loss is divided by the step's predicted tokens per rank, not the batch's own: the
-    ranks' gradients, averaged, are then those of the mean over every rank's tokens, as one
-    process of all their rows takes, even when the ranks' batches predict unequal counts."""
-    loss_sum = batch_loss(run, batch)
+    rows carried out of their last window); returns the batch's summed loss, on the device:
+    the cross-entropy alone, which the reports show, though the step also descends AR's and
+    TAR's penalty. The loss is divided by the step's predicted tokens per rank, not the batch's
+    own: the ranks' gradients, averaged, are then those of the mean over every rank's tokens,
+    as one process of all their rows takes, even when the ranks' batches predict unequal
+    counts."""
+    loss_sum, penalty = batch_loss(run, batch)
     run.optimizer.zero_grad(set_to_none=True)
-    (loss_sum / tokens_per_rank).backward()
+    (loss_sum / tokens_per_rank + penalty).backward()
     if run.config.clip_norm > 0:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.clip_norm)
     with scaled_rate(run.optimizer, window_rate_scale(run.config, batch)):
@@ -219,19 +221,20 @@ def scaled_rate(optimizer: torch.optim.Optimizer, scale: float) -> Iterator[None
             group["lr"] = rate
 
 
-def batch_loss(run: Run, batch: Batch) -> torch.Tensor:
-    """The batch's summed loss, on the device, its rows' final state kept to carry on (document
-    context). On a GPU nothing in it waits for the device, but the adaptive softmax's choice of
-    each cluster's rows."""
+def batch_loss(run: Run, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's summed loss and its activation penalty (--ar, --tar: to add to the mean
+    loss), on the device, its rows' final state kept to carry on (document context). On a GPU
+    nothing in it waits for the device, but the adaptive softmax's choice of each cluster's
+    rows."""
     runtime, carried = run.runtime, run.carried
-    loss_sum, final = run.step_loss(runtime.to_device(batch.inputs),
+    loss_sum, penalty, final = run.step_loss(runtime.to_device(batch.inputs),
                                     runtime.to_device(batch.targets),
                                     carried.state if carried is not None else None,
                                     batch.resets.moved(runtime.to_device) if batch.resets
                                     else None)
     if carried is not None:
         carried.keep(final)
-    return loss_sum
+    return loss_sum, penalty
 
 
 def read_back_loss(run: Run) -> None:

@@ -96,11 +96,11 @@ class LossModule(nn.Module):
         self.amp_device = amp_device
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor, state: State | None = None,
-                resets: Resets | None = None) -> tuple[torch.Tensor, State]:
-        """The summed loss, and the final state (to carry into the next window of a
-        stream)."""
+                resets: Resets | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """The summed loss, the activation penalty to add to its mean (AR and TAR), and the
+        final state (to carry into the next window of a stream)."""
         context = (torch.autocast(self.amp_device, dtype=torch.bfloat16)
                    if self.amp_device else contextlib.nullcontext())
         with context:
-            loss_sum, final = self.model.stream_loss(inputs, targets, state, resets)
-        return loss_sum.float(), final
+            loss_sum, penalty, final = self.model.training_loss(inputs, targets, state, resets)
+        return loss_sum.float(), penalty.float(), final
