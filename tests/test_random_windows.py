@@ -109,7 +109,7 @@ def test_a_windows_learning_rate_is_scaled_by_its_length(tmp_path: Path) -> None
         batch = next(b for b in map(epoch.batch, range(epoch.count)) if b.inputs.shape[1] != 10)
         for random, run in runs.items():
             before = [p.detach().clone() for p in run.model.parameters()]
-            train_step(run, batch)
+            train_step(run, batch, batch.tokens)
             moved[random] = [p.detach() - b for p, b in zip(run.model.parameters(), before)]
             assert run.optimizer.param_groups[0]["lr"] == run.config.learning_rate
     scale = batch.inputs.shape[1] / 10
@@ -117,14 +117,17 @@ def test_a_windows_learning_rate_is_scaled_by_its_length(tmp_path: Path) -> None
         torch.testing.assert_close(random, fixed * scale, rtol=1e-4, atol=1e-9)
 
 
-@pytest.mark.parametrize("sentences", [["--context", "sentence"], ["--tutorial-schedule"]])
-def test_random_windows_are_refused_in_sentence_context(tmp_path: Path, sentences: list[str]
-                                                        ) -> None:
+@pytest.mark.parametrize(("sentences", "origin"), [
+    (["--context", "sentence"], "from --context"),
+    (["--recipe", "tutorial"], "from --context (recipe tutorial)"),
+])
+def test_random_windows_are_refused_in_sentence_context(tmp_path: Path, sentences: list[str],
+                                                        origin: str) -> None:
     folder = write_documents(tmp_path / "novels", sentences=20)
     out = tmp_path / "m.pt"
     result = CliRunner().invoke(app, ["train", str(folder), "-o", str(out), "--bptt-random",
                                       "--epochs", "1", *sentences, *TINY])
     line = one_error_line(result, 2)
     assert "--bptt-random draws the lengths of the windows of running text" in line
-    assert f"from {sentences[0]}" in line
+    assert origin in line
     assert not out.exists()

@@ -236,7 +236,7 @@ def test_a_training_step_descends_the_loss_plus_ar_and_tar_and_reports_the_loss(
         batch = run.epoch_batches(0).batch(0)
         assert (batch.targets == IGNORE).any()  # sentences of several lengths: padding
         before = copy.deepcopy(run.model)
-        reported = train_step(run, batch)
+        reported = train_step(run, batch, batch.tokens)
     hidden, _ = before.recurrent(before.embedding(batch.inputs))
     loss_sum = before.stream_loss(batch.inputs, batch.targets)[0]
     counted = batch.targets != IGNORE
