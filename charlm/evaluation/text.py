@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from charlm.checkpoint.trained import TrainedModel, training_gradients
+from charlm.checkpoint.trained import TrainedModel
 from charlm.data.reading import FileReader, ReadText
 from charlm.data.types import EncodedSentences
 from charlm.errors import ConfigError
-from charlm.evaluation.dynamic import Adaptation
+from charlm.evaluation.dynamic import Adaptation, training_gradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.scoring import (
     Evaluation,
