@@ -77,9 +77,3 @@ def own_settings(name: str) -> tuple[str, ...]:
     kind = OPTIMIZER_KINDS[name]
     return (*kind.settings, *kind.rule_settings)
 
-
-def exclusive_settings() -> frozenset[str]:
-    """The settings that some optimisers take and others refuse."""
-    every = {setting for name in OPTIMIZER_KINDS for setting in own_settings(name)}
-    common = set.intersection(*(set(own_settings(name)) for name in OPTIMIZER_KINDS))
-    return frozenset(every - common)

@@ -99,6 +99,8 @@ def _optimizer(name: str, config: Mapping[str, Any], switch: dict[str, Any] | No
     with NT-ASGD where its average stands."""
     from charlm.checkpoint.optimizers import OPTIMIZER_KINDS, own_settings
 
+    if name not in OPTIMIZER_KINDS:  # written by a later charlm
+        return {"name": name, "description": "unknown to this charlm", "settings": {}}
     settings = {setting: config[setting] for setting in own_settings(name)
                 if setting != "learning_rate" and setting in config}
     described = {"name": name, "description": OPTIMIZER_KINDS[name].description,
@@ -114,10 +116,10 @@ def _schedule(config: Mapping[str, Any]) -> dict[str, Any]:
     from charlm.training.schedule import DEFAULT_SCHEDULE, LR_SCHEDULES, describe_schedule
 
     name = config.get("lr_schedule", DEFAULT_SCHEDULE)
-    settings = {setting: config[setting] for setting in LR_SCHEDULES[name].SETTINGS
-                if setting in config}
-    rule = describe_schedule(name, settings) if len(settings) == len(
-        LR_SCHEDULES[name].SETTINGS) else None
+    taken = LR_SCHEDULES[name].SETTINGS if name in LR_SCHEDULES else {}
+    settings = {setting: config[setting] for setting in taken if setting in config}
+    # A schedule unknown to this charlm, or settings missing, are not described.
+    rule = describe_schedule(name, settings) if taken and len(settings) == len(taken) else None
     return {"name": name, "settings": settings, "rule": rule}
 
 

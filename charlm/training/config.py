@@ -288,7 +288,7 @@ class TrainConfig:
         "whose weights are averaged uniformly from that report on; the average is what reports "
         "validate and checkpoints hold, so it refuses --weight-average other than 0), adam or "
         "adamw (Adam with decoupled weight decay; both with PyTorch's betas 0.9, 0.999 and "
-        "epsilon 1e-8). A resumed run keeps its optimizer.",
+        "epsilon 1e-8).",
         choices=tuple(OPTIMIZER_KINDS),
         panel="Optimisation",
         fixed=True,
@@ -313,8 +313,8 @@ class TrainConfig:
     init_range: float = option(
         0.0,
         "Start every weight, biases included, uniform in [-r, r], as Zaremba et al. (0.1, 0.05, "
-        "0.04 for their small, medium and large models); 0: the layers' own initialisation. A "
-        "new run only: --resume and --init-from start from stored weights.",
+        "0.04 for their small, medium and large models); 0: the layers' own initialisation. "
+        "--init-from refuses it: the model gives the weights.",
         minimum=0.0,
         maximum=1.0,
         panel="Model",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from charlm.checkpoint.optimizers import OPTIMIZER_KINDS, exclusive_settings, own_settings
+from charlm.checkpoint.optimizers import OPTIMIZER_KINDS, own_settings
 from charlm.errors import ConfigError
 from charlm.model.network import RNNLanguageModel
-from charlm.options import given_fields, source_of
+from charlm.options import flag_name, given_fields, source_of
 from charlm.training.averaging import NonMonotoneSwitch
 from charlm.training.config import TrainConfig
 from charlm.training.schedule import LR_SCHEDULES
@@ -48,27 +48,33 @@ def check_optimisation(config: TrainConfig) -> None:
     """Refuse, in one line, a setting given that the optimiser or schedule chosen does not take,
     and a second average of the weights beside NT-ASGD's. Made on the run's settings once a
     resumed run has taken the checkpoint's optimiser and schedule."""
-    given = given_fields(config)
-    for setting in sorted(exclusive_settings() & given - set(own_settings(config.optimizer))):
-        takers = [name for name in OPTIMIZER_KINDS if setting in own_settings(name)]
-        raise ConfigError(f"{source_of(config, setting)} is a setting of --optimizer "
-                          f"{' and '.join(takers)}, and {as_given(config, 'optimizer')} does not "
-                          "take it: leave it out")
-    schedules = {setting for schedule in LR_SCHEDULES.values() for setting in schedule.SETTINGS}
-    own = LR_SCHEDULES[config.lr_schedule].SETTINGS
-    for setting in sorted(schedules & given - set(own)):
-        takers = [name for name, schedule in LR_SCHEDULES.items() if setting in schedule.SETTINGS]
-        raise ConfigError(f"{source_of(config, setting)} is a setting of --lr-schedule "
-                          f"{' and '.join(takers)}, and {as_given(config, 'lr_schedule')} does "
-                          "not take it: leave it out")
+    optimizers = {name: own_settings(name) for name in OPTIMIZER_KINDS}
+    refuse_others_settings(config, "optimizer", optimizers)
+    refuse_others_settings(config, "lr_schedule",
+                           {name: tuple(schedule.SETTINGS)
+                            for name, schedule in LR_SCHEDULES.items()})
     if OPTIMIZER_KINDS[config.optimizer].averages and config.weight_average > 0:
         raise ConfigError(f"{as_given(config, 'optimizer')} averages the weights uniformly from "
                           f"its switch on, and {as_given(config, 'weight_average')} would average "
                           "them a second way: give --weight-average 0 with it")
-    if config.init_from is not None and "init_range" in given:
+    if config.init_from is not None and "init_range" in given_fields(config):
         raise ConfigError(f"{source_of(config, 'init_range')} sets a new model's first weights, "
                           f"and {source_of(config, 'init_from')} starts from the model's own: "
                           "leave it out")
+
+
+def refuse_others_settings(config: TrainConfig, choice: str,
+                           takes: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a setting given that some of the choices (`takes`: each choice's settings) take
+    but the one chosen by the setting `choice` does not."""
+    chosen = takes[getattr(config, choice)]
+    refused = sorted(set().union(*takes.values()) & given_fields(config) - set(chosen))
+    if refused:
+        setting = refused[0]
+        takers = [name for name, settings in takes.items() if setting in settings]
+        raise ConfigError(f"{source_of(config, setting)} is a setting of {flag_name(choice)} "
+                          f"{' and '.join(takers)}, and {as_given(config, choice)} does not "
+                          "take it: leave it out")
 
 
 def as_given(config: TrainConfig, name: str) -> str:
