@@ -56,7 +56,7 @@ def test_each_optimizer_trains_a_tiny_model(optimizer: str, corpus_file: Path,
                                             tmp_path: Path) -> None:
     out = tmp_path / f"{optimizer}.pt"
     run_training(config_of(**tiny_flags(
-        corpus=str(corpus_file), out=str(out), epochs=2, print_every=100, context="sentence",
+        corpus=str(corpus_file), out=str(out), epochs=1, print_every=100, context="sentence",
         optimizer=optimizer, learning_rate=RATES[optimizer], clip_norm=1.0,
         weight_average=0.0)), quiet_reporter())
     reports = metrics(out)
