@@ -333,6 +333,52 @@ def test_two_ranks_with_dropout_resume_bit_exact(tmp_path: Path, corpus_file: Pa
     assert_same_training(whole, parts)
 
 
+# NT-ASGD at a rate whose validation loss stops falling within the first epoch, four reports an
+# epoch (the last at its end, so a run of one epoch reports where a run of two does), and the rate
+# halved at the start of each epoch: every rank decides the epoch's rate alike, rank 0 alone the
+# switch, and a run resumed at the epoch's end goes on with both.
+NT_ASGD_RUN = [*without(ARGS, "--epochs", "--print-every", "--learning-rate"), "--epochs", "2",
+               "--print-every", "95", "--context", "sentence", "--optimizer", "asgd",
+               "--nonmono", "1", "--weight-average", "0", "--learning-rate", "8",
+               "--lr-schedule", "epochs", "--lr-decay", "0.5"]
+
+
+@pytest.mark.slow
+def test_two_ranks_with_nt_asgd_and_the_epochs_schedule_resume_bit_exact(
+    tmp_path: Path, corpus_file: Path
+) -> None:
+    whole, parts = tmp_path / "whole.pt", tmp_path / "parts.pt"
+    runs = [["-o", str(whole), *NT_ASGD_RUN],
+            ["-o", str(parts), *without(NT_ASGD_RUN, "--epochs"), "--epochs", "1"],
+            ["--resume", str(parts), "--epochs", "2"]]
+    for run in runs:
+        with Child(torchrun("-m", "charlm", "train", str(corpus_file), *run),
+                   child_environment(), cwd=tmp_path) as child:
+            assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    document = load_checkpoint(whole)
+    switched_at = document["nt_asgd"]["switched_at"]
+    assert switched_at is not None and switched_at < len(val_losses(parts)) / 2
+    assert document["optimizer_state"]["param_groups"][0]["lr"] == 8 * 0.5**2
+    assert_same_training(whole, parts)
+    assert document["nt_asgd"] == load_checkpoint(parts)["nt_asgd"]
+
+
+@pytest.mark.slow
+def test_every_rank_trains_at_the_rate_of_the_epochs_schedule(tmp_path: Path,
+                                                               corpus_file: Path) -> None:
+    worker = ROOT / "tests" / "rank_weights.py"
+    command = torchrun(str(worker), str(corpus_file), str(tmp_path), "full", "epochs=2",
+                       'lr_schedule="epochs"', "lr_decay=0.5", "learning_rate=0.01")
+    with Child(command, child_environment(), cwd=tmp_path) as child:
+        assert child.finish(TORCHRUN_S) == 0, child.stdout + child.stderr
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for name, weights in ranks[0].items():
+        assert torch.equal(weights, ranks[1][name]), name
+    rates = [json.loads(line)["lr"] for line in
+             (tmp_path / "ranked.pt.metrics.jsonl").read_text().splitlines()]
+    assert rates == [0.005, 0.0025]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("context", [["--context", "sentence"],
                                      ["--context", "document", "--bptt", "10"]],

@@ -10,16 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training import one_error_line
+import torch
+from training import config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
 import charlm
 from charlm.api import Model
+from charlm.checkpoint.optimizers import OPTIMIZER_KINDS
 from charlm.checkpoint.schema import Checkpoint, read_checkpoint
 from charlm.cli import app
 from charlm.errors import ConfigError
-from charlm.evaluation.dynamic import reading_segments
+from charlm.evaluation.dynamic import reading_segments, square_averages
 from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.training.loop import run_training
 
 runner = CliRunner()
 PASSAGE = ("Frank returned to the old house after dinner. Emma was worried on sunday. Did Grace "
@@ -199,3 +202,42 @@ def test_bad_settings_are_one_line(trained_model: dict, tmp_path: Path) -> None:
         model.score(["Anna was happy."], dynamic=DynamicSettings(segment_tokens=0))
     with pytest.raises(ConfigError, match="give True, False or DynamicSettings"):
         model.score(["Anna was happy."], dynamic="yes")  # type: ignore[arg-type]
+
+
+def test_adams_mean_squared_gradients_are_corrected_for_their_start_at_zero() -> None:
+    # The same gradient at every step: its mean square is its square. Adam's running mean,
+    # started at zero, holds (1 − β₂^t) of it after t steps, and Adam's steps divide by that.
+    weight = torch.nn.Parameter(torch.zeros(3))
+    adam = torch.optim.Adam([weight], lr=0.1)
+    gradient = torch.tensor([0.5, -2.0, 3.0])
+    for _ in range(10):
+        weight.grad = gradient.clone()
+        adam.step()
+    squares = OPTIMIZER_KINDS["adam"].squares
+    assert squares is not None
+    gradients = square_averages(adam.state_dict(), squares)
+    assert torch.allclose(gradients.square_averages[0], gradient**2)
+    assert (gradients.decay, gradients.epsilon) == (0.999, 1e-8)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_model_trained_with_adam_adapts_and_one_trained_with_sgd_is_refused(
+    optimizer: str, corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / f"{optimizer}.pt"
+    rate = 0.01 if optimizer == "adam" else 1.0
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
+                                        optimizer=optimizer, learning_rate=rate,
+                                        print_every=100_000)), quiet_reporter())
+    text = tmp_path / "repeated.txt"
+    text.write_text(" ".join([PASSAGE] * 10), encoding="utf-8")
+    if optimizer == "sgd":
+        refused = one_error_line(runner.invoke(app, ["evaluate", str(out), str(text),
+                                                     "--dynamic"]), code=1)
+        assert (f"{out} was trained with --optimizer sgd, which keeps no mean squared "
+                "gradients") in refused
+        return
+    model = charlm.load(out)
+    plain = model.evaluate(str(text))
+    dynamic = model.evaluate(str(text), dynamic=DynamicSettings(segment_tokens=32))
+    assert dynamic.perplexity < 0.97 * plain.perplexity

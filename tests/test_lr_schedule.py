@@ -1,4 +1,6 @@
-"""--lr-decay F --patience N: reduce the learning rate when validation stops falling."""
+"""--lr-schedule with --lr-decay: plateau (--patience N: reduce the learning rate when validation
+stops falling), epochs (--lr-keep-epochs E: Zaremba et al.'s) and best (the word_language_model
+example's)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,13 @@ from typer.testing import CliRunner
 from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.options import origins_of
-from charlm.training.schedule import PlateauSchedule
+from charlm.training.schedule import (
+    LR_SCHEDULES,
+    BestSchedule,
+    EpochSchedule,
+    PlateauSchedule,
+    build_schedule,
+)
 
 
 def optimizer(lr: float = 1.0) -> torch.optim.Optimizer:
@@ -156,3 +164,120 @@ def test_tutorial_schedule_restores_the_tutorials_rate_and_batches(tmp_path: Pat
     assert document["setting_origins"]["recipe"] == "CHARLM_TUTORIAL_SCHEDULE"
     # The tutorial's model is the last step's weights.
     assert "weight_average" not in document
+
+
+def expected_epoch_lrs(epochs: int, lr: float, factor: float, keep: int) -> list[float]:
+    """Zaremba et al.'s rule, written out: epoch k (from 1) at lr × factor^max(0, k − keep)."""
+    return [lr * factor ** max(0, k - keep) for k in range(1, epochs + 1)]
+
+
+def test_the_epochs_schedule_keeps_the_rate_then_multiplies_it_at_each_epochs_start() -> None:
+    opt = optimizer()
+    schedule = EpochSchedule(opt, factor=0.5, keep_epochs=2)
+    lrs = []
+    for epoch in range(6):
+        decayed = schedule.epoch_started(epoch)
+        assert bool(decayed) == (epoch >= 2)
+        # An epoch resumed in its middle starts again: its rate was decayed already.
+        assert not schedule.epoch_started(epoch)
+        lrs.append(opt.param_groups[0]["lr"])
+        assert schedule.step(0.1) is None  # reports do not change it
+    assert lrs == [1.0, 1.0, 0.5, 0.25, 0.125, 0.0625] == expected_epoch_lrs(6, 1.0, 0.5, 2)
+    resumed = EpochSchedule(optimizer(0.0625), factor=0.5, keep_epochs=2)
+    resumed.load_state_dict(schedule.state_dict())
+    assert not resumed.epoch_started(5) and resumed.epoch_started(6)
+    assert resumed.reductions == 5
+
+
+def test_the_epochs_schedule_with_no_epochs_kept_decays_from_the_first() -> None:
+    opt = optimizer()
+    schedule = EpochSchedule(opt, factor=0.5, keep_epochs=0)
+    schedule.epoch_started(0)
+    assert opt.param_groups[0]["lr"] == 0.5 == expected_epoch_lrs(1, 1.0, 0.5, 0)[0]
+
+
+def expected_best_lrs(losses: list[float], lr: float, factor: float) -> list[float]:
+    """The word_language_model example's rule, written out: the lr in effect after each report,
+    multiplied whenever the report's loss is not better than the best before it."""
+    best, result = float("inf"), []
+    for loss in losses:
+        if loss < best:
+            best = loss
+        else:
+            lr *= factor
+        result.append(lr)
+    return result
+
+
+def test_the_best_schedule_decays_at_every_report_no_better_than_the_best() -> None:
+    opt = optimizer()
+    schedule = BestSchedule(opt, factor=0.25)
+    # 2.9 is worse than the report before it and than the best: decayed; 2.85 is worse than the
+    # best (2.8) but better than the report before it: decayed too (plateau with patience 1
+    # would not); an equal loss is not better.
+    losses = [3.0, 2.8, 2.9, 2.85, 2.7, 2.7, 2.6]
+    lrs = []
+    for loss in losses:
+        schedule.step(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 1.0, 0.25, 0.0625, 0.0625, 0.015625, 0.015625]
+    assert lrs == expected_best_lrs(losses, 1.0, 0.25)
+    plateau = PlateauSchedule(optimizer(), factor=0.25, patience=1)
+    assert [bool(plateau.step(loss)) for loss in losses[:4]] == [False, False, True, False]
+    resumed = BestSchedule(optimizer(), factor=0.25)
+    resumed.load_state_dict(schedule.state_dict())
+    assert resumed.step(2.65) and not resumed.step(2.5)
+
+
+def test_every_schedule_is_built_with_the_settings_it_takes() -> None:
+    settings = {"lr_decay": 0.5, "patience": 3, "lr_keep_epochs": 4}
+    for name, schedule_class in LR_SCHEDULES.items():
+        schedule = build_schedule(name, optimizer(), settings)
+        assert isinstance(schedule, schedule_class)
+        assert schedule.factor == 0.5
+    assert build_schedule("plateau", optimizer(), settings).patience == 3  # type: ignore[attr-defined]
+    assert build_schedule("epochs", optimizer(), settings).keep_epochs == 4  # type: ignore[attr-defined]
+
+
+def lrs_of(path: Path) -> list[float]:
+    lines = path.with_name(path.name + ".metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)["lr"] for line in lines]
+
+
+def test_training_keeps_the_rate_then_decays_it_each_epoch(tmp_path: Path) -> None:
+    from corpora import write_corpus
+
+    corpus = write_corpus(tmp_path / "train.txt", sentences=200)
+    out = tmp_path / "model.pt"
+    # --print-every above an epoch's sentences: one report an epoch, at its end.
+    result = CliRunner().invoke(app, [
+        "train", str(corpus), "-o", str(out), "--epochs", "3", "--print-every", "100000",
+        "--lr-schedule", "epochs", "--lr-keep-epochs", "1", "--lr-decay", "0.5",
+        "--learning-rate", "0.004", *TINY_MODEL[:-2], "--context", "sentence"])
+    assert result.exit_code == 0, result.output
+    assert lrs_of(out) == pytest.approx(expected_epoch_lrs(3, 0.004, 0.5, 1))
+    assert "epoch 2 starts, past the first 1 (--lr-keep-epochs): learning rate 0.004 -> 0.002" \
+        in result.stdout
+    assert load_checkpoint(out)["lr_schedule"]["reductions"] == 2
+
+
+def test_training_decays_the_rate_at_each_report_no_better_than_the_best(tmp_path: Path) -> None:
+    from corpora import write_corpus
+
+    corpus = write_corpus(tmp_path / "train.txt", sentences=200)
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Zebras juggle quantum marmalade. Xylophones yodel.\n", encoding="utf-8")
+    out = tmp_path / "model.pt"
+    result = CliRunner().invoke(app, [
+        "train", str(corpus), "--valid", str(valid), "-o", str(out), "--epochs", "3",
+        "--print-every", "100", "--lr-schedule", "best", "--lr-decay", "0.25", *TINY_MODEL,
+        "--context", "sentence"])
+    assert result.exit_code == 0, result.output
+    metrics = [json.loads(line) for line in
+               (tmp_path / "model.pt.metrics.jsonl").read_text().splitlines()]
+    losses = [m["val_loss"] for m in metrics]
+    start = metrics[0]["lr"]
+    after = expected_best_lrs(losses, start, 0.25)
+    assert lrs_of(out) == pytest.approx([start, *after[:-1]])
+    assert after[-1] < start, "no report was worse than the best: the test proves nothing"
+    assert "not below the best so far" in result.stdout

@@ -1,5 +1,6 @@
-"""Resume proven where it could fail: dropout's random state, a hand-written cell, a renamed
-corpus, checkpoints of the previous digest, and the same command for a job and its reruns."""
+"""Resume proven where it could fail: dropout's random state, a hand-written cell, every
+optimiser's state and NT-ASGD's switch and average, a renamed corpus, checkpoints of the previous
+digest, and the same command for a job and its reruns."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import torch
 from corpora import write_corpus
 from test_resume import SignalAfter, assert_same_state, metric_lines, one_epoch, uninterrupted
 from training import TINY, config_of, quiet_reporter, tiny_flags
@@ -40,6 +42,50 @@ def test_dropout_resumes_bit_exact_from_the_middle_of_an_epoch(
     run_training(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
     assert_same_state(whole, stopped)
     assert metric_lines(stopped) == metric_lines(whole)
+
+
+# Each sentence alone, a report at each of an epoch's 24 steps. SGD's rate halves at the start
+# of every epoch (the first included), so a run stopped inside an epoch resumes at the rate that
+# epoch already had. NT-ASGD switches at its 5th report (240 sentences).
+OPTIMISERS = {
+    "sgd": {"optimizer": "sgd", "learning_rate": 1.0, "lr_schedule": "epochs",
+            "lr_decay": 0.5, "epochs": 2},
+    "adam": {"optimizer": "adam", "learning_rate": 0.01, "epochs": 1},
+    "asgd": {"optimizer": "asgd", "learning_rate": 4.0, "nonmono": 1, "weight_average": 0.0,
+             "epochs": 1},
+}
+
+
+@pytest.mark.parametrize(("optimiser", "stop_after", "switched"), [
+    ("sgd", 150, None), ("adam", 150, None),
+    ("asgd", 100, False), ("asgd", 300, True),
+], ids=["sgd-epochs-schedule", "adam", "asgd-before-the-switch", "asgd-after-the-switch"])
+def test_every_optimiser_resumes_bit_exact_from_the_middle_of_an_epoch(
+    corpus_file: Path, tmp_path: Path, optimiser: str, stop_after: int, switched: bool | None
+) -> None:
+    flags = tiny_flags(corpus=str(corpus_file), print_every=48, context="sentence",
+                       **OPTIMISERS[optimiser])
+    whole, stopped = tmp_path / "whole.pt", tmp_path / "stopped.pt"
+    run_training(config_of(**flags, out=str(whole)), quiet_reporter())
+    with pytest.raises(Interrupted):
+        run_training(config_of(**flags, out=str(stopped)), SignalAfter(stop_after))
+    interrupted = load_checkpoint(stopped)
+    assert interrupted["progress"]["epoch"] == 0 and interrupted["progress"]["batch_in_epoch"]
+    if switched is not None:  # the stop falls where the test says, before or after the switch
+        assert (interrupted["nt_asgd"]["switched_at"] is not None) == switched
+    run_training(config_of(corpus=str(corpus_file), resume=str(stopped)), quiet_reporter())
+    assert_same_state(whole, stopped)
+    assert metric_lines(stopped) == metric_lines(whole)
+    first, second = load_checkpoint(whole), load_checkpoint(stopped)
+    assert first.get("nt_asgd") == second.get("nt_asgd")
+    assert first["lr_schedule"] == second["lr_schedule"]
+    if optimiser == "sgd":
+        assert first["lr_schedule"]["reductions"] == 2  # at the start of each epoch
+    if optimiser == "asgd":
+        assert first["nt_asgd"]["switched_at"] is not None
+        assert first["weight_average"]["updates"] == second["weight_average"]["updates"] > 0
+        for name, weights in first["weight_average"]["training_weights"].items():
+            assert torch.equal(weights, second["weight_average"]["training_weights"][name])
 
 
 def test_a_checkpoint_without_each_ranks_random_state_resumes_from_the_cpu_state(

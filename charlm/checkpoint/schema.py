@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from charlm.checkpoint.files import FORMAT, FORMAT_VERSION, load_checkpoint, save_checkpoint
+from charlm.checkpoint.optimizers import DEFAULT_OPTIMIZER
 from charlm.data.settings import SENTENCE
 from charlm.distribution import __version__
 from charlm.errors import CheckpointError
@@ -45,7 +46,7 @@ class Checkpoint:
     progress: dict[str, Any] | None = None
     """Where training stands (Progress) and the running figures since the last report."""
     optimizer_state: dict[str, Any] | None = None
-    """RMSprop's state."""
+    """The optimiser's state (train_config's "optimizer" names it; absent: RMSprop's)."""
     lr_schedule: dict[str, Any] | None = None
     """The learning-rate schedule's state."""
     torch_rng_state: torch.Tensor | None = None
@@ -56,8 +57,9 @@ class Checkpoint:
     initialised_from: dict[str, Any] | None = None
     """The model a fine-tuning run (--init-from) started from: path, file name, sha256."""
     weight_average: dict[str, Any] | None = None
-    """With --weight-average: model_state holds the average; this holds the steps it has taken
-    ("updates") and the last step's weights ("training_weights"), which --resume trains on."""
+    """With --weight-average, or --optimizer asgd once it has switched to averaging: model_state
+    holds the average; this holds the steps it has taken ("updates") and the last step's weights
+    ("training_weights"), which --resume trains on."""
     rng_states: list[dict[str, torch.Tensor]] | None = None
     """The random state of every process at the save, in rank order (one entry outside
     torchrun): "cpu", and "cuda" for one that trained on a GPU; each rank resumes its own.
@@ -69,6 +71,9 @@ class Checkpoint:
     """Document context: the recurrent state each rank's rows carry into their next training
     window ("h", and "c" for the LSTM family), in rank order, float32; at an epoch's end, the
     state the epoch ended with, which the next epoch (beginning afresh) does not read."""
+    nt_asgd: dict[str, Any] | None = None
+    """With --optimizer asgd: its switch to averaging, the validation losses it compared
+    ("losses") and the report that switched ("switched_at", counted from 1; None: not yet)."""
     written_forms: list[str] | None = None
     """Each vocabulary word's most frequent written form in the training corpus, in id order
     ("darcy" as "Darcy"), for output in the corpus's own casing. Absent: the words are shown as
@@ -87,6 +92,11 @@ class Checkpoint:
         """The state rank `rank`'s rows carry into their next window ({}: none)."""
         states = self.stream_states or []
         return states[rank] if rank < len(states) else {}
+
+    @property
+    def optimizer(self) -> str:
+        """The optimiser that trained it, whose state optimizer_state holds."""
+        return str((self.train_config or {}).get("optimizer", DEFAULT_OPTIMIZER))
 
     @property
     def reads_context(self) -> str:

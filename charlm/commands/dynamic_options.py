@@ -21,7 +21,8 @@ def dynamic_option() -> Any:
         False,
         "Dynamic evaluation: the model adapts to the text while reading it, in order, segment "
         "by segment; each segment is scored before the model learns from it. Needs the "
-        "checkpoint charlm train wrote (its optimizer state); the checkpoint is never changed.",
+        "checkpoint charlm train wrote with RMSprop, Adam or AdamW (their mean squared "
+        "gradients); the checkpoint is never changed.",
     )
 
 

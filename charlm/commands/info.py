@@ -87,12 +87,59 @@ def describe(path: str) -> dict[str, Any]:
         "best_val_ppl": math.exp(best_loss) if best_loss is not None else None,
         "last_report": metrics[-1] if metrics else None,
         "learning_rate": _current_lr(checkpoint.optimizer_state),
+        # A model-only checkpoint was trained by no optimiser it says.
+        "optimizer": (_optimizer(checkpoint.optimizer, config, checkpoint.nt_asgd,
+                                 checkpoint.weight_average) if config else None),
+        "schedule": _schedule(config) if config else None,
         "lr_schedule": checkpoint.lr_schedule,
         "initialised_from": checkpoint.initialised_from,
         # A checkpoint of an earlier charlm may record the tutorial recipe as its former switch.
         "recipe": current_spellings(TrainConfig, config).get(RECIPE),
         "config": config,
     }
+
+
+def _optimizer(name: str, config: Mapping[str, Any], switch: dict[str, Any] | None,
+               average: dict[str, Any] | None) -> dict[str, Any]:
+    """The optimiser that trained the checkpoint, its settings (the learning rate apart), and
+    with NT-ASGD where its average stands."""
+    from charlm.checkpoint.optimizers import OPTIMIZER_KINDS, own_settings
+
+    if name not in OPTIMIZER_KINDS:  # written by a later charlm
+        return {"name": name, "description": "unknown to this charlm", "settings": {}}
+    settings = {setting: config[setting] for setting in own_settings(name)
+                if setting != "learning_rate" and setting in config}
+    described = {"name": name, "description": OPTIMIZER_KINDS[name].description,
+                 "settings": settings}
+    if switch is not None:
+        described["averaging"] = {"switched_at_report": switch["switched_at"],
+                                  "steps_averaged": (average or {}).get("updates", 0)}
+    return described
+
+
+def _schedule(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The learning-rate schedule's name and its rule, in words."""
+    from charlm.training.schedule import DEFAULT_SCHEDULE, LR_SCHEDULES, describe_schedule
+
+    name = config.get("lr_schedule", DEFAULT_SCHEDULE)
+    taken = LR_SCHEDULES[name].SETTINGS if name in LR_SCHEDULES else {}
+    settings = {setting: config[setting] for setting in taken if setting in config}
+    # A schedule unknown to this charlm, or settings missing, are not described.
+    rule = describe_schedule(name, settings) if taken and len(settings) == len(taken) else None
+    return {"name": name, "settings": settings, "rule": rule}
+
+
+def _optimizer_text(optimizer: Mapping[str, Any]) -> str:
+    settings = ", ".join(f"{name.replace('_', ' ')} {value:g}"
+                         for name, value in optimizer["settings"].items())
+    text = f"{optimizer['name']} ({optimizer['description']}{', ' if settings else ''}{settings})"
+    averaging = optimizer.get("averaging")
+    if averaging is None:
+        return text
+    if averaging["switched_at_report"] is None:
+        return text + ": plain SGD so far, not yet switched to averaging"
+    return (text + f": averaging since report {averaging['switched_at_report']}, "
+                   f"{averaging['steps_averaged']:,} steps averaged")
 
 
 def _current_lr(optimizer_state: dict[str, Any] | None) -> float | None:
@@ -171,6 +218,10 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
             else "none yet",
         ),
     ]
+    if info["optimizer"] is not None:
+        rows.append(("optimizer", _optimizer_text(info["optimizer"])))
+    if info["schedule"] is not None and info["schedule"]["rule"] is not None:
+        rows.append(("lr schedule", info["schedule"]["rule"]))
     if info["learning_rate"] is not None:
         rows.append(
             (

@@ -12,6 +12,10 @@ collected on the training text (a checkpoint's optimizer state) and ε its epsil
 shaped as a training step is; θ₀ are the trained weights, which the decay pulls back towards.
 ε is added after the root, as RMSprop adds it.
 
+A model trained with Adam or AdamW gives its exp_avg_sq, the same running mean with its own decay
+(β₂, 0.999), divided by 1 − β₂^t after t steps as Adam's own steps divide it; one trained with SGD
+(or NT-ASGD) kept no such mean, and is refused with a line that says so.
+
 RMSprop's ms is a running mean over the last few steps (decay α, 0.9 by default), so a weight
 training had not moved for a while (the embedding of a rare word) has a tiny ms, and g/√ms would
 throw it far. Each weight's g/(√ms + ε) is therefore held within ±1/√(1 − α), the most an RMSprop
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from charlm.checkpoint.optimizers import OPTIMIZER_KINDS, SquaredGradients
 from charlm.checkpoint.trained import TrainedModel
 from charlm.errors import CheckpointError
 from charlm.evaluation.dynamic_settings import DynamicSettings
@@ -39,7 +44,7 @@ from charlm.model.network import RNNLanguageModel
 
 @dataclass
 class TrainingGradients:
-    """What training measured of its gradients: RMSprop's running mean of each squared
+    """What training measured of its gradients: the optimiser's running mean of each squared
     gradient (one tensor per parameter, in model.parameters() order), its epsilon, and the
     decay α of that running mean."""
 
@@ -54,29 +59,49 @@ class TrainingGradients:
 
 
 def training_gradients(trained: TrainedModel, path: str | Path) -> TrainingGradients:
-    """RMSprop's mean squared gradients of training (the checkpoint's optimizer state), one per
+    """The mean squared gradients of training (the checkpoint's optimizer state), one per
     parameter of the model, for dynamic evaluation; refused in one line when the checkpoint has
     none that fit."""
-    state = trained.checkpoint.optimizer_state
+    checkpoint = trained.checkpoint
+    state = checkpoint.optimizer_state
     if not state:
         raise CheckpointError(
             f"{path} holds no optimizer state (a model-only checkpoint): dynamic evaluation "
             "divides each step by the mean squared gradients training collected; use the "
             "checkpoint charlm train wrote, or score without dynamic evaluation")
-    parameters = list(trained.model.parameters())
-    try:
-        group = state["param_groups"][0]
-        averages = [state["state"][index]["square_avg"] for index in group["params"]]
-        epsilon, decay = float(group["eps"]), float(group["alpha"])
-        shapes = [tuple(average.shape) for average in averages]
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-        averages, epsilon, decay, shapes = [], 0.0, 0.0, []
-    if shapes != [tuple(p.shape) for p in parameters]:
+    kind = OPTIMIZER_KINDS.get(checkpoint.optimizer)
+    if kind is None or kind.squares is None:
         raise CheckpointError(
-            f"{path} has optimizer state that does not fit its model (not RMSprop's mean "
-            "squared gradients of each weight): dynamic evaluation needs them; score without "
-            "dynamic evaluation")
-    return TrainingGradients([a.float() for a in averages], epsilon, decay)
+            f"{path} was trained with --optimizer {checkpoint.optimizer}, which keeps no mean "
+            "squared gradients: dynamic evaluation divides each step by those of RMSprop, Adam "
+            "or AdamW; score without dynamic evaluation")
+    try:
+        gradients = square_averages(state, kind.squares)
+        shapes = [tuple(average.shape) for average in gradients.square_averages]
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        gradients, shapes = None, []
+    if gradients is None or shapes != [tuple(p.shape) for p in trained.model.parameters()]:
+        raise CheckpointError(
+            f"{path} has optimizer state that does not fit its model (not {kind.torch_class}'s "
+            "mean squared gradients of each weight): dynamic evaluation needs them; score "
+            "without dynamic evaluation")
+    return gradients
+
+
+def square_averages(state: dict, squares: SquaredGradients) -> TrainingGradients:
+    """The mean squared gradients an optimiser's state keeps where `squares` says, divided by
+    1 − decay^step where its steps divide them so."""
+    group = state["param_groups"][0]
+    decay = group[squares.decay_key]
+    decay = float(decay if squares.decay_index is None else decay[squares.decay_index])
+    averages = []
+    for index in group["params"]:
+        weight_state = state["state"][index]
+        average = weight_state[squares.state_key].float()
+        if squares.bias_corrected:
+            average = average / (1.0 - decay ** float(weight_state["step"]))
+        averages.append(average)
+    return TrainingGradients(averages, float(group["eps"]), decay)
 
 
 def reading_segments(lengths: np.ndarray, segment_tokens: int) -> list[np.ndarray]:

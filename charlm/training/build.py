@@ -40,6 +40,12 @@ from charlm.training.checkpointer import Checkpointer, best_path, check_output_p
 from charlm.training.config import TrainConfig
 from charlm.training.init_from import FineTuning, init_config
 from charlm.training.lock import OutputLock
+from charlm.training.optimizers import (
+    build_optimizer,
+    check_optimisation,
+    initialise_uniformly,
+    nonmonotone_switch,
+)
 from charlm.training.outputs import (
     METRICS_OUTPUT,
     MetricsFile,
@@ -58,7 +64,7 @@ from charlm.training.resume import (
 )
 from charlm.training.run import Run
 from charlm.training.runtime import Runtime
-from charlm.training.schedule import PlateauSchedule
+from charlm.training.schedule import build_schedule
 from charlm.training.start import Start
 from charlm.training.tensorboard import TensorBoardOutput
 
@@ -80,6 +86,7 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
     start = choose_start(config)
     config, out = start.config, start.out
     config.check_windows()
+    check_optimisation(config)
     ranks = Ranks.from_environment()
     runtime = Runtime.start(config.device, config.threads, config.amp, ranks.local_rank,
                             ranks.local_world_size)
@@ -101,22 +108,22 @@ def build_run(config: TrainConfig, console: Output, held: ExitStack) -> Run:
                  f"{len(valid_set):,}{valid_source}")
 
     model = build_model(config, len(corpus.vocabulary), train_set, runtime, start.stored)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=config.learning_rate,
-                                    alpha=config.decay, eps=config.epsilon)
+    optimizer = build_optimizer(config, model)
     run = Run(
         config=config, ranks=ranks, runtime=runtime, outputs=outputs, corpus=corpus,
         corpus_record=corpus_record(str(config.corpus), corpus, start.digest),
         train_set=train_set, valid_set=valid_set, model=model,
         step_loss=ranks.wrap(runtime.loss_module(model), runtime.device), optimizer=optimizer,
-        schedule=PlateauSchedule(optimizer, config.lr_decay, config.patience),
+        schedule=build_schedule(config.lr_schedule, optimizer, settings_of(config)),
         checkpointer=Checkpointer(out, best, resume_command(str(config.corpus), out), lock),
         carried=CarriedState() if config.context == DOCUMENT else None,
+        switch=nonmonotone_switch(config),
     )
     report_model(run)
     figures_state = start.begin(run)  # replaces run.progress when resuming
     run.figures = RunningFigures(run.progress, figures_state)
     # Only rank 0 reports and saves, so only it keeps an average.
-    if config.weight_average > 0 and ranks.is_main:
+    if ranks.is_main:
         run.average = start.average(run)
     # The epoch's cut refuses a text too short for its rows. The last check: nothing at --out,
     # beside it or in --tensorboard changes before every check has passed.
@@ -135,7 +142,10 @@ def build_model(config: TrainConfig, vocab_size: int, train_set: EncodedSentence
                    else adaptive_cutoffs(target_counts(train_set, vocab_size)))
     torch.manual_seed(config.seed)
     config.check_model()
-    return RNNLanguageModel(config.model_config(vocab_size, cutoffs)).to(runtime.device)
+    model = RNNLanguageModel(config.model_config(vocab_size, cutoffs))
+    if config.init_range > 0:
+        initialise_uniformly(model, config.init_range)
+    return model.to(runtime.device)
 
 
 def build_outputs(config: TrainConfig, console: Output, out: Path) -> Outputs:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from charlm.checkpoint.optimizers import DEFAULT_OPTIMIZER, OPTIMIZER_KINDS
 from charlm.data.corpus import PARAGRAPHS, SPLIT_CHOICES
 from charlm.data.settings import (
     CONTEXTS,
@@ -36,6 +37,7 @@ from charlm.model.kinds import (
 )
 from charlm.options import Former, option, origins_field, settings_of, source_of
 from charlm.training.recipes import recipe_names, recipe_settings
+from charlm.training.schedule import DEFAULT_SCHEDULE, LR_SCHEDULES
 
 if TYPE_CHECKING:
     from charlm.model.network import ModelConfig
@@ -371,11 +373,52 @@ class TrainConfig:
     )
     learning_rate: float = option(
         0.002,
-        "RMSprop learning rate.",
+        "Learning rate: the step size of RMSprop, Adam and AdamW; what SGD multiplies the "
+        "gradient by (the papers train SGD at 1 to 30, with --clip-norm: give it with --optimizer "
+        "sgd or asgd).",
         tutorial_env="LEARNING_RATE",
         above=0.0,
-        maximum=10.0,
+        maximum=100.0,
         panel="Optimisation",
+    )
+    optimizer: str = option(
+        DEFAULT_OPTIMIZER,
+        "How the weights learn: rmsprop (the tutorial's), sgd (plain steps, no momentum), asgd "
+        "(NT-ASGD, Merity et al. 2018: sgd until the switch that --nonmono describes, then sgd "
+        "whose weights are averaged uniformly from that report on; the average is what reports "
+        "validate and checkpoints hold, so it refuses --weight-average other than 0), adam or "
+        "adamw (Adam with decoupled weight decay; both with PyTorch's betas 0.9, 0.999 and "
+        "epsilon 1e-8).",
+        choices=tuple(OPTIMIZER_KINDS),
+        panel="Optimisation",
+        fixed=True,
+    )
+    nonmono: int = option(
+        5,
+        "--optimizer asgd: switch to averaging at the first report whose validation loss is "
+        "worse than the best of the reports before the last this many. The paper validates "
+        "once an epoch (n 5); charlm at every report, so --print-every above an epoch's "
+        "sentences gives the paper's count. Other optimizers refuse it.",
+        minimum=1,
+        panel="Optimisation",
+    )
+    weight_decay: float = option(
+        0.0,
+        "Weight decay: each step adds this times each weight to its gradient (L2; adamw "
+        "instead shrinks each weight by the rate times this, apart from the gradient).",
+        minimum=0.0,
+        maximum=1.0,
+        panel="Optimisation",
+    )
+    init_range: float = option(
+        0.0,
+        "Start every weight, biases included, uniform in [-r, r], as Zaremba et al. (0.1, 0.05, "
+        "0.04 for their small, medium and large models); 0: the layers' own initialisation. "
+        "--init-from refuses it: the model gives the weights.",
+        minimum=0.0,
+        maximum=1.0,
+        panel="Model",
+        fixed=True,
     )
     recipe: str | None = option(
         None,
@@ -394,25 +437,52 @@ class TrainConfig:
     )
     decay: float = option(
         0.9,
-        "RMSprop decay of the squared-gradient average.",
+        "--optimizer rmsprop: the decay of its squared-gradient average. Other optimizers refuse "
+        "it (Adam's betas stay 0.9, 0.999).",
         minimum=0.0,
         maximum=0.9999,
         panel="Optimisation",
     )
-    epsilon: float = option(1e-6, "RMSprop epsilon.", above=0.0, maximum=1.0, panel="Optimisation")
-    lr_decay: float = option(
-        1.0,
-        "Multiply the learning rate by this factor when the validation loss stops falling: "
-        "when its mean over the last --patience reports is no lower than over the --patience "
-        "before them, all at the current rate (1: never).",
+    epsilon: float = option(
+        1e-6,
+        "--optimizer rmsprop: the epsilon added to the root of its squared-gradient average. "
+        "Other optimizers refuse it (Adam's stays 1e-8).",
         above=0.0,
         maximum=1.0,
         panel="Optimisation",
     )
+    lr_decay: float = option(
+        1.0,
+        "Multiply the learning rate by this factor whenever --lr-schedule says (1: never).",
+        above=0.0,
+        maximum=1.0,
+        panel="Optimisation",
+    )
+    lr_schedule: str = option(
+        DEFAULT_SCHEDULE,
+        "When --lr-decay multiplies the rate. plateau: when the mean validation loss of the "
+        "last --patience reports is no lower than of the --patience before them, all at the "
+        "current rate. epochs (Zaremba et al.): at the start of every epoch after the first "
+        "--lr-keep-epochs, so epoch k trains at the rate x decay^max(0, k - keep). best (the "
+        "word_language_model example, there 0.25): at every report whose validation loss is "
+        "not below the best so far. Reports come every --print-every sentences and at the end "
+        "of an epoch that had none: set --print-every above an epoch's sentences for one "
+        "report an epoch, as the papers validate.",
+        choices=tuple(LR_SCHEDULES),
+        panel="Optimisation",
+    )
     patience: int = option(
         2,
-        "Reports in each of the two windows that --lr-decay compares.",
+        "--lr-schedule plateau: reports in each of the two windows it compares. Other "
+        "schedules refuse it.",
         minimum=1,
+        panel="Optimisation",
+    )
+    lr_keep_epochs: int = option(
+        0,
+        "--lr-schedule epochs: epochs trained at --learning-rate before the decay starts. "
+        "Other schedules refuse it.",
+        minimum=0,
         panel="Optimisation",
     )
     weight_average: float = option(
@@ -522,7 +592,8 @@ class TrainConfig:
     # existed, so that --resume goes on as the run began.
     BEFORE_FIELD: ClassVar[dict[str, Any]] = {"weight_average": 0.0, "words": NLTK_WORDS,
                                               "context": SENTENCE, "split": PARAGRAPHS,
-                                              "recipe": None, "bptt_random": False}
+                                              "recipe": None, "bptt_random": False,
+                                              "optimizer": DEFAULT_OPTIMIZER}
 
     def check(self, sources: Mapping[str, str]) -> None:
         # A resumed run may take the corpus path from its checkpoint.

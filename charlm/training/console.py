@@ -151,12 +151,11 @@ class Reporter(Output):
             for sentence in sentences:
                 self.line(f"  sample: {sentence}")
 
-    def lr_decayed(self, old: float, new: float, patience: int) -> None:
+    def lr_decayed(self, old: float, new: float, reason: str) -> None:
         if self.json:
-            self.event("lr_decayed", old_lr=old, lr=new)
+            self.event("lr_decayed", old_lr=old, lr=new, reason=reason)
             return
-        self.line(f"validation loss stopped falling (the last {patience} report(s) no lower "
-                  f"on average than the {patience} before): learning rate {old:.3g} -> {new:.3g}")
+        self.line(f"{reason}: learning rate {old:.3g} -> {new:.3g}")
 
     def saved(self, path: str) -> None:
         if self.json:

@@ -27,6 +27,7 @@ from charlm.data.types import Batch
 from charlm.errors import CharlmError
 from charlm.evaluation.scoring import mean_loss, perplexity_of
 from charlm.generation.sampling import detokenize, make_generator, sample_passage, sample_sentences
+from charlm.training.averaging import UniformAverage
 from charlm.training.build import build_run
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
@@ -123,6 +124,7 @@ def train_loop(run: Run, guard: InterruptGuard) -> TrainingReports:
     run.model.train()
     while progress.epoch < config.epochs and progress.stopped is None:
         epoch = run.epoch_batches(progress.epoch)
+        start_epoch_rate(run)
         if run.carried is not None and progress.batch_in_epoch == 0:
             run.carried.clear()
         epoch_end = ranks.epoch_end(progress.batch_in_epoch, epoch.count)
@@ -298,6 +300,7 @@ def report(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]],
     progress.metrics.append(metrics)
     # The decayed rate applies from the next step on; `lr` above is the one this interval used.
     decayed = run.schedule.step(val_loss)
+    switch_to_averaging(run, val_loss)
     samples = sample_text(run, config.samples, config.seed + progress.reports)
     figures.restart()
     # Nothing is written once another run holds the lock. The record first: a metrics file that
@@ -307,7 +310,7 @@ def report(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]],
     checkpointer = run.checkpointer
     best_saved = checkpointer.save(run.checkpoint(other_ranks), progress.steps, verdict.improved)
     if decayed:
-        run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, config.patience)
+        run.outputs.lr_decayed(metrics["lr"], run.schedule.lr, decayed)
     run.outputs.samples(samples)
     run.outputs.saved(str(checkpointer.out))
     if best_saved:
@@ -317,6 +320,27 @@ def report(run: Run, other_ranks: list[dict[str, dict[str, torch.Tensor]]],
                           best_checkpoint=checkpointer.best if checkpointer.best is not None
                           and checkpointer.best.exists() else None))
     return {"lr": run.schedule.lr, "stop": verdict.stop}
+
+
+def start_epoch_rate(run: Run) -> None:
+    """The schedule's decision at the start of an epoch (or its resumption), on every rank."""
+    rate = run.schedule.lr
+    decayed = run.schedule.epoch_started(run.progress.epoch)
+    if decayed:
+        run.outputs.lr_decayed(rate, run.schedule.lr, decayed)
+
+
+def switch_to_averaging(run: Run, val_loss: float) -> None:
+    """On rank 0, with --optimizer asgd: NT-ASGD's switch sees the report's validation loss,
+    and from the report that switches on, the uniform average of the weights is what reports
+    validate and checkpoints hold (this report's checkpoint: the weights it starts from)."""
+    if run.switch is None or not run.switch.observe(val_loss):
+        return
+    run.average = UniformAverage(run.model)
+    switch = run.switch
+    run.outputs.line(f"validation loss {val_loss:.4f} is worse than the best of the reports "
+                     f"before the last {switch.nonmono}: averaging the weights from report "
+                     f"{switch.switched_at} on (NT-ASGD)")
 
 
 def early_stop_message(run: Run) -> str:

@@ -39,7 +39,8 @@ class Output:
 
     def report(self, metrics: Mapping[str, Any]) -> None: ...
 
-    def lr_decayed(self, old: float, new: float, patience: int) -> None: ...
+    def lr_decayed(self, old: float, new: float, reason: str) -> None:
+        """The schedule multiplied the rate, for `reason`."""
 
     def samples(self, sentences: Sequence[str]) -> None: ...
 
@@ -87,8 +88,8 @@ class Outputs(Output):
     def report(self, metrics: Mapping[str, Any]) -> None:
         self._send("report", metrics)
 
-    def lr_decayed(self, old: float, new: float, patience: int) -> None:
-        self._send("lr_decayed", old, new, patience)
+    def lr_decayed(self, old: float, new: float, reason: str) -> None:
+        self._send("lr_decayed", old, new, reason)
 
     def samples(self, sentences: Sequence[str]) -> None:
         self._send("samples", sentences)

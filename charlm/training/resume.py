@@ -23,14 +23,15 @@ from charlm.errors import CharlmError, CheckpointError, ConfigError, first_line
 from charlm.options import (
     current_spellings,
     fixed_fields,
-    given_fields,
     option_fields,
 )
 from charlm.training.averaging import WeightAverage
 from charlm.training.config import TrainConfig
+from charlm.training.optimizers import apply_given_settings
 from charlm.training.progress import EARLY_STOP, Progress
 from charlm.training.ranks import Ranks
 from charlm.training.run import Run
+from charlm.training.schedule import DEFAULT_SCHEDULE
 from charlm.training.start import Start, inherit
 
 # Chosen afresh by each command rather than taken from the checkpoint.
@@ -84,9 +85,9 @@ class Resumption(Start):
             run.checkpointer.saved_step = run.progress.steps
         return self.checkpoint.progress or {}
 
-    def average(self, run: Run) -> WeightAverage:
+    def average(self, run: Run) -> WeightAverage | None:
         average = super().average(run)
-        if self.checkpoint.weight_average is not None:
+        if average is not None and self.checkpoint.weight_average is not None:
             try:
                 average.load(self.checkpoint.model_state,
                              self.checkpoint.weight_average["updates"])
@@ -252,18 +253,15 @@ def restore_training_state(run: Run, resumed: Checkpoint) -> None:
                                            run.ranks)
             if problem:
                 raise CharlmError(problem)
+        # A schedule changed on resuming starts afresh, at the rate the run has reached.
+        stored_schedule = (resumed.train_config or {}).get("lr_schedule", DEFAULT_SCHEDULE)
+        if resumed.lr_schedule is not None and stored_schedule == config.lr_schedule:
+            run.schedule.load_state_dict(resumed.lr_schedule)
+        if run.switch is not None and resumed.nt_asgd is not None:
+            run.switch.load_state_dict(resumed.nt_asgd)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise unfit_state(config, error) from None
-    if resumed.lr_schedule is not None:
-        run.schedule.load_state_dict(resumed.lr_schedule)
-    given = given_fields(config)
-    for group in run.optimizer.param_groups:
-        if "learning_rate" in given:
-            group["lr"] = config.learning_rate
-        if "decay" in given:
-            group["alpha"] = config.decay
-        if "epsilon" in given:
-            group["eps"] = config.epsilon
+    apply_given_settings(run.optimizer, config)
 
 
 def unfit_state(config: TrainConfig, error: Exception) -> CharlmError:

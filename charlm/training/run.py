@@ -18,7 +18,7 @@ from charlm.data.types import EncodedSentences
 from charlm.distribution import __version__
 from charlm.model.network import RNNLanguageModel
 from charlm.options import origins_of, settings_of
-from charlm.training.averaging import WeightAverage
+from charlm.training.averaging import NonMonotoneSwitch, WeightAverage
 from charlm.training.carried import CarriedState
 from charlm.training.checkpointer import Checkpointer
 from charlm.training.config import TrainConfig
@@ -26,7 +26,7 @@ from charlm.training.outputs import Outputs
 from charlm.training.progress import Progress, RunningFigures
 from charlm.training.ranks import Ranks
 from charlm.training.runtime import Runtime
-from charlm.training.schedule import PlateauSchedule
+from charlm.training.schedule import Schedule
 
 
 @dataclass
@@ -44,12 +44,14 @@ class Run:
     model: RNNLanguageModel
     step_loss: nn.Module  # the summed loss of a batch; under torchrun, DDP averages its gradients
     optimizer: torch.optim.Optimizer
-    schedule: PlateauSchedule
+    schedule: Schedule
     checkpointer: Checkpointer
     progress: Progress = field(default_factory=Progress)
     figures: RunningFigures | None = None
     initialised_from: dict | None = None  # the model a fine-tuning run started from
-    average: WeightAverage | None = None  # with --weight-average
+    # With --weight-average; with --optimizer asgd, its uniform average once it has switched.
+    average: WeightAverage | None = None
+    switch: NonMonotoneSwitch | None = None  # with --optimizer asgd
     carried: CarriedState | None = None  # document context: the rows' state between windows
 
     @property
@@ -96,6 +98,7 @@ class Run:
             initialised_from=self.initialised_from,
             weight_average=(self.average.state_dict(weights_of(self.model))
                             if self.average is not None else None),
+            nt_asgd=self.switch.state_dict() if self.switch is not None else None,
             rng_states=random_states,
             context=self.config.context,
             stream_states=([state["stream"] for state in ranks] if self.carried is not None

@@ -18,7 +18,7 @@ from charlm.data.corpus import fingerprint
 from charlm.data.prepare import PreparedCorpus
 from charlm.errors import ConfigError
 from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
-from charlm.training.averaging import WeightAverage
+from charlm.training.averaging import UniformAverage, WeightAverage
 from charlm.training.config import TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.run import Run
@@ -70,9 +70,14 @@ class Start:
         """Set up what the run begins with; returns the running figures' stored state."""
         return {}
 
-    def average(self, run: Run) -> WeightAverage:
-        """The weight average the run keeps from here on."""
-        return WeightAverage(run.model, run.config.weight_average)
+    def average(self, run: Run) -> WeightAverage | None:
+        """The average of the weights the run keeps from here on, if any: NT-ASGD's uniform one
+        once it has switched, else --weight-average's moving one."""
+        if run.switch is not None:
+            return UniformAverage(run.model) if run.switch.switched else None
+        if run.config.weight_average > 0:
+            return WeightAverage(run.model, run.config.weight_average)
+        return None
 
 
 def inherit(config: TrainConfig, stored: Mapping[str, Any], *, refused: Collection[str],
