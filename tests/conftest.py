@@ -14,8 +14,8 @@ from charlm.distribution import install_hint
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpora import write_corpus  # noqa: E402
-from training import CHILD_SITE  # noqa: E402
+from helpers.corpora import write_corpus  # noqa: E402
+from helpers.training import CHILD_SITE  # noqa: E402
 
 # Tests run with one thread: they are small, and CI machines have few cores.
 torch.set_num_threads(1)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_distributed import free_port
-from training import Child, child_environment, config_of, quiet_reporter
+from helpers.training import Child, child_environment, config_of, free_port, quiet_reporter
 from typer.testing import CliRunner
 
 from charlm.checkpoint.files import load_checkpoint

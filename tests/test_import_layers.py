@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training import ROOT, WAIT_S, child_environment
+from helpers.training import ROOT, WAIT_S, child_environment
 
 PACKAGE = ROOT / "charlm"
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from training import ROOT
+from helpers.training import ROOT
 from typer.testing import CliRunner
 
 import charlm

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from training import ROOT, WAIT_S, child_environment
+from helpers.training import ROOT, WAIT_S, child_environment
 
 # Tests that use the session's trained model and a module's model, and one that fails where
 # NLTK finds a punkt_tab.
-SHARED_FIXTURE_TESTS = ["tests/test_evaluate.py::test_table_output",
-                        "tests/test_bad_inputs.py::test_bad_generate_setting",
-                        "tests/test_prepare_cache.py::"
+SHARED_FIXTURE_TESTS = ["tests/evaluation/test_evaluate.py::test_table_output",
+                        "tests/commands/test_bad_inputs.py::test_bad_generate_setting",
+                        "tests/data/test_prepare_cache.py::"
                         "test_key_covers_the_csv_column_and_the_sentence_splitter"]
 FINDS_PUNKT_TAB = "from charlm.data.tokenizer import punkt_tab_installed; " \
                   "print(punkt_tab_installed())"
