@@ -193,8 +193,9 @@ def test_a_refusal_on_rank_0_ends_every_rank_with_its_line(tmp_path: Path,
 def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path, softmax: str
                                   ) -> tuple[dict[str, torch.Tensor], bool]:
     """The two-rank run replayed in one process: each step takes the next two batches of the
-    epoch's order, averages their gradients and makes one RMSprop step. Also whether some batch
-    had no target in one of the adaptive softmax's clusters."""
+    epoch's order, averages their gradients, each of its summed loss over the step's tokens per
+    rank (so the step descends the mean over both batches' tokens), and makes one RMSprop step.
+    Also whether some batch had no target in one of the adaptive softmax's clusters."""
     config = config_of(**rank_run_flags(str(corpus_file), tmp_path / "reference.pt", softmax))
     with ExitStack() as held:
         run = build_run(config, quiet_reporter(), held)
@@ -205,11 +206,12 @@ def averaged_steps_in_one_process(corpus_file: Path, tmp_path: Path, softmax: st
     cluster_missed = False
     for pair in zip(batches[0::2], batches[1::2]):
         gradients = []
-        for indices in pair:
-            batch = make_batch(run.train_set, indices)
+        step = [make_batch(run.train_set, indices) for indices in pair]
+        tokens_per_rank = sum(batch.tokens for batch in step) / len(step)
+        for batch in step:
             model.zero_grad(set_to_none=True)
             loss_sum, _ = model.loss(batch.inputs, batch.targets)
-            (loss_sum / batch.tokens).backward()
+            (loss_sum / tokens_per_rank).backward()
             gradients.append([parameter.grad.clone() for parameter in model.parameters()])
             cluster_missed |= any(not ((batch.targets >= low) & (batch.targets < high)).any()
                                   for low, high in zip(bounds, bounds[1:]))
