@@ -176,6 +176,13 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
     if config.json:
         typer.echo(json.dumps(info, ensure_ascii=False))
         return info
+    for name, value in [*_model_rows(info), *_training_rows(info)]:
+        typer.echo(f"{name:<15}{value}")
+    return info
+
+
+def _model_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table's rows of what the checkpoint's model is and how far it trained."""
     model, vocab, tok, prog = info["model"], info["vocabulary"], info["tokenizer"], info["progress"]
     # The regularisers have a row of their own, shown where one is on.
     left_out = {"parameters", "vocab_size", "dropout_mask", *REGULARISERS}
@@ -191,8 +198,7 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
     if "punkt" in tok:
         tokenizer_text += " (punkt: " + ", ".join(f"{n} {k}" for k, n in tok["punkt"].items()) + ")"
     best = info["best_val_loss"]
-    schedule = info["lr_schedule"]
-    rows = [
+    return [
         ("file", info["file"]),
         (
             "format",
@@ -218,6 +224,12 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
             else "none yet",
         ),
     ]
+
+
+def _training_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table's rows of how the model learnt: optimiser, schedule, rate, recipe, origin."""
+    rows = []
+    schedule = info["lr_schedule"]
     if info["optimizer"] is not None:
         rows.append(("optimizer", _optimizer_text(info["optimizer"])))
     if info["schedule"] is not None and info["schedule"]["rule"] is not None:
@@ -237,6 +249,4 @@ def show_info(config: InfoConfig) -> dict[str, Any]:
     origin = info["initialised_from"]
     if origin:
         rows.append(("fine-tuned from", f"{origin['file']} (sha256 {origin['sha256'][:12]}...)"))
-    for name, value in rows:
-        typer.echo(f"{name:<15}{value}")
-    return info
+    return rows
