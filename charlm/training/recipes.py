@@ -39,11 +39,22 @@ ZAREMBA_PAPER = ("Zaremba, Sutskever & Vinyals 2014, Recurrent Neural Network Re
 # of running text, the rate kept for some epochs and then decayed every epoch; their dropout is
 # ordinary dropout, a new mask at each step, on the non-recurrent connections only.
 ZAREMBA = {
-    "cell": "lstm", "layers": 2, "optimizer": "sgd", "learning_rate": 1.0,
+    "cell": "lstm", "layers": 2, "optimizer": "sgd",
     "lr_schedule": "epochs", "batch_size": 20, "dropout_mask": "step", "context": DOCUMENT,
     "weight_average": 0.0, "print_every": ONE_REPORT_AN_EPOCH,
 }
-ZAREMBA_NOTE = "Without the weight average: the paper reports the last step's weights."
+ZAREMBA_NOTE = ("Without the weight average: the paper reports the last step's weights. Its rate "
+                "of 1 and its clipping norm are for a loss summed over a window's steps; charlm's "
+                "loss is the mean over every token, so the same steps take the rate times the "
+                "window and the norm over the window.")
+
+
+def per_token(rate: float, clip_norm: float, bptt: int) -> dict[str, Any]:
+    """A paper's rate and gradient-norm clipping for a loss summed over the `bptt` steps of a
+    window (and averaged over its rows), as Zaremba et al.'s code and the models that follow it
+    take them, in charlm's terms: its loss is the mean over every token, whose gradient is
+    1/bptt of theirs, so the same steps take the rate times bptt and the norm over bptt."""
+    return {"learning_rate": rate * bptt, "clip_norm": clip_norm / bptt, "bptt": bptt}
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe(
@@ -58,25 +69,25 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
     Recipe(
         "zaremba-small", ZAREMBA_PAPER,
         ZAREMBA | {"hidden_dim": 200, "embedding_dim": 200, "lr_keep_epochs": 4,
-                   "lr_decay": 0.5, "clip_norm": 5.0, "dropout_input": 0.0,
-                   "dropout_hidden": 0.0, "dropout_output": 0.0, "bptt": 20, "epochs": 13,
-                   "init_range": 0.1},
+                   "lr_decay": 0.5, "dropout_input": 0.0, "dropout_hidden": 0.0,
+                   "dropout_output": 0.0, "epochs": 13, "init_range": 0.1}
+        | per_token(1.0, 5.0, 20),
         {"test": 114.5}, ZAREMBA_NOTE,
     ),
     Recipe(
         "zaremba-medium", ZAREMBA_PAPER,
         ZAREMBA | {"hidden_dim": 650, "embedding_dim": 650, "lr_keep_epochs": 6,
-                   "lr_decay": 1 / 1.2, "clip_norm": 5.0, "dropout_input": 0.5,
-                   "dropout_hidden": 0.5, "dropout_output": 0.5, "bptt": 35, "epochs": 39,
-                   "init_range": 0.05},
+                   "lr_decay": 1 / 1.2, "dropout_input": 0.5, "dropout_hidden": 0.5,
+                   "dropout_output": 0.5, "epochs": 39, "init_range": 0.05}
+        | per_token(1.0, 5.0, 35),
         {"test": 82.7}, ZAREMBA_NOTE,
     ),
     Recipe(
         "zaremba-large", ZAREMBA_PAPER,
         ZAREMBA | {"hidden_dim": 1500, "embedding_dim": 1500, "lr_keep_epochs": 14,
-                   "lr_decay": 1 / 1.15, "clip_norm": 10.0, "dropout_input": 0.65,
-                   "dropout_hidden": 0.65, "dropout_output": 0.65, "bptt": 35, "epochs": 55,
-                   "init_range": 0.04},
+                   "lr_decay": 1 / 1.15, "dropout_input": 0.65, "dropout_hidden": 0.65,
+                   "dropout_output": 0.65, "epochs": 55, "init_range": 0.04}
+        | per_token(1.0, 10.0, 35),
         {"test": 78.4}, ZAREMBA_NOTE,
     ),
     Recipe(
