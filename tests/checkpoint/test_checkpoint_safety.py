@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import torch
-from helpers.interrupting import one_epoch, slow_save_process, temporaries
+from helpers.interrupting import slow_save_process, temporaries
+from helpers.resuming import one_epoch
 from helpers.training import TINY, config_of, one_error_line, quiet_reporter, tiny_flags
 from typer.testing import CliRunner
 
@@ -28,7 +29,7 @@ from charlm.model.network import RNNLanguageModel
 from charlm.training.checkpointer import best_path
 from charlm.training.loop import TrainingDiverged, run_training
 
-__all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
+__all__ = ["one_epoch"]  # the fixture, shared in helpers.resuming
 
 
 def test_sigkill_during_a_save_leaves_the_previous_checkpoint(

@@ -42,8 +42,6 @@ def json_lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-
-
 @pytest.fixture(scope="module")
 def document_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny model of document context, trained for two epochs on three documents."""
@@ -53,8 +51,6 @@ def document_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_training(config_of(**tiny_flags(corpus=str(folder), out=str(out), epochs=2,
                                         context="document", bptt=10)), quiet_reporter())
     return {"folder": folder, "checkpoint": out}
-
-
 
 
 # Preparation keeps documents.
@@ -100,8 +96,6 @@ def test_a_stream_reads_each_sentence_as_a_batch_of_it_alone_does() -> None:
     assert list(targets) == list(alone.targets.numpy()[mask])
     assert list(np.flatnonzero(opens)) == [0, 6]  # where documents 0 and 1 begin
     assert list(sentence_starts(sentences)) == [0, 4, 6, 11]
-
-
 
 
 @pytest.mark.parametrize("world", [1, 2])
@@ -381,7 +375,6 @@ def test_complete_reads_the_whole_prompt(document_model: dict[str, Path]) -> Non
 
 
 # Everything else in document context.
-
 
 
 @pytest.mark.parametrize("cell", [{"cell": "gru", "dropout": 0.3},

@@ -52,8 +52,6 @@ def torchrun(*args: str) -> list[str]:
             f"--master_port={free_port()}", *args]
 
 
-
-
 def without(args: list[str], *flags: str) -> list[str]:
     """`args` less the given flags and their values."""
     kept: list[str] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.interrupting import one_epoch
+from helpers.resuming import one_epoch
 from helpers.training import TINY
 from typer.testing import CliRunner
 
@@ -17,7 +17,7 @@ from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.training.outputs import metrics_path
 
-__all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
+__all__ = ["one_epoch"]  # the fixture, shared in helpers.resuming
 
 
 class FillingDisk:

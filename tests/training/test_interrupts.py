@@ -8,7 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers.interrupting import one_epoch, slow_save_process, temporaries
+from helpers.interrupting import slow_save_process, temporaries
+from helpers.resuming import one_epoch
 from helpers.training import (
     TINY,
     charlm_process,
@@ -19,7 +20,7 @@ from charlm.checkpoint.files import load_checkpoint
 from charlm.cli import app
 from charlm.training.lock import lock_path
 
-__all__ = ["one_epoch"]  # the fixture, shared in helpers.interrupting
+__all__ = ["one_epoch"]  # the fixture, shared in helpers.resuming
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -52,10 +53,6 @@ def test_signal_saves_prints_the_resume_command_and_exits(
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
         assert load_checkpoint(out)["progress"]["epoch"] == progress["epoch"] + 1
-
-
-
-
 
 
 def test_second_ctrl_c_stops_at_once_during_a_save_and_keeps_the_checkpoint(

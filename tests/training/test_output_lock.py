@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.interrupting import one_epoch, temporaries
+from helpers.interrupting import temporaries
+from helpers.resuming import one_epoch
 from helpers.training import (
     TINY,
     Child,
@@ -32,7 +33,7 @@ from charlm.training.lock import STALE_AFTER_S, LockLost, OutputLock, lock_path
 from charlm.training.loop import run_training
 from charlm.training.outputs import metrics_path
 
-__all__ = ["one_epoch"]  # the fixture, shared with test_interrupts
+__all__ = ["one_epoch"]  # the fixture, shared in helpers.resuming
 
 
 def resume_auto(corpus: Path, out: Path, epochs: int):

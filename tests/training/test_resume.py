@@ -39,8 +39,6 @@ def test_resume_after_an_epoch_matches_an_uninterrupted_run(
     assert metric_lines(out) == metric_lines(whole)
 
 
-
-
 def test_resume_mid_epoch_after_an_interrupt_matches_an_uninterrupted_run(
     corpus_file: Path, tmp_path: Path, uninterrupted: Path
 ) -> None:
@@ -56,8 +54,6 @@ def test_resume_mid_epoch_after_an_interrupt_matches_an_uninterrupted_run(
     run_training(config_of(corpus=str(corpus_file), resume=str(out)), quiet_reporter())
     assert_same_state(uninterrupted, out)
     assert metric_lines(out) == metric_lines(uninterrupted)
-
-
 
 
 @pytest.mark.parametrize(
