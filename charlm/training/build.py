@@ -43,6 +43,7 @@ from charlm.training.lock import OutputLock
 from charlm.training.optimizers import (
     build_optimizer,
     check_optimisation,
+    initialise_embedding,
     initialise_uniformly,
     nonmonotone_switch,
 )
@@ -145,6 +146,8 @@ def build_model(config: TrainConfig, vocab_size: int, train_set: EncodedSentence
     model = RNNLanguageModel(config.model_config(vocab_size, cutoffs))
     if config.init_range > 0:
         initialise_uniformly(model, config.init_range)
+    if config.embedding_init_range > 0:
+        initialise_embedding(model, config.embedding_init_range)
     return model.to(runtime.device)
 
 

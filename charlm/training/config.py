@@ -420,6 +420,16 @@ class TrainConfig:
         panel="Model",
         fixed=True,
     )
+    embedding_init_range: float = option(
+        0.0,
+        "Start the embedding matrix (the output layer's weights too, when tied) uniform in "
+        "[-r, r], as AWD-LSTM (0.1), after --init-range; 0: the layer's own initialisation "
+        "(normal, with a spread of 1). --init-from refuses it: the model gives the weights.",
+        minimum=0.0,
+        maximum=1.0,
+        panel="Model",
+        fixed=True,
+    )
     recipe: str | None = option(
         None,
         "A named bundle of model and optimisation settings, as a paper trained its model: "

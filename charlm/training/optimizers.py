@@ -44,6 +44,13 @@ def initialise_uniformly(model: RNNLanguageModel, init_range: float) -> None:
         parameter.uniform_(-init_range, init_range)
 
 
+@torch.no_grad()
+def initialise_embedding(model: RNNLanguageModel, init_range: float) -> None:
+    """The embedding matrix uniform in [-init_range, init_range], as AWD-LSTM initialises its
+    (tied) embedding: the layer's own N(0, 1) is far too wide for a tied output layer."""
+    model.embedding.weight.uniform_(-init_range, init_range)
+
+
 def check_optimisation(config: TrainConfig) -> None:
     """Refuse, in one line, a setting given that the optimiser or schedule chosen does not take,
     and a second average of the weights beside NT-ASGD's. Made on the run's settings once a
@@ -57,10 +64,11 @@ def check_optimisation(config: TrainConfig) -> None:
         raise ConfigError(f"{as_given(config, 'optimizer')} averages the weights uniformly from "
                           f"its switch on, and {as_given(config, 'weight_average')} would average "
                           "them a second way: give --weight-average 0 with it")
-    if config.init_from is not None and "init_range" in given_fields(config):
-        raise ConfigError(f"{source_of(config, 'init_range')} sets a new model's first weights, "
-                          f"and {source_of(config, 'init_from')} starts from the model's own: "
-                          "leave it out")
+    for setting in ("init_range", "embedding_init_range"):
+        if config.init_from is not None and setting in given_fields(config):
+            raise ConfigError(f"{source_of(config, setting)} sets a new model's first weights, "
+                              f"and {source_of(config, 'init_from')} starts from the model's "
+                              "own: leave it out")
 
 
 def refuse_others_settings(config: TrainConfig, choice: str,

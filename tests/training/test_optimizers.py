@@ -102,6 +102,25 @@ def test_init_range_draws_every_weight_uniformly_within_it() -> None:
     assert float(built(hidden_dim=64).embedding.weight.detach().abs().max()) > 1.0
 
 
+def test_embedding_init_range_draws_the_embedding_alone_uniformly_within_it() -> None:
+    def built(**flags: Any) -> RNNLanguageModel:
+        config = config_of(**tiny_flags(corpus="c.txt", hidden_dim=32, embedding_dim=32,
+                                        tie_weights=True, **flags))
+        return build_model(config, 200, None, Runtime(torch.device("cpu"), 1, amp=False), None)
+
+    own, drawn = built(), built(embedding_init_range=0.1)
+    embedding = drawn.embedding.weight.detach()
+    assert 0.099 < float(embedding.abs().max()) <= 0.1
+    assert abs(float((embedding.abs() < 0.05).float().mean()) - 0.5) < 0.05
+    # The output layer is tied to it: its weights are the embedding's, drawn the same way.
+    assert drawn.output.weight is drawn.embedding.weight
+    # Every other weight is the layers' own, as without the setting.
+    others = {name: p for name, p in own.named_parameters() if not name.startswith("embedding")}
+    for name, parameter in drawn.named_parameters():
+        if name in others:
+            assert torch.equal(parameter, others[name]), name
+
+
 def expected_switch(losses: list[float], nonmono: int) -> int | None:
     """NT-ASGD's rule, written out independently: the first report (counted from 1) whose loss
     is worse than the best of those before the last `nonmono` earlier ones."""
@@ -260,5 +279,10 @@ def test_resume_keeps_the_optimizer_and_refuses_its_settings_it_does_not_take(
                                           "--init-from starts from the model's own"):
         run_training(config_of(corpus=str(corpus_file), init_from=str(out),
                                out=str(tmp_path / "tuned.pt"), init_range=0.1), quiet_reporter())
+    with pytest.raises(ConfigError, match="--embedding-init-range sets a new model's first "
+                                          "weights, and --init-from starts from the model's own"):
+        run_training(config_of(corpus=str(corpus_file), init_from=str(out),
+                               out=str(tmp_path / "tuned.pt"), embedding_init_range=0.1),
+                     quiet_reporter())
     assert out.read_bytes() == before
     assert not (tmp_path / "tuned.pt").exists()
