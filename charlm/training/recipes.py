@@ -102,14 +102,29 @@ RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
          "learning_rate": 30.0, "nonmono": 5, "clip_norm": 0.25, "bptt": 70,
          "bptt_random": True, "batch_size": 20, "ar": 2.0, "tar": 1.0, "weight_decay": 1.2e-6,
          "epochs": 500, "context": DOCUMENT, "weight_average": 0.0,
-         "print_every": ONE_REPORT_AN_EPOCH},
+         "print_every": ONE_REPORT_AN_EPOCH, "embedding_init_range": 0.1},
         {"valid": 61.2, "test": 58.8},
         "The README's figures before fine-tuning; the paper's 57.3 (test) comes after a second "
         "stage of fine-tuning, which this recipe does not do. NT-ASGD averages the weights "
-        "itself, so charlm's weight average is off, and it validates once an epoch.",
+        "itself, so charlm's weight average is off, and it validates once an epoch. The embedding "
+        "(tied to the output layer) starts uniform in ±0.1, the LSTM layers as PyTorch starts "
+        "them, as the repository does.",
     ),
-    # charlm's own recipe for an hour on a CPU comes here once it is chosen by measurement on the
-    # Penn Treebank (docs/recipes.md); until then there is none.
+    Recipe(
+        "cpu-hour",
+        "charlm's own: the most a 2-core CPU learns of the Penn Treebank in an hour, chosen by "
+        "measurement (docs/recipes.md)",
+        ZAREMBA | {"hidden_dim": 650, "embedding_dim": 650, "softmax": "adaptive",
+                   "dropout_input": 0.5, "dropout_hidden": 0.5, "dropout_output": 0.5,
+                   "dropout_mask": "locked", "dropout_embedding": 0.1, "lr_keep_epochs": 6,
+                   "lr_decay": 1 / 1.5, "epochs": 15, "init_range": 0.05,
+                   "weight_average": 0.999}
+        | per_token(1.0, 5.0, 35),
+        note="Zaremba et al.'s medium model made to fit an hour on two cores: the adaptive "
+             "softmax (twice the tokens a second of a full one at this size), the paper's "
+             "dropout held for a window (locked) with AWD-LSTM's embedding dropout, the rate "
+             "decayed faster after its sixth epoch, and charlm's moving weight average.",
+    ),
 )}
 
 
