@@ -1,5 +1,5 @@
 """`charlm evaluate`: a checkpoint's loss, perplexity and OOV rate on corpora, and per-token
-surprisal.
+surprisal, in charlm's TSV or SRILM's `-debug 2` layout (charlm.evaluation.srilm).
 
 The corpora are tokenized and encoded exactly as the checkpoint's training corpus was (its stored
 tokenizer and vocabulary), their text cut with its split unless --split says otherwise. Every
@@ -11,7 +11,7 @@ The summary and the per-token file come from the same per-token losses (scoring.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -36,6 +36,13 @@ from charlm.options import option
 from charlm.paths import OwnOutput, check_destination, write_atomically
 
 PER_TOKEN_HEADER = "sentence\tposition\ttoken\toov\tsurprisal_bits\n"
+# The layouts of --per-token: charlm's TSV, or SRILM's `ngram -ppl -debug 2` (srilm.py).
+CHARLM_LAYOUT, SRILM_LAYOUT = "charlm", "srilm"
+PER_TOKEN_LAYOUTS = (CHARLM_LAYOUT, SRILM_LAYOUT)
+# How SRILM's layout begins its first token's line, after the sentence's line.
+SRILM_TOKEN_LINE = b"\tp( "
+# The most of a line read to recognise a per-token file.
+LINE_LIMIT = 1 << 20
 
 if TYPE_CHECKING:
     from charlm.evaluation.scoring import Evaluation
@@ -56,11 +63,19 @@ class EvaluateConfig:
     per_token: str | None = option(
         None,
         "Write one row per predicted token (sentence, position, token, oov, surprisal in "
-        "bits) to this TSV file.",
+        "bits) to this TSV file; or, with --per-token-format srilm, SRILM's lines.",
+    )
+    per_token_format: str = option(
+        CHARLM_LAYOUT,
+        "The layout of --per-token: charlm (the TSV rows) or srilm (what SRILM's ngram -ppl "
+        "FILE -debug 2 prints, for the scripts that read it: each sentence, a p( word | "
+        "history ...) line for each token with its probability and log10 (an OOV as <unk>, "
+        "[OOV] 0 [ -inf ]), the sentence's summary, then the file's).",
+        choices=PER_TOKEN_LAYOUTS,
     )
     force: bool = option(
         False, "Replace an existing per-token file at --per-token (only one that evaluate "
-        "wrote: never a checkpoint, a corpus or any other file)."
+        "wrote, in either layout: never a checkpoint, a corpus or any other file)."
     )
     text_column: str | None = option(
         None, "CSV column holding the text. Default: body, else text, else the first column."
@@ -86,17 +101,24 @@ class EvaluateConfig:
             raise ConfigError("no checkpoint given: charlm evaluate MODEL.pt FILE...")
         if not self.files:
             raise ConfigError("no file to evaluate on: charlm evaluate MODEL.pt FILE...")
+        if self.per_token_format != CHARLM_LAYOUT and self.per_token is None:
+            raise ConfigError(f"{sources['per_token_format']} lays out the --per-token file, "
+                              "and none is given: give --per-token FILE")
         dynamic_settings(self, sources)
 
 
 def is_per_token_file(path: Path) -> bool:
-    """Whether a file begins as evaluate's per-token files do."""
-    header = PER_TOKEN_HEADER.encode()
+    """Whether a file begins as evaluate's per-token files do: the TSV's header, or SRILM's
+    layout (a sentence's words, then its first token's line)."""
     try:
         with open(path, "rb") as handle:
-            return handle.read(len(header)) == header
+            first, second = handle.readline(LINE_LIMIT), handle.readline(LINE_LIMIT)
     except OSError:
         return False
+    if first == PER_TOKEN_HEADER.encode():
+        return True
+    return first.endswith(b"\n") and not first.startswith(b"\t") and second.startswith(
+        SRILM_TOKEN_LINE)
 
 
 PER_TOKEN_OUTPUT = OwnOutput("a per-token file of charlm evaluate", is_per_token_file)
@@ -111,45 +133,40 @@ def check_per_token(path: Path, config: EvaluateConfig) -> None:
     check_destination(path, "--per-token", PER_TOKEN_OUTPUT, config.force, reading)
 
 
-def write_per_token(path: Path, evaluated: Scoring) -> None:
-    """One TSV row per predicted token; written atomically, never half-written."""
+def write_per_token(path: Path, evaluated: Scoring, layout: str = CHARLM_LAYOUT) -> None:
+    """One TSV row per predicted token, or (`layout` srilm) SRILM's lines; written atomically,
+    never half-written."""
+    from charlm.evaluation.srilm import srilm_lines
+
+    lines = srilm_lines(evaluated) if layout == SRILM_LAYOUT else tsv_rows(evaluated)
     try:
-        write_atomically(path, partial(_write_rows, evaluated))
+        write_atomically(path, partial(_write_lines, lines))
     except OSError as error:
         raise CharlmError(f"could not write {path}: {error.strerror or error}") from None
 
 
-def _write_rows(evaluated: Scoring, staged: Path) -> None:
-    """The words are read again so the file shows each word as written, out-of-vocabulary ones
-    too."""
+def _write_lines(lines: Iterator[str], staged: Path) -> None:
+    with open(staged, "w", encoding="utf-8") as out:
+        out.writelines(lines)
+
+
+def tsv_rows(evaluated: Scoring) -> Iterator[str]:
+    """The header, then a row per predicted token. The words are read again so the file shows
+    each word as written, out-of-vocabulary ones too."""
     from charlm.evaluation.scoring import LN2
 
     bits = evaluated.surprisal / LN2
     ids = evaluated.sentences.ids
     offsets = evaluated.sentences.offsets
-    with open(staged, "w", encoding="utf-8") as out:
-        out.write(PER_TOKEN_HEADER)
-        index = 0
-        for reader in evaluated.readers:
-            for words in reader.sentences():
-                first = int(offsets[index])
-                if len(words) != offsets[index + 1] - first:
-                    raise CharlmError(
-                        f"{reader.path} read differently the second time; was it "
-                        "changed during evaluation?"
-                    )
-                base = first + index
-                rows = [
-                    f"{index + 1}\t{j + 1}\t{word}\t"
-                    f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n"
-                    for j, word in enumerate(words)
-                ]
-                rows.append(
-                    f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t"
-                    f"{bits[base + len(words)]:.6f}\n"
-                )
-                out.writelines(rows)
-                index += 1
+    yield PER_TOKEN_HEADER
+    for _, index, words in evaluated.sentences_again():
+        first = int(offsets[index])
+        base = first + index
+        for j, word in enumerate(words):
+            yield (f"{index + 1}\t{j + 1}\t{word}\t"
+                   f"{int(ids[first + j] == UNKNOWN_ID)}\t{bits[base + j]:.6f}\n")
+        end = base + len(words)
+        yield f"{index + 1}\t{len(words) + 1}\t{SENTENCE_END}\t0\t{bits[end]:.6f}\n"
 
 
 def evaluate(config: EvaluateConfig) -> Evaluation:
@@ -163,7 +180,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
                                      config.batch_size, dynamic_settings(config), config.context)
     if per_token is not None:
-        write_per_token(per_token, evaluated)
+        write_per_token(per_token, evaluated, config.per_token_format)
     return evaluated.summary
 
 

@@ -147,11 +147,8 @@ def score_rows(result: Evaluation) -> list[tuple[str, str]]:
     """`evaluate`'s summary, then the figures only `score` prints."""
     from charlm.evaluation.scoring import summary_rows
 
-    known = result.tokens - result.oov_words
     return summary_rows(result) + [
         ("log-prob", f"{result.log_prob:.4f} (natural log; log10 {result.log10_prob:.4f})"),
-        ("excl. unknown", f"perplexity {result.perplexity_excluding_unknown:.2f} over the "
-                          f"{known:,} tokens whose target is not UNKNOWN_TOKEN"),
     ]
 
 

@@ -1,11 +1,12 @@
 """A cache of prepared corpora, so a corpus is read and tokenized once, not on every run.
 
 An entry is keyed by a digest of the corpus content and of every setting that changes the prepared
-result (tokenizer settings, the split the text is read with, vocabulary size, CSV column, whether
-NLTK's punkt_tab is installed, the NLTK version and charlm's prepare version), so a changed file or
-setting never reuses a stale entry. An entry is a directory of .npy arrays and one JSON file: loaded
-with numpy (no pickle) and JSON, never by unpickling. It is written to a temporary directory and
-renamed into place, so a crash or a concurrent run never leaves a half-written entry.
+result (tokenizer settings, the split the text is read with, vocabulary size or the words of the
+word list, CSV column, whether NLTK's punkt_tab is installed, the NLTK version and charlm's prepare
+version), so a changed file or setting never reuses a stale entry. An entry is a directory of .npy
+arrays and one JSON file: loaded with numpy (no pickle) and JSON, never by unpickling. It is
+written to a temporary directory and renamed into place, so a crash or a concurrent run never
+leaves a half-written entry.
 
 `cache_entries` finds what charlm stored in a directory, and `clear_cache` removes that and
 nothing else the directory holds (`charlm cache`).
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import platformdirs
@@ -32,6 +34,7 @@ from charlm.data.prepare import PREPARE_VERSION, PreparedCorpus, prepare_corpus
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import punkt_tab_installed
 from charlm.data.types import EncodedSentences
+from charlm.data.word_list import read_word_list
 
 CACHE_ENV = "CHARLM_CACHE_DIR"
 META_FILE = "meta.json"
@@ -118,12 +121,23 @@ def cache_key(path: str | Path, settings: PrepareSettings, digest: str | None = 
 
     document = {
         "corpus": digest or fingerprint(path),
-        "settings": settings.to_dict(),
+        "settings": settings_document(settings),
         "punkt_tab_installed": punkt_tab_installed(),
         "nltk": nltk.__version__,
         "prepare_version": PREPARE_VERSION,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:KEY_CHARS]
+
+
+def settings_document(settings: PrepareSettings) -> dict[str, Any]:
+    """The settings as a key holds them: a word list by a digest of its words, so an edited list
+    never reuses an entry and a moved one still does; no list by nothing, so entries stored
+    before word lists keep their keys."""
+    document = settings.to_dict()
+    word_list = document.pop("vocabulary")
+    if word_list is not None:
+        document["vocabulary"] = read_word_list(word_list).digest
+    return document
 
 
 def load_entry(directory: Path) -> PreparedCorpus | None:

@@ -33,7 +33,14 @@ from charlm.data.layout import SplitChoice, choose_split
 from charlm.data.settings import PrepareSettings
 from charlm.data.tokenizer import Tokenizer, TokenizerSettings, build_tokenizer
 from charlm.data.types import EncodedSentences, offsets_of
-from charlm.data.vocab import UNKNOWN_ID, Vocabulary, VocabularyStats, build_vocabulary
+from charlm.data.vocab import (
+    UNKNOWN_ID,
+    Vocabulary,
+    VocabularyStats,
+    build_vocabulary,
+    fixed_vocabulary,
+)
+from charlm.data.word_list import read_word_list
 from charlm.data.written import WRITTEN_SAMPLE_CHARS, count_written_forms, most_frequent_forms
 from charlm.devices import available_cores
 from charlm.errors import CharlmError, CorpusError
@@ -268,7 +275,9 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
     """Turn a corpus file into encoded sentences, a vocabulary and the tokenizer that made them.
 
     `workers` processes tokenize (0: choose automatically); the result is the same for any count.
+    A word list (`settings.vocabulary`) is read first, so a bad one is refused before any text.
     """
+    word_list = read_word_list(settings.vocabulary) if settings.vocabulary is not None else None
     choice = choose_split(path, settings.split, settings.text_column)
     settings = replace(settings, split=choice.mode)
     stats = CorpusStats()
@@ -289,7 +298,9 @@ def prepare_corpus(path: str, settings: PrepareSettings, workers: int = 1) -> Pr
     del interned
     counts_array = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(words))
     counts = Counter(dict(zip(words, counts_array.tolist())))
-    vocabulary, vocabulary_stats = build_vocabulary(counts, settings.vocabulary_size)
+    vocabulary, vocabulary_stats = (build_vocabulary(counts, settings.vocabulary_size)
+                                    if word_list is None
+                                    else fixed_vocabulary(counts, word_list.words))
     del counts
     if settings.lowercase:
         vocabulary = Vocabulary(vocabulary.words, most_frequent_forms(forms, vocabulary.words))

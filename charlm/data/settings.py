@@ -36,6 +36,9 @@ class PrepareSettings:
 
     vocabulary_size: int = 2000
     """Words kept, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END (0: every word)."""
+    vocabulary: str | None = None
+    """A word list whose words are the vocabulary (word_list.py), in place of the
+    `vocabulary_size` most frequent: the cache key holds its words, not its path."""
     lowercase: bool = True
     """Lowercase the text before splitting it."""
     drop_urls: bool = True

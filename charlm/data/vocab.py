@@ -1,4 +1,4 @@
-"""The vocabulary: the most frequent words plus the tutorial's special tokens."""
+"""The vocabulary: the most frequent words, or a word list's, plus the tutorial's special tokens."""
 
 from __future__ import annotations
 
@@ -80,14 +80,30 @@ class Vocabulary:
 def build_vocabulary(counts: Counter[str], size: int) -> tuple[Vocabulary, VocabularyStats]:
     """Keep the `size - 3` most frequent words (`size` 0: every word, up to MAX_VOCABULARY);
     ties go to the alphabetically first word."""
-    ranked = sorted(
-        ((word, n) for word, n in counts.items() if word not in SPECIAL_TOKENS),
-        key=lambda item: (-item[1], item[0]),
-    )
-    total = sum(counts.values())
+    ranked = _ranked((word, n) for word, n in counts.items() if word not in SPECIAL_TOKENS)
     if not size and len(ranked) + len(SPECIAL_TOKENS) > MAX_VOCABULARY:
-        raise CorpusError(too_many_words(ranked, total, len(counts)))
-    kept = ranked[: size - len(SPECIAL_TOKENS)] if size else ranked
+        raise CorpusError(too_many_words(ranked, sum(counts.values()), len(counts)))
+    return _kept(ranked[: size - len(SPECIAL_TOKENS)] if size else ranked, counts)
+
+
+def fixed_vocabulary(counts: Counter[str], words: Iterable[str]) -> tuple[Vocabulary,
+                                                                          VocabularyStats]:
+    """Keep every one of `words` (a word list's: word_list.py), the corpus's `counts` holding
+    it or not, numbered as build_vocabulary numbers them: the most frequent first, ties (the
+    words the corpus lacks among them) to the alphabetically first."""
+    return _kept(_ranked((word, counts[word]) for word in words), counts)
+
+
+def _ranked(counted: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Words with their counts, the most frequent first, ties alphabetical."""
+    return sorted(counted, key=lambda item: (-item[1], item[0]))
+
+
+def _kept(kept: list[tuple[str, int]], counts: Counter[str]) -> tuple[Vocabulary,
+                                                                      VocabularyStats]:
+    """The vocabulary of the special tokens and the words `kept` (ranked, with their counts in
+    the corpus of `counts`), and what it covers."""
+    total = sum(counts.values())
     covered = sum(n for _, n in kept)
     least_word, least_count = kept[-1] if kept else (None, 0)
     stats = VocabularyStats(

@@ -46,6 +46,40 @@ LN10 = math.log(10.0)
 MAX_EXPONENT = 700.0
 
 
+@dataclass(frozen=True)
+class SrilmFigures:
+    """A summary as SRILM's `ngram -ppl` prints it, so a figure compares with an n-gram
+    model's on the same text: the OOVs (words outside the vocabulary, read as UNKNOWN_TOKEN) are
+    left out of logprob, ppl and ppl1; ppl divides by the words and sentence ends scored, ppl1 by
+    the words alone. A softmax never gives a word probability 0, so zeroprobs is 0."""
+
+    sentences: int
+    words: int
+    oovs: int
+    zeroprobs: int
+    logprob: float
+    """log10-probability of every token but the OOVs, the sentence ends included."""
+    ppl: float
+    ppl1: float | None
+    """None when every word is an OOV (SRILM's "undefined")."""
+
+    @classmethod
+    def of(cls, sentences: int, words: int, oovs: int, known_nats: float) -> SrilmFigures:
+        """The figures of `sentences` holding `words` words, `oovs` of them OOVs, whose other
+        tokens (their sentence ends included) have surprisals summing to `known_nats`."""
+        scored = words - oovs
+        return cls(sentences, words, oovs, 0, -known_nats / LN10,
+                   perplexity_of(known_nats / (scored + sentences)),
+                   perplexity_of(known_nats / scored) if scored else None)
+
+    def lines(self) -> list[str]:
+        """SRILM's two lines, its numbers as C++ streams print them (six digits)."""
+        ppl1 = "undefined" if self.ppl1 is None else f"{self.ppl1:g}"
+        return [f"{self.sentences} sentences, {self.words} words, {self.oovs} OOVs",
+                f"{self.zeroprobs} zeroprobs, logprob= {self.logprob:g} ppl= {self.ppl:g} "
+                f"ppl1= {ppl1}"]
+
+
 @dataclass
 class Evaluation:
     """The summary of a scoring; `loss` is nats per predicted token."""
@@ -62,6 +96,7 @@ class Evaluation:
     log_prob: float  # natural log-probability of every predicted token together
     log10_prob: float
     perplexity_excluding_unknown: float  # over the tokens whose target is not UNKNOWN_TOKEN
+    srilm: SrilmFigures  # the summary in SRILM's terms: ppl is perplexity_excluding_unknown
     split: list[str] = field(default_factory=list)  # how each file's text was cut
     warnings: list[str] = field(default_factory=list)  # what reading found wrong, one line each
     dynamic: bool = False  # whether the model adapted to the text while reading it (dynamic.py)
@@ -281,7 +316,9 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
     words = len(sentences.ids)
     oov = int(np.count_nonzero(sentences.ids == UNKNOWN_ID))
     loss = float(surprisal.mean())
-    known = surprisal[~unknown_targets(sentences)]
+    # Every sentence's SENTENCE_END is a known target, so some token is always known.
+    srilm = SrilmFigures.of(len(sentences), words, oov,
+                            float(surprisal[~unknown_targets(sentences)].sum()))
     total = float(surprisal.sum())
     return Evaluation(
         files=files,
@@ -295,8 +332,8 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
         bits_per_word=loss / LN2,
         log_prob=-total,
         log10_prob=-total / LN10,
-        # Every sentence's SENTENCE_END is a known target, so `known` is never empty.
-        perplexity_excluding_unknown=perplexity_of(float(known.mean())),
+        perplexity_excluding_unknown=srilm.ppl,
+        srilm=srilm,
         dynamic=dynamic is not None,
         dynamic_settings=dynamic.to_dict() if dynamic is not None else None,
         context=context,
@@ -304,7 +341,9 @@ def summarise(files: list[str], sentences: EncodedSentences, surprisal: np.ndarr
 
 
 def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
-    """The summary as labelled lines, as `evaluate` prints it."""
+    """The summary as labelled lines, as `evaluate` prints it: the perplexities named as KenLM
+    and SRILM name theirs, so each compares with an n-gram model's on the same text."""
+    known = result.tokens - result.oov_words
     return [
         ("files", ", ".join(result.files)),
         *([("text split", ", ".join(result.split))] if result.split else []),
@@ -313,8 +352,12 @@ def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
         ("tokens", f"{result.tokens:,} (words and SENTENCE_END)"),
         ("OOV rate", f"{result.oov_rate:.2%} ({result.oov_words:,} of {result.words:,} words)"),
         ("loss", f"{result.loss:.4f} nats per token"),
-        ("perplexity", f"{result.perplexity:.2f}"),
+        ("perplexity", f"{result.perplexity:.2f} (including OOVs, as KenLM's: every token)"),
+        ("excl. OOVs", f"perplexity {result.perplexity_excluding_unknown:.2f} over the "
+                       f"{known:,} tokens whose target is not UNKNOWN_TOKEN (KenLM's excluding "
+                       "OOVs; SRILM's ppl)"),
         ("bits per word", f"{result.bits_per_word:.4f}"),
+        ("SRILM", ", ".join(result.srilm.lines())),
         *_dynamic_rows(result),
     ]
 

@@ -5,6 +5,7 @@ every figure of every way in agrees with training's validation to the last digit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from charlm.checkpoint.trained import TrainedModel
 from charlm.data.reading import FileReader, ReadText
 from charlm.data.types import EncodedSentences
-from charlm.errors import ConfigError
+from charlm.errors import CharlmError, ConfigError
 from charlm.evaluation.dynamic import Adaptation, training_gradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.scoring import (
@@ -47,6 +48,20 @@ class Scoring:
     def warnings(self) -> list[str]:
         """What reading the text found wrong, one line each: the summary's."""
         return self.summary.warnings
+
+    def sentences_again(self) -> Iterator[tuple[FileReader, int, list[str]]]:
+        """Each sentence of the files evaluated whole, in order: how its file was read, its
+        index in `sentences` and its words read again, each as written, out-of-vocabulary ones
+        too; refused when a file reads otherwise than it did."""
+        offsets = self.sentences.offsets
+        index = 0
+        for reader in self.readers:
+            for words in reader.sentences():
+                if len(words) != offsets[index + 1] - offsets[index]:
+                    raise CharlmError(f"{reader.path} read differently the second time; was it "
+                                      "changed during evaluation?")
+                yield reader, index, words
+                index += 1
 
 
 def dynamic_settings(dynamic: Dynamic) -> DynamicSettings | None:

@@ -195,6 +195,8 @@ def files_read(config: TrainConfig, in_place: bool) -> list[tuple[str, Path]]:
             members = corpus_members(corpus)
             reading += [(flag if member == Path(corpus) else f"a file of {flag}", member)
                         for member in members]
+    if config.vocabulary is not None:
+        reading.append(("the --vocabulary word list", Path(config.vocabulary)))
     if config.init_from is not None:
         reading.append(("the model --init-from starts from", Path(config.init_from)))
     if config.resume is not None and not in_place:

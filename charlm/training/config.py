@@ -35,7 +35,14 @@ from charlm.model.kinds import (
     LOCKED,
     SOFTMAX_KINDS,
 )
-from charlm.options import Former, option, origins_field, settings_of, source_of
+from charlm.options import (
+    Former,
+    given_fields,
+    option,
+    origins_field,
+    settings_of,
+    source_of,
+)
 from charlm.training.recipes import recipe_names, recipe_settings
 from charlm.training.schedule import DEFAULT_SCHEDULE, LR_SCHEDULES
 
@@ -54,6 +61,9 @@ CACHE_DIR_HELP = (
 # TokenizerSettings know the sentence-length limit as max_words. Every other field of those
 # classes and of ModelConfig takes the setting of its own name.
 RENAMED = {"max_sentence_words": "max_words"}
+# The fixed setting whose file's words, not its path, decide the vocabulary: a start from a
+# checkpoint compares the words (start.py).
+WORD_LIST = "vocabulary"
 
 
 def own_name(setting: str) -> str:
@@ -119,7 +129,8 @@ class TrainConfig:
         fixed=True,
     )
     lowercase: bool = option(
-        True, "Lowercase the text before splitting it, as the tutorial.", panel="Data", fixed=True
+        True, "Lowercase the text before splitting it, as the tutorial (never the words of a "
+        "--vocabulary list).", panel="Data", fixed=True
     )
     drop_urls: bool = option(
         True, "Drop sentences that contain a URL, as the tutorial.", panel="Data", fixed=True
@@ -134,10 +145,23 @@ class TrainConfig:
     vocabulary_size: int = option(
         2000,
         "Vocabulary size, counting UNKNOWN_TOKEN, SENTENCE_START and SENTENCE_END; 0: every word "
-        "of the corpus (then only words absent from the training corpus are unknown).",
+        "of the corpus (then only words absent from the training corpus are unknown). --vocabulary "
+        "gives the words instead.",
         tutorial_env="VOCABULARY_SIZE",
         minimum=0,
         maximum=MAX_VOCABULARY,
+        panel="Data",
+        fixed=True,
+    )
+    vocabulary: str | None = option(
+        None,
+        "A word list whose words are the vocabulary, in place of the --vocabulary-size most "
+        "frequent (a recogniser's or a translator's words): one word a line, or Kaldi's "
+        "words.txt (a word and its id on every line). Every word of the list is kept, the corpus "
+        "holding it or not; every other word of the corpus is UNKNOWN_TOKEN. <s>, </s>, and "
+        "words.txt's <eps> and #0, #1, ... are no words; <unk> is UNKNOWN_TOKEN. The words are "
+        "taken as written, and --lowercase lowercases the text alone: give --no-lowercase with "
+        "a list in mixed or upper case. Refuses --vocabulary-size.",
         panel="Data",
         fixed=True,
     )
@@ -616,6 +640,11 @@ class TrainConfig:
                 f"{sources['resume']} continues a run and {sources['init_from']} starts a new one "
                 "from a model's weights: give one of them"
             )
+        if self.vocabulary is not None and "vocabulary_size" in given_fields(self):
+            raise ConfigError(
+                f"{sources['vocabulary']} makes the vocabulary of the words of its list, and "
+                f"{sources['vocabulary_size']} makes it of the corpus's most frequent words: give "
+                "one of them")
         if 0 < self.vocabulary_size < MIN_VOCABULARY:
             raise ConfigError(
                 f"{sources['vocabulary_size']}: {self.vocabulary_size} is too small; it must be at "

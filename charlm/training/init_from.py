@@ -31,7 +31,7 @@ from charlm.options import fixed_fields, given_fields
 from charlm.training.config import TrainConfig, own_name
 from charlm.training.outputs import Output
 from charlm.training.run import Run
-from charlm.training.start import Start, inherit
+from charlm.training.start import Start, check_word_list, inherit
 
 UNKNOWN_EXAMPLES = 10
 # How the model reads text (what each sentence is read after, how lines make sentences) carries
@@ -123,11 +123,12 @@ def init_config(config: TrainConfig) -> tuple[TrainConfig, InitialModel]:
         inherited = model_settings(checkpoint)
     except CheckpointError as error:
         raise CheckpointError(f"--init-from {path}: {error}") from None
+    refusal = f"--init-from {path} keeps the model's vocabulary, tokenizer settings and shape"
+    advice = "Leave these settings out, or train a new model without --init-from"
+    check_word_list(config, checkpoint.vocabulary, "the model", refusal, advice)
     merged = inherit(
         config, inherited, refused=[name for name in inherited if name not in READING],
-        holder="the model",
-        refusal=f"--init-from {path} keeps the model's vocabulary, tokenizer settings and shape",
-        advice="Leave these settings out, or train a new model without --init-from")
+        holder="the model", refusal=refusal, advice=advice)
     merged.check_model()
     return merged, InitialModel(path, checkpoint, file_digest(path))
 

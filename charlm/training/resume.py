@@ -26,13 +26,13 @@ from charlm.options import (
     option_fields,
 )
 from charlm.training.averaging import WeightAverage
-from charlm.training.config import TrainConfig
+from charlm.training.config import WORD_LIST, TrainConfig
 from charlm.training.optimizers import apply_given_settings
 from charlm.training.progress import EARLY_STOP, Progress
 from charlm.training.ranks import Ranks
 from charlm.training.run import Run
 from charlm.training.schedule import DEFAULT_SCHEDULE
-from charlm.training.start import Start, inherit
+from charlm.training.start import Start, check_word_list, inherit
 
 # Chosen afresh by each command rather than taken from the checkpoint.
 NOT_INHERITED = ("corpus", "out", "force", "resume", "init_from")
@@ -148,12 +148,14 @@ def resume_config(config: TrainConfig) -> tuple[TrainConfig, Checkpoint]:
                               "by an older charlm?); start a new run without --resume")
     stored = TrainConfig.BEFORE_FIELD | current_spellings(TrainConfig,
                                                           checkpoint.train_config or {})
+    refusal = f"cannot resume {path} with other settings"
+    advice = "Leave them out to continue with the checkpoint's, or start a new run"
+    check_word_list(config, checkpoint.vocabulary, "the checkpoint", refusal, advice)
     merged = inherit(
         config, {f.name: stored[f.name] for f in option_fields(TrainConfig)
                  if f.name not in NOT_INHERITED and f.name in stored},
-        refused=fixed_fields(TrainConfig), holder="the checkpoint",
-        refusal=f"cannot resume {path} with other settings",
-        advice="Leave them out to continue with the checkpoint's, or start a new run")
+        refused=[name for name in fixed_fields(TrainConfig) if name != WORD_LIST],
+        holder="the checkpoint", refusal=refusal, advice=advice)
     if merged.corpus is None:
         merged = replace(merged, corpus=checkpoint.corpus["path"])
     progress = Progress.from_dict(checkpoint.progress or {})

@@ -7,7 +7,7 @@ keeps, and what the run begins with (weights, optimizer, progress, the weight av
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,12 @@ from charlm.checkpoint.schema import Checkpoint
 from charlm.data.cache import cached_prepare
 from charlm.data.corpus import fingerprint
 from charlm.data.prepare import PreparedCorpus
+from charlm.data.vocab import SPECIAL_TOKENS
+from charlm.data.word_list import capitals_warning, different_words, read_word_list
 from charlm.errors import ConfigError
 from charlm.options import CHECKPOINT, given_fields, origins_of, source_of
 from charlm.training.averaging import UniformAverage, WeightAverage
-from charlm.training.config import TrainConfig
+from charlm.training.config import WORD_LIST, TrainConfig
 from charlm.training.outputs import Output
 from charlm.training.run import Run
 
@@ -65,6 +67,12 @@ class Start:
         """What the start has to say about the corpus prepared."""
         if self.store_failed:
             outputs.warning(self.store_failed)
+        config = self.config
+        listed = corpus.vocabulary.words[len(SPECIAL_TOKENS):]
+        capitals = (capitals_warning(config.vocabulary, listed)
+                    if config.vocabulary is not None and config.lowercase else None)
+        if capitals:
+            outputs.warning(capitals)
 
     def begin(self, run: Run) -> dict[str, Any]:
         """Set up what the run begins with; returns the running figures' stored state."""
@@ -78,6 +86,18 @@ class Start:
         if run.config.weight_average > 0:
             return WeightAverage(run.model, run.config.weight_average)
         return None
+
+
+def check_word_list(config: TrainConfig, vocabulary: Sequence[str], holder: str,
+                    refusal: str, advice: str) -> None:
+    """A start from a checkpoint keeps its vocabulary (`vocabulary`, `holder`'s): a word list
+    given must hold its words, wherever the list lies (its words, not its path, made the
+    vocabulary); else refused in `inherit`'s words."""
+    if WORD_LIST not in given_fields(config):
+        return
+    differs = different_words(read_word_list(str(config.vocabulary)), vocabulary, holder)
+    if differs:
+        raise ConfigError(f"{refusal}: {source_of(config, WORD_LIST)} {differs}. {advice}")
 
 
 def inherit(config: TrainConfig, stored: Mapping[str, Any], *, refused: Collection[str],
