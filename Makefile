@@ -22,7 +22,7 @@ $(INSTALLED): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,plot,export,tensorboard]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev,plot,export,tensorboard,ngram]"
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)

@@ -19,7 +19,7 @@ from charlm.errors import CharlmError, CharlmWarning, CheckpointError, ConfigErr
 
 # Names served by charlm.api, imported (with torch) when first asked for.
 _API = ("load", "Model", "train", "reports", "Report", "TrainResult", "SentenceScore",
-        "Evaluation", "Generation", "GeneratedSentence")
+        "Evaluation", "Generation", "GeneratedSentence", "NgramModel", "NgramMix")
 
 __all__ = ["CharlmError", "CharlmWarning", "CheckpointError", "ConfigError", "CorpusError",
            "__version__", *_API]
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
         GeneratedSentence,
         Generation,
         Model,
+        NgramMix,
+        NgramModel,
         Report,
         SentenceScore,
         TrainResult,

@@ -40,6 +40,8 @@ from charlm.devices import pick_device
 from charlm.errors import CharlmWarning, ConfigError, CorpusError
 from charlm.evaluation.dynamic import Adaptation
 from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.evaluation.ngram import NgramMix, NgramModel, best_weight, ngram_surprisals
+from charlm.evaluation.ngram_settings import AUTO, DEFAULT_WEIGHT, parse_weight, weight_problem
 from charlm.evaluation.scoring import BATCH_SIZE, Evaluation, SentenceScore
 from charlm.evaluation.text import Dynamic, Scoring, adaptation_for, score_read
 from charlm.generation import text as generation
@@ -59,8 +61,8 @@ from charlm.training.loop import Report, run_to_end, training_reports
 from charlm.training.outputs import WarningsOutput
 
 __all__ = ["Completion", "Dynamic", "DynamicSettings", "Evaluation", "GeneratedSentence",
-           "Generation", "Model", "PromptInContext", "Report", "Scoring", "SentenceScore",
-           "TrainResult", "load", "reports", "train"]
+           "Generation", "Model", "NgramMix", "NgramModel", "PromptInContext", "Report",
+           "Scoring", "SentenceScore", "TrainResult", "load", "reports", "train"]
 
 # The `k` of Model.next_words and Model.complete is `charlm complete --next-words`.
 NEXT_WORDS = {"k": COMPLETE["next_words"]}
@@ -216,27 +218,30 @@ class Model:
                                    beam)
 
     def score(self, sentences: Iterable[str], dynamic: Dynamic = False,
-              context: str | None = None) -> list[SentenceScore]:
+              context: str | None = None, ngram: NgramMix | None = None
+              ) -> list[SentenceScore]:
         """Each string scored as one sentence, exactly as given (`charlm score --split
         one-per-line`): its log-probability, its tokens and its unknown words. `dynamic`: the
         model adapts to the sentences while reading them in order (True, or DynamicSettings).
         Each is scored alone unless `context` is "document": then each after the ones before
-        it, as one document."""
+        it, as one document. `ngram`: an n-gram model mixed in (`ngram_mix`)."""
         texts = list(sentences)
         return self.score_sentences(texts, [self.tokenizer.prompt_words(t) for t in texts],
                                     "the sentences given", dynamic=dynamic,
-                                    context=checked_context(context, SENTENCE)).scores
+                                    context=checked_context(context, SENTENCE),
+                                    ngram=ngram).scores
 
     def score_text(self, inputs: Sequence[str], one_per_line: bool = False,
                    text_column: str | None = None, batch_size: int = BATCH_SIZE,
                    split: str | None = None, dynamic: Dynamic = False,
-                   context: str | None = None) -> Scoring:
+                   context: str | None = None, ngram: NgramMix | None = None) -> Scoring:
         """`charlm score`: every sentence of files (in any format train reads; "-" is standard
         input), split and tokenized as the model's training text (its split unless `split` says
         otherwise), or each line one sentence exactly as given (`one_per_line`, or `split`
         "one-per-line"); `dynamic` as in `score`, the files read in the order given. Each
         sentence is read in the model's context, or in `context`; lines one per line alone
-        unless `context` says "document" (each file, or CSV row, is a document)."""
+        unless `context` says "document" (each file, or CSV row, is a document); `ngram` as in
+        `score`."""
         if not inputs:
             raise CorpusError('no file to score: give at least one, or "-" for standard input')
         check_arguments(READING, batch_size=batch_size, split=split)
@@ -245,12 +250,13 @@ class Model:
         adaptation = self._adaptation(dynamic)
         read = read_inputs(inputs, self.tokenizer, self.trained.vocabulary, self.path,
                            one_per_line, text_column, split, self.truecasing)
-        return score_read(self.trained, self.device, read, batch_size, adaptation, context)
+        return score_read(self.trained, self.device, read, batch_size, adaptation, context,
+                          ngram)
 
     def score_sentences(self, texts: list[str], words: list[list[str]], where: str,
                         batch_size: int = BATCH_SIZE, dynamic: Dynamic = False,
-                        context: str = SENTENCE, documents: np.ndarray | None = None
-                        ) -> Scoring:
+                        context: str = SENTENCE, documents: np.ndarray | None = None,
+                        ngram: NgramMix | None = None) -> Scoring:
         """Sentences given as texts and their words (in reading order; `dynamic` as in
         `score`) scored, each alone or, in document `context`, after the sentences before it
         in its document (`documents`: their offsets, as EncodedSentences keeps them; None: one
@@ -258,43 +264,47 @@ class Model:
         adaptation = self._adaptation(dynamic)
         read = encode_sentences(texts, words, [where], self.trained.vocabulary, self.path,
                                 documents)
-        return score_read(self.trained, self.device, read, batch_size, adaptation, context)
+        return score_read(self.trained, self.device, read, batch_size, adaptation, context,
+                          ngram)
 
     def evaluate(self, path_or_text: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                  text_column: str | None = None, split: str | None = None,
                  batch_size: int = BATCH_SIZE, dynamic: Dynamic = False,
-                 context: str | None = None) -> Evaluation:
+                 context: str | None = None, ngram: NgramMix | None = None) -> Evaluation:
         """Loss, perplexity and OOV rate on corpora (paths, in any format train reads) or on a
         text: a string that names no existing file or directory and holds more than one word is
         read as the text itself (a single word that names nothing is a path not found; a text is
         one document). `dynamic`: the model adapts to the text while reading it (True, or
-        DynamicSettings); `context`: as in `evaluate_files`."""
+        DynamicSettings); `context` and `ngram`: as in `evaluate_files`."""
         check_arguments(READING, batch_size=batch_size, split=split)
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
-            return self._evaluate_text(path_or_text, batch_size, dynamic, context)
+            return self._evaluate_text(path_or_text, batch_size, dynamic, context, ngram)
         paths = ([path_or_text] if isinstance(path_or_text, (str, os.PathLike))
                  else list(path_or_text))
         return self.evaluate_files([str(p) for p in paths], text_column, split,
-                                   batch_size, dynamic, context).summary
+                                   batch_size, dynamic, context, ngram).summary
 
     def evaluate_files(self, files: Sequence[str], text_column: str | None = None,
                        split: str | None = None, batch_size: int = BATCH_SIZE,
-                       dynamic: Dynamic = False, context: str | None = None) -> Scoring:
+                       dynamic: Dynamic = False, context: str | None = None,
+                       ngram: NgramMix | None = None) -> Scoring:
         """`charlm evaluate`: files encoded as the model's training corpus was (its tokenizer
         and vocabulary; its split unless `split` says otherwise), every token scored; with
         `dynamic`, by a model adapting while it reads the files in the order given. Each
         sentence is read in the model's context, or in `context` ("sentence": alone;
-        "document": after everything before it in its file, or CSV row)."""
+        "document": after everything before it in its file, or CSV row). `ngram`: an n-gram
+        model mixed into every token's probability (`ngram_mix`)."""
         if not files:
             raise CorpusError("no file to evaluate on: give at least one corpus")
         check_arguments(READING, batch_size=batch_size, split=split)
         context = checked_context(context, self.context)
         adaptation = self._adaptation(dynamic)
         read = read_files(files, self.tokenizer, self.trained.vocabulary, text_column, split)
-        return score_read(self.trained, self.device, read, batch_size, adaptation, context)
+        return score_read(self.trained, self.device, read, batch_size, adaptation, context,
+                          ngram)
 
     def _evaluate_text(self, text: str, batch_size: int, dynamic: Dynamic,
-                       context: str | None) -> Evaluation:
+                       context: str | None, ngram: NgramMix | None) -> Evaluation:
         """`evaluate` of a string that names nothing: the text itself, as one document."""
         if not text.strip():
             raise CorpusError("nothing to evaluate: the text given is empty; give a corpus path "
@@ -306,7 +316,30 @@ class Model:
         return self.score_sentences([written for written, _ in sentences],
                                     [words for _, words in sentences], "the text given",
                                     batch_size, dynamic,
-                                    checked_context(context, self.context)).summary
+                                    checked_context(context, self.context),
+                                    ngram=ngram).summary
+
+    def ngram_mix(self, ngram: str | os.PathLike[str] | NgramModel,
+                  weight: float | str = DEFAULT_WEIGHT, dev: str | os.PathLike[str] | None = None,
+                  context: str | None = None, split: str | None = None) -> NgramMix:
+        """An n-gram model (an ARPA file, a KenLM binary, or an NgramModel already read) to mix
+        into scoring, as the `ngram` of `score`, `score_text`, `evaluate` and
+        `evaluate_files`: each token's probability becomes λ·P_ngram + (1 − λ)·P_charlm, λ being
+        `weight`, or with weight "auto" the λ that gives the development text `dev` (a file,
+        read as `evaluate_files` reads one, with `split` and in `context`) its highest
+        likelihood."""
+        weight = parse_weight(weight)
+        problem = weight_problem(weight, dev, {"weight": python_argument("weight"),
+                                               "dev": python_argument("dev")})
+        if problem:
+            raise ConfigError(problem)
+        model = ngram if isinstance(ngram, NgramModel) else NgramModel(ngram)
+        if weight != AUTO:
+            return NgramMix(model, float(weight))
+        development = self.evaluate_files([str(dev)], split=split, context=context)
+        chosen = best_weight(development.surprisal, ngram_surprisals(
+            model, development.sentences, self.trained.vocabulary))
+        return NgramMix(model, chosen, str(dev))
 
     def _adaptation(self, dynamic: Dynamic) -> Adaptation | None:
         """The adapting copy dynamic evaluation scores with (None: plain), refused before work."""

@@ -81,7 +81,7 @@ def _isolated_test(
 
 # What each of charlm's optional extras (pyproject.toml) installs that its tests import.
 EXTRA_MODULES = {"export": ("onnx", "onnxruntime", "onnxscript"), "plot": ("matplotlib",),
-                 "tensorboard": ("tensorboard",)}
+                 "tensorboard": ("tensorboard",), "ngram": ("kenlm",)}
 
 
 @functools.cache

@@ -28,6 +28,13 @@ from charlm.commands.dynamic_options import (
     rate_option,
     segment_option,
 )
+from charlm.commands.ngram_options import (
+    check_ngram,
+    ngram_dev_option,
+    ngram_mix,
+    ngram_option,
+    ngram_weight_option,
+)
 from charlm.data.corpus import SPLIT_CHOICES, corpus_members
 from charlm.data.vocab import SENTENCE_END, UNKNOWN_ID
 from charlm.devices import DEVICE_CHOICES
@@ -95,6 +102,9 @@ class EvaluateConfig:
     dynamic_segment: int = segment_option()
     dynamic_rate: float = rate_option()
     dynamic_decay: float = decay_option()
+    ngram: str | None = ngram_option()
+    ngram_weight: str = ngram_weight_option()
+    ngram_dev: str | None = ngram_dev_option()
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
@@ -105,6 +115,7 @@ class EvaluateConfig:
             raise ConfigError(f"{sources['per_token_format']} lays out the --per-token file, "
                               "and none is given: give --per-token FILE")
         dynamic_settings(self, sources)
+        check_ngram(self, sources)
 
 
 def is_per_token_file(path: Path) -> bool:
@@ -178,7 +189,8 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
         check_per_token(per_token, config)
     model = load(str(config.model), config.device)
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
-                                     config.batch_size, dynamic_settings(config), config.context)
+                                     config.batch_size, dynamic_settings(config), config.context,
+                                     ngram_mix(model, config))
     if per_token is not None:
         write_per_token(per_token, evaluated, config.per_token_format)
     return evaluated.summary

@@ -28,6 +28,13 @@ from charlm.commands.dynamic_options import (
     rate_option,
     segment_option,
 )
+from charlm.commands.ngram_options import (
+    check_ngram,
+    ngram_dev_option,
+    ngram_mix,
+    ngram_option,
+    ngram_weight_option,
+)
 from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.data.settings import CONTEXTS
 from charlm.devices import DEVICE_CHOICES
@@ -89,6 +96,9 @@ class ScoreConfig:
     dynamic_segment: int = segment_option()
     dynamic_rate: float = rate_option()
     dynamic_decay: float = decay_option()
+    ngram: str | None = ngram_option()
+    ngram_weight: str = ngram_weight_option()
+    ngram_dev: str | None = ngram_dev_option()
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
@@ -97,6 +107,7 @@ class ScoreConfig:
             raise ConfigError(f"{sources['text_column']} applies only to CSV files (.csv); drop "
                               "it for text")
         dynamic_settings(self, sources)
+        check_ngram(self, sources)
 
     @property
     def inputs(self) -> list[str]:
@@ -112,7 +123,8 @@ def score(config: ScoreConfig) -> Scoring:
     model = load(str(config.model), config.device, config.truecase)
     return model.score_text(config.inputs, text_column=config.text_column,
                             batch_size=config.batch_size, split=config.split,
-                            dynamic=dynamic_settings(config), context=config.context)
+                            dynamic=dynamic_settings(config), context=config.context,
+                            ngram=ngram_mix(model, config))
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:

@@ -102,6 +102,7 @@ class Evaluation:
     dynamic: bool = False  # whether the model adapted to the text while reading it (dynamic.py)
     dynamic_settings: dict[str, float] | None = None  # then its DynamicSettings, as a dict
     context: str = SENTENCE  # each sentence read alone, or after the text before it
+    ngram: dict[str, str | float | int] | None = None  # the n-gram mixed in: NgramMix.describe()
 
 
 @dataclass
@@ -359,7 +360,17 @@ def summary_rows(result: Evaluation) -> list[tuple[str, str]]:
         ("bits per word", f"{result.bits_per_word:.4f}"),
         ("SRILM", ", ".join(result.srilm.lines())),
         *_dynamic_rows(result),
+        *_ngram_rows(result),
     ]
+
+
+def _ngram_rows(result: Evaluation) -> list[tuple[str, str]]:
+    if result.ngram is None:
+        return []
+    chosen = f", chosen on {result.ngram['chosen_on']}" if result.ngram.get("chosen_on") else ""
+    return [("n-gram", f"{result.ngram['path']} ({result.ngram['order']}-gram), weight "
+                       f"{result.ngram['weight']:.4f}{chosen}: P = λ·P_ngram + (1 − λ)·P_charlm "
+                       "per token")]
 
 
 def _dynamic_rows(result: Evaluation) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from charlm.data.types import EncodedSentences
 from charlm.errors import CharlmError, ConfigError
 from charlm.evaluation.dynamic import Adaptation, training_gradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
+from charlm.evaluation.ngram import NgramMix, interpolate, ngram_surprisals
 from charlm.evaluation.scoring import (
     Evaluation,
     SentenceScore,
@@ -88,15 +89,21 @@ def adaptation_for(trained: TrainedModel, path: str, dynamic: Dynamic) -> Adapta
 
 
 def score_read(trained: TrainedModel, device: torch.device, read: ReadText, batch_size: int,
-               adaptation: Adaptation | None, context: str) -> Scoring:
+               adaptation: Adaptation | None, context: str, ngram: NgramMix | None = None
+               ) -> Scoring:
     """Every token of text read scored in batches of `batch_size` (by `adaptation` when given),
     each sentence alone or, in document `context`, after the text before it in its
-    document; summarised with how the text was read and what reading found wrong."""
+    document, and mixed with the `ngram` model's probabilities when given; summarised with how
+    the text was read and what reading found wrong."""
     surprisal = token_surprisals(trained.model, read.sentences, device, batch_size, adaptation,
                                  context)
+    if ngram is not None:
+        surprisal = interpolate(surprisal, ngram_surprisals(ngram.model, read.sentences,
+                                                            trained.vocabulary), ngram.weight)
     summary = summarise(read.names, read.sentences, surprisal,
                         adaptation.settings if adaptation else None, context)
     scores = (sentence_scores(read.texts, read.words, read.sentences, surprisal)
               if read.texts else [])
-    return Scoring(replace(summary, split=read.splits, warnings=read.warnings), read.sentences,
-                   surprisal, scores, read.readers)
+    return Scoring(replace(summary, split=read.splits, warnings=read.warnings,
+                           ngram=ngram.describe() if ngram else None),
+                   read.sentences, surprisal, scores, read.readers)
