@@ -201,3 +201,25 @@ def test_missing_lists_and_empty_directories_are_refused(tmp_path: Path) -> None
     (tmp_path / "empty").mkdir()
     with pytest.raises(CharlmError, match="^no n-best lists in directory .*empty"):
         read(tmp_path / "empty")
+
+
+def test_the_samples_of_the_docs_are_read_in_their_format(tmp_path: Path) -> None:
+    """Each format's section of docs/rescoring.md shows lists charlm reads as that format."""
+    page = (Path(__file__).parents[2] / "docs" / "rescoring.md").read_text(encoding="utf-8")
+    sections = re.split(r"^### ", page.split("\n## The formats\n")[1].split("\n## ")[0],
+                        flags=re.M)[1:]
+    shown = {}
+    for section in sections:
+        name = section.split("\n", 1)[0].strip().lower()
+        samples = re.findall(r"^```\n(.*?)^```", section, flags=re.S | re.M)
+        for number, sample in enumerate(samples):
+            path = write(tmp_path / f"{name}-{number}", sample.splitlines())
+            if name == "kaldi" and number == 1:  # the cost archive of the text before it
+                _, costed = read(tmp_path / "kaldi-0", am_scores=str(path))
+                assert all(h.am < 0 for h in costed)
+                continue
+            lists, hypotheses = read(path)
+            assert lists.format == name and hypotheses, sample
+            shown[name] = shown.get(name, 0) + 1
+    assert set(shown) == set(NBEST_FORMAT_NAMES)
+    assert shown["srilm"] == 3  # its own, NBestList1.0 and NBestList2.0
