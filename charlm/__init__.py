@@ -19,7 +19,7 @@ from charlm.errors import CharlmError, CharlmWarning, CheckpointError, ConfigErr
 
 # Names served by charlm.api, imported (with torch) when first asked for.
 _API = ("load", "Model", "train", "reports", "Report", "TrainResult", "SentenceScore",
-        "Evaluation", "Generation", "GeneratedSentence", "NgramModel", "NgramMix")
+        "Evaluation", "Generation", "GeneratedSentence", "NgramModel", "NgramMix", "Rescoring")
 
 __all__ = ["CharlmError", "CharlmWarning", "CheckpointError", "ConfigError", "CorpusError",
            "__version__", *_API]
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         NgramMix,
         NgramModel,
         Report,
+        Rescoring,
         SentenceScore,
         TrainResult,
         load,

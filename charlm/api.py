@@ -7,6 +7,7 @@
     model.score(["the cat sat on the mat."])     # a SentenceScore per sentence
     model.evaluate("held-out.txt")               # loss, perplexity, OOV rate
     model.next_words("she said that", k=5)       # [(word, probability), ...]
+    model.rescore("nbest.txt", am_scores="ac.txt")  # each utterance's hypotheses, its 1-best
 
     result = charlm.train("corpus.txt", out="model.pt", epochs=2)
     for report in charlm.reports("corpus.txt", out="model.pt"): ...
@@ -15,7 +16,7 @@ The commands are thin wrappers over these functions: what `charlm score` prints 
 `Model.score_text` returns. Errors are `charlm.CharlmError`s with the commands' one-line messages;
 nothing here prints. Each function checks its arguments as the command checks its flags, then
 hands the work on: reading text to charlm.data.reading, generating to charlm.generation, scoring
-to charlm.evaluation, training to charlm.training.
+to charlm.evaluation, n-best lists to charlm.rescoring, training to charlm.training.
 """
 
 from __future__ import annotations
@@ -56,13 +57,17 @@ from charlm.generation.text import (
 from charlm.model.network import ModelConfig
 from charlm.model.state import State
 from charlm.options import check_arguments, python_argument, resolve
+from charlm.rescoring.reading import read_nbest
+from charlm.rescoring.rescore import RescoredHypothesis, RescoredUtterance, Rescorer, Rescoring
+from charlm.rescoring.settings import RESCORING, UTTERANCE, Weights
 from charlm.training.config import TrainConfig
 from charlm.training.loop import Report, run_to_end, training_reports
 from charlm.training.outputs import WarningsOutput
 
 __all__ = ["Completion", "Dynamic", "DynamicSettings", "Evaluation", "GeneratedSentence",
            "Generation", "Model", "NgramMix", "NgramModel", "PromptInContext", "Report",
-           "Scoring", "SentenceScore", "TrainResult", "load", "reports", "train"]
+           "RescoredHypothesis", "RescoredUtterance", "Rescoring", "Scoring", "SentenceScore",
+           "TrainResult", "load", "reports", "train"]
 
 # The `k` of Model.next_words and Model.complete is `charlm complete --next-words`.
 NEXT_WORDS = {"k": COMPLETE["next_words"]}
@@ -302,6 +307,29 @@ class Model:
         read = read_files(files, self.tokenizer, self.trained.vocabulary, text_column, split)
         return score_read(self.trained, self.device, read, batch_size, adaptation, context,
                           ngram)
+
+    def rescore(self, nbest: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+                nbest_format: str | None = None, *, am_scores: str | os.PathLike[str] | None = None,
+                lm_scores: str | os.PathLike[str] | None = None, am_weight: float = 1.0,
+                lm_weight: float = 1.0, word_penalty: float = 0.0, unk_penalty: float = 0.0,
+                context: str = UTTERANCE, batch_size: int = BATCH_SIZE) -> Rescoring:
+        """`charlm rescore`: the n-best lists at `nbest` (files, or directories of them) in
+        `nbest_format` ("kaldi", "srilm", "moses", "tsv"; None: recognised from the first line),
+        with Kaldi's costs from `am_scores` and `lm_scores`; each hypothesis scored (each alone,
+        or with `context` "previous" after the 1-bests chosen before it) and combined as
+        am_weight · am + lm_weight · lm + word_penalty · words, in log10, `unk_penalty` added to
+        lm for each unknown word; each utterance's 1-best the highest combined score."""
+        check_arguments(RESCORING, nbest_format=nbest_format, context=context,
+                        am_weight=am_weight, lm_weight=lm_weight, word_penalty=word_penalty,
+                        unk_penalty=unk_penalty)
+        check_arguments(READING, batch_size=batch_size)
+        paths = ([nbest] if isinstance(nbest, (str, os.PathLike)) else list(nbest))
+        lists = read_nbest([os.fspath(p) for p in paths], nbest_format,
+                           *(os.fspath(p) if p is not None else None
+                             for p in (am_scores, lm_scores)))
+        weights = Weights(am_weight, lm_weight, word_penalty, unk_penalty)
+        rescorer = Rescorer(self.trained, self.device, self.path, weights, batch_size)
+        return rescorer.rescore(lists, context)
 
     def _evaluate_text(self, text: str, batch_size: int, dynamic: Dynamic,
                        context: str | None, ngram: NgramMix | None) -> Evaluation:

@@ -29,6 +29,7 @@ from charlm.commands.generate import GenerateConfig
 from charlm.commands.info import InfoConfig
 from charlm.commands.plot import PlotConfig
 from charlm.commands.recipes import RecipesConfig
+from charlm.commands.rescore import RescoreConfig
 from charlm.commands.score import ScoreConfig
 from charlm.distribution import __version__
 from charlm.errors import CharlmError
@@ -166,6 +167,10 @@ COMMANDS = (
     Command("score", ScoreConfig,
             "Score sentences one by one: log-probability and perplexity of each, and in all.",
             "charlm.commands.score:print_scores"),
+    Command("rescore", RescoreConfig,
+            "Rescore n-best lists (Kaldi, SRILM, Moses, TSV): each hypothesis's log-probability "
+            "and combined score, and each utterance's 1-best.",
+            "charlm.commands.rescore:print_rescoring"),
     Command("complete", CompleteConfig,
             "Explore a model: the likeliest next words of each line typed, and a continuation.",
             "charlm.commands.complete:run_complete"),

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,22 +35,10 @@ WEIGHT_TOLERANCE = 1e-7
 WEIGHT_ITERATIONS = 500
 
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """KenLM's C++ writes a progress bar to the process's stderr while it reads an ARPA file;
-    charlm's library functions print nothing."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+def _kenlm_reason(message: str) -> str:
+    """The sentence of a KenLM error that says what is wrong, without its C++ source lines."""
+    found = re.search(r"Exception\.\s*(.+?)\.(?:\s|$)", message)
+    return found.group(1) if found else message.split(" (", 1)[0]
 
 
 class NgramModel:
@@ -67,13 +55,17 @@ class NgramModel:
             raise CharlmError("interpolating with an n-gram model needs KenLM's Python module "
                               f"(kenlm is not installed): {install_hint('ngram')}; it builds "
                               "from source, with a C++ compiler") from None
+        # KenLM's C++ would otherwise draw a progress bar on the process's stderr; charlm's
+        # library functions print nothing.
+        quiet = kenlm.Config()
+        quiet.show_progress = False
+        quiet.arpa_complain = kenlm.ARPALoadComplain.NONE
         try:
-            with _quiet_stderr():
-                self._model: Any = kenlm.Model(self.path)
+            self._model: Any = kenlm.Model(self.path, quiet)
         except (OSError, RuntimeError) as error:
-            first = str(error).split(" (", 1)[0]
-            raise ConfigError(f"{path} is not an n-gram model KenLM reads ({first}); give an "
-                              "ARPA file or a KenLM binary") from None
+            raise ConfigError(f"{path} is not an n-gram model KenLM reads "
+                              f"({_kenlm_reason(str(error))}); give an ARPA file or a KenLM "
+                              "binary") from None
 
     @property
     def order(self) -> int:

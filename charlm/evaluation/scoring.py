@@ -22,7 +22,7 @@ from charlm.data.vocab import UNKNOWN_ID
 from charlm.evaluation.dynamic import Adaptation, reading_segments
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel
-from charlm.model.state import detach_state
+from charlm.model.state import State, detach_state, repeat_rows
 
 # Bound on the scores one batch materialises (sentences × steps × vocabulary) on a device that
 # takes a batch's output layer at once, so a large vocabulary or long sentences never exhaust
@@ -194,10 +194,11 @@ def _piece_batches(pieces: Pieces, batch_size: int, vocab_size: int) -> Iterator
 
 
 def _read_pieces(model: RNNLanguageModel, stream: Stream, pieces: Pieces, indices: np.ndarray,
-                 device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
+                 device: torch.device, before: State | None = None
+                 ) -> tuple[torch.Tensor, np.ndarray]:
     """The surprisal of every scored position of some pieces read side by side, and those
-    positions, in the same order; the pieces read in windows of WINDOW steps, the state carried
-    from one window to the next."""
+    positions, in the same order; the pieces read in windows of WINDOW steps, each from
+    `before` (a one-row state; None: zeros), the state carried from one window to the next."""
     warm, first, lengths = pieces.warm[indices], pieces.first[indices], pieces.lengths[indices]
     steps = np.arange(int(lengths.max()))
     positions = warm[:, None] + steps
@@ -206,7 +207,7 @@ def _read_pieces(model: RNNLanguageModel, stream: Stream, pieces: Pieces, indice
     positions = np.where(inside, positions, warm[:, None])
     inputs, targets, _ = stream.tokens(positions)
     targets = np.where(scored, targets, IGNORE)
-    losses, read, state = [], [], None
+    losses, read, state = [], [], repeat_rows(before, len(indices))
     for start in range(0, len(steps), WINDOW):
         window = slice(start, start + WINDOW)
         part, state = model.token_losses(torch.from_numpy(inputs[:, window]).to(device),
@@ -219,7 +220,7 @@ def _read_pieces(model: RNNLanguageModel, stream: Stream, pieces: Pieces, indice
 def token_surprisals(
     model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
     batch_size: int = BATCH_SIZE, adaptation: Adaptation | None = None,
-    context: str = SENTENCE,
+    context: str = SENTENCE, before: State | None = None,
 ) -> np.ndarray:
     """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
     lengths[i] + 1 values (its words, then SENTENCE_END) start at offsets[i] + i.
@@ -227,7 +228,13 @@ def token_surprisals(
     In sentence context each sentence is read from a zero state; in document context after
     everything before it in its document (document_pieces). With an `adaptation` (dynamic.py),
     the adapting copy scores the sentences in reading order, segment by segment, learning from
-    each segment once it is scored; `model` is left as it is."""
+    each segment once it is scored; `model` is left as it is.
+
+    `before` (one row; not with an adaptation) is the state every piece starts from instead of
+    zeros: the state some text leaves, so that each sentence is scored as if after that text
+    (how n-best rescoring reads each hypothesis after the 1-bests before it)."""
+    if before is not None and adaptation is not None:
+        raise ValueError("an adaptation reads from a zero state; give no `before` with it")
     surprisal = np.empty(len(sentences.ids) + len(sentences), dtype=np.float64)
     stream = Stream.of(sentences)
     if adaptation is not None:
@@ -240,7 +247,7 @@ def token_surprisals(
     model.eval()
     with torch.no_grad():
         for indices in _piece_batches(pieces, batch_size, model.config.vocab_size):
-            losses, positions = _read_pieces(model, stream, pieces, indices, device)
+            losses, positions = _read_pieces(model, stream, pieces, indices, device, before)
             surprisal[positions] = losses.cpu().double().numpy()
     model.train(was_training)
     return surprisal

@@ -16,7 +16,7 @@ import torch
 
 from charlm.data.vocab import END_ID, START_ID, UNKNOWN_ID
 from charlm.model.network import RNNLanguageModel
-from charlm.model.state import State, map_state
+from charlm.model.state import State, map_state, repeat_rows
 
 # Oversample each round: some sentences are rejected (unknown word, too short, too long).
 OVERSAMPLE = 2
@@ -73,13 +73,6 @@ def sampling_probabilities(
 
 def _select_rows(state: State, keep: torch.Tensor) -> State:
     return map_state(state, lambda part: part[:, keep])
-
-
-def repeat_rows(state: State | None, rows: int) -> State | None:
-    """A one-row state as the state of `rows` rows."""
-    if state is None:
-        return None
-    return map_state(state, lambda part: part.expand(-1, rows, -1).contiguous())
 
 
 @torch.no_grad()

@@ -30,3 +30,10 @@ def map_state(state: State, change: Callable[[torch.Tensor], torch.Tensor]) -> S
 
 def detach_state(state: State) -> State:
     return map_state(state, torch.Tensor.detach)
+
+
+def repeat_rows(state: State | None, rows: int) -> State | None:
+    """A one-row state as the state of `rows` rows (None, a zero state, stays None)."""
+    if state is None:
+        return None
+    return map_state(state, lambda part: part.expand(-1, rows, -1).contiguous())
