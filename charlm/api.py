@@ -312,13 +312,15 @@ class Model:
                 nbest_format: str | None = None, *, am_scores: str | os.PathLike[str] | None = None,
                 lm_scores: str | os.PathLike[str] | None = None, am_weight: float = 1.0,
                 lm_weight: float = 1.0, word_penalty: float = 0.0, unk_penalty: float = 0.0,
-                context: str = UTTERANCE, batch_size: int = BATCH_SIZE) -> Rescoring:
+                context: str = UTTERANCE, batch_size: int = BATCH_SIZE,
+                ngram: NgramMix | None = None) -> Rescoring:
         """`charlm rescore`: the n-best lists at `nbest` (files, or directories of them) in
         `nbest_format` ("kaldi", "srilm", "moses", "tsv"; None: recognised from the first line),
         with Kaldi's costs from `am_scores` and `lm_scores`; each hypothesis scored (each alone,
         or with `context` "previous" after the 1-bests chosen before it) and combined as
         am_weight · am + lm_weight · lm + word_penalty · words, in log10, `unk_penalty` added to
-        lm for each unknown word; each utterance's 1-best the highest combined score."""
+        lm for each unknown word; each utterance's 1-best the highest combined score. `ngram`:
+        an n-gram model mixed into the model's probability of each token (`ngram_mix`)."""
         check_arguments(RESCORING, nbest_format=nbest_format, context=context,
                         am_weight=am_weight, lm_weight=lm_weight, word_penalty=word_penalty,
                         unk_penalty=unk_penalty)
@@ -328,7 +330,7 @@ class Model:
                            *(os.fspath(p) if p is not None else None
                              for p in (am_scores, lm_scores)))
         weights = Weights(am_weight, lm_weight, word_penalty, unk_penalty)
-        rescorer = Rescorer(self.trained, self.device, self.path, weights, batch_size)
+        rescorer = Rescorer(self.trained, self.device, self.path, weights, batch_size, ngram)
         return rescorer.rescore(lists, context)
 
     def _evaluate_text(self, text: str, batch_size: int, dynamic: Dynamic,

@@ -190,7 +190,7 @@ def evaluate(config: EvaluateConfig) -> Evaluation:
     model = load(str(config.model), config.device)
     evaluated = model.evaluate_files(config.files, config.text_column, config.split,
                                      config.batch_size, dynamic_settings(config), config.context,
-                                     ngram_mix(model, config))
+                                     ngram_mix(model, config, config.context, config.split))
     if per_token is not None:
         write_per_token(per_token, evaluated, config.per_token_format)
     return evaluated.summary

@@ -48,9 +48,10 @@ def check_ngram(config: Any, sources: Mapping[str, str] | None = None) -> None:
         raise ConfigError(problem)
 
 
-def ngram_mix(model: Model, config: Any) -> NgramMix | None:
-    """The n-gram a command's config mixes in (λ chosen on --ngram-dev for auto), or None."""
+def ngram_mix(model: Model, config: Any, context: str | None = None, split: str | None = None
+              ) -> NgramMix | None:
+    """The n-gram a command's config mixes in, or None; with --ngram-weight auto, λ chosen on
+    --ngram-dev read with `split`, in `context`."""
     if config.ngram is None:
         return None
-    return model.ngram_mix(config.ngram, config.ngram_weight, config.ngram_dev,
-                           getattr(config, "context", None), getattr(config, "split", None))
+    return model.ngram_mix(config.ngram, config.ngram_weight, config.ngram_dev, context, split)

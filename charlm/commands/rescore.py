@@ -17,6 +17,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from charlm.bounds import READING
+from charlm.commands.ngram_options import (
+    check_ngram,
+    ngram_dev_option,
+    ngram_mix,
+    ngram_option,
+    ngram_weight_option,
+)
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import option
@@ -93,12 +100,16 @@ class RescoreConfig:
                              "(an utterance of more is read in one batch still).",
                              **READING["batch_size"])
     device: str = option("cpu", "Where to run the model.", choices=DEVICE_CHOICES, shared=True)
+    ngram: str | None = ngram_option()
+    ngram_weight: str = ngram_weight_option()
+    ngram_dev: str | None = ngram_dev_option()
 
     def check(self, sources: Mapping[str, str]) -> None:
         if self.model is None:
             raise ConfigError("no checkpoint given: charlm rescore MODEL.pt NBEST...")
         if not self.nbest:
             raise ConfigError("no n-best list given: charlm rescore MODEL.pt NBEST...")
+        check_ngram(self, sources)
 
 
 def rescore(config: RescoreConfig) -> Rescoring:
@@ -110,7 +121,7 @@ def rescore(config: RescoreConfig) -> Rescoring:
                          lm_scores=config.lm_scores, am_weight=config.am_weight,
                          lm_weight=config.lm_weight, word_penalty=config.word_penalty,
                          unk_penalty=config.unk_penalty, context=config.context,
-                         batch_size=config.batch_size)
+                         batch_size=config.batch_size, ngram=ngram_mix(model, config))
 
 
 def _row(scored: RescoredHypothesis) -> list[str]:
@@ -154,6 +165,15 @@ def write_lines(lines: Iterator[str]) -> bool:
     return True
 
 
+def mixed_with(rescored: Rescoring) -> str:
+    """What the totals line says of the n-gram mixed in, if any."""
+    mix = rescored.ngram
+    if mix is None:
+        return ""
+    chosen = f", chosen on {mix.chosen_on}" if mix.chosen_on else ""
+    return f"; interpolated with {mix.model.path}, weight {mix.weight:.4f}{chosen}"
+
+
 def print_rescoring(config: RescoreConfig) -> Rescoring:
     """Run `charlm rescore`: the rows (or the 1-bests) on standard output, the totals on
     standard error."""
@@ -166,6 +186,6 @@ def print_rescoring(config: RescoreConfig) -> Rescoring:
     if write_lines(lines):
         typer.echo(f"rescored {rescored.hypothesis_count:,} hypotheses of "
                    f"{len(utterances):,} utterances ({rescored.format} lists, context "
-                   f"{rescored.context}); {rescored.unknown_word_count:,} unknown words",
-                   err=True)
+                   f"{rescored.context}); {rescored.unknown_word_count:,} unknown words"
+                   f"{mixed_with(rescored)}", err=True)
     return rescored

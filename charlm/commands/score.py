@@ -124,7 +124,8 @@ def score(config: ScoreConfig) -> Scoring:
     return model.score_text(config.inputs, text_column=config.text_column,
                             batch_size=config.batch_size, split=config.split,
                             dynamic=dynamic_settings(config), context=config.context,
-                            ngram=ngram_mix(model, config))
+                            ngram=ngram_mix(model, config, config.context,
+                                                 config.split))
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:

@@ -23,6 +23,7 @@ from charlm.data.reading import encode_sentences
 from charlm.data.streams import sentence_starts
 from charlm.data.types import EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
+from charlm.evaluation.ngram import NgramMix, interpolate, ngram_surprisals
 from charlm.evaluation.scoring import token_surprisals
 from charlm.generation.sampling import read_context
 from charlm.model.state import State
@@ -81,6 +82,8 @@ class Rescoring:
     context: str
     utterances: list[RescoredUtterance]
     warnings: list[str]
+    ngram: NgramMix | None = None
+    """The n-gram model mixed into the model's probabilities, and its weight, if any."""
 
     @property
     def hypothesis_count(self) -> int:
@@ -93,21 +96,23 @@ class Rescoring:
 
 @dataclass(frozen=True)
 class Rescorer:
-    """A trained model (from `path`, for messages) on its device, the weights, and how many
-    hypotheses a batch reads at most (but an utterance of more is read in one batch still)."""
+    """A trained model (from `path`, for messages) on its device, the weights, how many
+    hypotheses a batch reads at most (but an utterance of more is read in one batch still), and
+    the n-gram model mixed in, if any."""
 
     trained: TrainedModel
     device: torch.device
     path: str
     weights: Weights
     batch_size: int
+    ngram: NgramMix | None = None
 
     def rescore(self, lists: NbestLists, context: str) -> Rescoring:
         """Every hypothesis scored in `context`, and each utterance's 1-best chosen."""
         sentences, unknown = self._encoded(lists)
         read = self._each_alone if context == UTTERANCE else self._after_previous
         return Rescoring(lists.format, context, read(lists.utterances, sentences, unknown),
-                         lists.warnings)
+                         lists.warnings, self.ngram)
 
     def _encoded(self, lists: NbestLists) -> tuple[EncodedSentences, list[tuple[str, ...]]]:
         """Every hypothesis as the model reads it (its words, lowercased where the model's text
@@ -162,12 +167,16 @@ class Rescorer:
                          before: State | None = None) -> np.ndarray:
         """The natural log-probability of every predicted token of some hypotheses (each one's
         words, then SENTENCE_END; laid out as token_surprisals lays them out), all read in one
-        batch from `before` (None: a zero state). Every language-model score of a hypothesis
-        is made of these: the one place where another model's probabilities of the same tokens
-        would be combined with the model's."""
+        batch from `before` (None: a zero state), and mixed with the n-gram's probabilities of
+        the same tokens when there is one. Every language-model score of a hypothesis is made of
+        these."""
         batch = max(len(sentences), 1)
-        return -token_surprisals(self.trained.model, sentences, self.device, batch,
-                                 before=before)
+        surprisal = token_surprisals(self.trained.model, sentences, self.device, batch,
+                                     before=before)
+        if self.ngram is not None:
+            surprisal = interpolate(surprisal, ngram_surprisals(
+                self.ngram.model, sentences, self.trained.vocabulary), self.ngram.weight)
+        return -surprisal
 
     @staticmethod
     def _log10_probs(sentences: EncodedSentences, token_log_probs: np.ndarray) -> np.ndarray:

@@ -172,3 +172,25 @@ def test_without_kenlm_the_install_hint(setting: dict, monkeypatch: pytest.Monke
                                  str(setting["arpa"])])
     line = one_error_line(result, 1)
     assert "kenlm is not installed" in line and "charlm-rnn[ngram]" in line
+
+
+def test_rescore_mixes_each_hypothesis_as_score_does(setting: dict, tmp_path: Path) -> None:
+    model, arpa = setting["model"], setting["arpa"]
+    hypotheses = {"u1": ["anna walked to the garden", "anna walked the garden", ""],
+                  "u2": ["did henry see the zebra", "did henry see the river"]}
+    lists = tmp_path / "lists.tsv"
+    lists.write_text("".join(f"{u}\t{h}\t-1.5\n" for u, hs in hypotheses.items() for h in hs))
+    mix = model.ngram_mix(arpa, 0.4)
+    rescored = model.rescore(lists, ngram=mix)
+    got = [h.lm_log_prob for u in rescored.utterances for h in u.hypotheses]
+    expected = [s.log_prob for hs in hypotheses.values() for s in model.score(hs, ngram=mix)]
+    plain = [h.lm_log_prob for u in model.rescore(lists).utterances for h in u.hypotheses]
+    # The same tokens read in other batches: float32 sums differ in the last digits.
+    assert got == pytest.approx(expected, abs=1e-5) and got != pytest.approx(plain, abs=1e-3)
+    assert rescored.ngram == mix
+    command = runner.invoke(app, ["rescore", setting["checkpoint"], str(lists), "--ngram",
+                                  str(arpa), "--ngram-weight", "0.4", "--output", "scores"])
+    assert command.exit_code == 0, command.output
+    rows = [line.split("\t") for line in command.stdout.splitlines()[1:]]
+    assert [float(r[6]) for r in rows] == pytest.approx(expected, abs=1e-5)
+    assert "interpolated with" in command.stderr and "weight 0.4000" in command.stderr
