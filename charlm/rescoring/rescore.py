@@ -4,7 +4,7 @@ end of sentence), its unknown words, its combined score, and each utterance's 1-
 Every token's surprisal comes from charlm.evaluation.scoring, the path `score` and `evaluate`
 take: a hypothesis alone scores as `charlm score --split one-per-line` scores the same line. All
 hypotheses of an utterance go through the model as one batch. In utterance context an utterance
-shares its batch with those beside it in the lists, up to batch_size hypotheses; in previous
+shares its batch with those nearest it in length, up to batch_size hypotheses; in previous
 context each utterance's hypotheses are read side by side from the state that the 1-bests chosen
 before them leave, read as running text (document context's stream: SENTENCE_START, then the
 words, sentence after sentence), and the 1-best chosen then carries the state on.
@@ -133,11 +133,17 @@ class Rescorer:
     def _each_alone(self, utterances: Sequence[Utterance], sentences: EncodedSentences,
                     unknown: list[tuple[str, ...]]) -> list[RescoredUtterance]:
         """Utterance context: every hypothesis a sentence alone, each utterance's hypotheses
-        in one batch (with those of the utterances beside it, up to batch_size)."""
+        in one batch, with those of the utterances nearest it in length (ordered by their
+        longest hypothesis, as `score` orders sentences, so little of a batch is padding), up
+        to batch_size."""
         log10 = np.empty(len(sentences), dtype=np.float64)
-        for first, end in utterance_runs(utterances, self.batch_size):
-            part = sentences.subset(np.arange(first, end))
-            log10[first:end] = self._log10_probs(part, self._token_log_probs(part))
+        starts = np.cumsum([0, *(len(u.hypotheses) for u in utterances)])
+        order = np.argsort(np.maximum.reduceat(sentences.lengths, starts[:-1]), kind="stable")
+        hypotheses = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in order])
+        for first, end in utterance_runs([utterances[k] for k in order], self.batch_size):
+            indices = hypotheses[first:end]
+            part = sentences.subset(indices)
+            log10[indices] = self._log10_probs(part, self._token_log_probs(part))
         scored, first = [], 0
         for utterance in utterances:
             end = first + len(utterance.hypotheses)
