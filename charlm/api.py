@@ -25,6 +25,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,18 @@ from charlm.data.settings import SENTENCE
 from charlm.data.tokenizer import Tokenizer
 from charlm.devices import pick_device
 from charlm.errors import CharlmWarning, ConfigError, CorpusError
-from charlm.evaluation.dynamic import Adaptation
+from charlm.evaluation.dynamic import Adaptation, TrainingGradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.ngram import NgramMix, NgramModel, best_weight, ngram_surprisals
 from charlm.evaluation.ngram_settings import AUTO, DEFAULT_WEIGHT, parse_weight, weight_problem
 from charlm.evaluation.scoring import BATCH_SIZE, Evaluation, SentenceScore
-from charlm.evaluation.text import Dynamic, Scoring, adaptation_for, score_read
+from charlm.evaluation.text import (
+    Dynamic,
+    Scoring,
+    adaptation_for,
+    measured_gradients,
+    score_read,
+)
 from charlm.generation import text as generation
 from charlm.generation.text import (
     Completion,
@@ -252,7 +259,7 @@ class Model:
         check_arguments(READING, batch_size=batch_size, split=split)
         one_per_line = one_per_line or split == ONE_PER_LINE
         context = checked_context(context, SENTENCE if one_per_line else self.context)
-        adaptation = self._adaptation(dynamic)
+        adaptation = self._adaptation(dynamic, context, batch_size)
         read = read_inputs(inputs, self.tokenizer, self.trained.vocabulary, self.path,
                            one_per_line, text_column, split, self.truecasing)
         return score_read(self.trained, self.device, read, batch_size, adaptation, context,
@@ -266,7 +273,7 @@ class Model:
         `score`) scored, each alone or, in document `context`, after the sentences before it
         in its document (`documents`: their offsets, as EncodedSentences keeps them; None: one
         document); refuses input with nothing to score or no word the vocabulary knows."""
-        adaptation = self._adaptation(dynamic)
+        adaptation = self._adaptation(dynamic, context, batch_size)
         read = encode_sentences(texts, words, [where], self.trained.vocabulary, self.path,
                                 documents)
         return score_read(self.trained, self.device, read, batch_size, adaptation, context,
@@ -303,7 +310,7 @@ class Model:
             raise CorpusError("no file to evaluate on: give at least one corpus")
         check_arguments(READING, batch_size=batch_size, split=split)
         context = checked_context(context, self.context)
-        adaptation = self._adaptation(dynamic)
+        adaptation = self._adaptation(dynamic, context, batch_size)
         read = read_files(files, self.tokenizer, self.trained.vocabulary, text_column, split)
         return score_read(self.trained, self.device, read, batch_size, adaptation, context,
                           ngram)
@@ -371,9 +378,21 @@ class Model:
             model, development.sentences, self.trained.vocabulary))
         return NgramMix(model, chosen, str(dev))
 
-    def _adaptation(self, dynamic: Dynamic) -> Adaptation | None:
-        """The adapting copy dynamic evaluation scores with (None: plain), refused before work."""
-        return adaptation_for(self.trained, self.path, dynamic)
+    def _adaptation(self, dynamic: Dynamic, context: str, batch_size: int
+                    ) -> Adaptation | None:
+        """The adapting copy dynamic evaluation scores with (None: plain), refused before work;
+        mean squared gradients measured on a text are measured reading it in `context`."""
+        return adaptation_for(self.trained, self.path, dynamic,
+                              partial(self._measured_gradients, context=context,
+                                      batch_size=batch_size))
+
+    def _measured_gradients(self, settings: DynamicSettings, context: str,
+                            batch_size: int) -> TrainingGradients:
+        """The mean squared gradients of settings.gradients_from, read as the model's training
+        text was (its tokenizer, vocabulary and split)."""
+        read = read_files([str(settings.gradients_from)], self.tokenizer,
+                          self.trained.vocabulary, None, None)
+        return measured_gradients(self.trained, self.device, read, settings, batch_size, context)
 
 
 def check_choice(count: int, choice: SentenceChoice) -> None:

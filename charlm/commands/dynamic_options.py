@@ -13,7 +13,7 @@ from charlm.options import flag_name, option
 DEFAULTS = DynamicSettings()
 # Each setting of DynamicSettings, by the field of a command's config that gives it.
 FIELDS = {"dynamic_segment": "segment_tokens", "dynamic_rate": "rate",
-          "dynamic_decay": "decay"}
+          "dynamic_decay": "decay", "dynamic_gradients": "gradients_from"}
 
 
 def dynamic_option() -> Any:
@@ -39,6 +39,13 @@ def rate_option() -> Any:
 def decay_option() -> Any:
     return _bounded("decay", "With --dynamic: the share of the way back to the trained weights "
                     "taken at each step (λ).")
+
+
+def gradients_option() -> Any:
+    return option(None, "With --dynamic: a text (the training text) on which to measure the "
+                  "mean squared gradients that divide each step, read in segments as the text "
+                  "scored is, in place of the checkpoint's; needed for a model trained with "
+                  "SGD or NT-ASGD, which keep none.")
 
 
 def _bounded(setting: str, help: str) -> Any:

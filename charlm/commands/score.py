@@ -25,6 +25,7 @@ from charlm.commands.dynamic_options import (
     decay_option,
     dynamic_option,
     dynamic_settings,
+    gradients_option,
     rate_option,
     segment_option,
 )
@@ -96,6 +97,7 @@ class ScoreConfig:
     dynamic_segment: int = segment_option()
     dynamic_rate: float = rate_option()
     dynamic_decay: float = decay_option()
+    dynamic_gradients: str | None = gradients_option()
     ngram: str | None = ngram_option()
     ngram_weight: str = ngram_weight_option()
     ngram_dev: str | None = ngram_dev_option()

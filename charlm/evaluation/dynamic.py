@@ -74,7 +74,8 @@ def training_gradients(trained: TrainedModel, path: str | Path) -> TrainingGradi
         raise CheckpointError(
             f"{path} was trained with --optimizer {checkpoint.optimizer}, which keeps no mean "
             "squared gradients: dynamic evaluation divides each step by those of RMSprop, Adam "
-            "or AdamW; score without dynamic evaluation")
+            "or AdamW; measure them on the training text with --dynamic-gradients TRAIN.txt "
+            "(gradients_from=), or score without dynamic evaluation")
     try:
         gradients = square_averages(state, kind.squares)
         shapes = [tuple(average.shape) for average in gradients.square_averages]
@@ -119,6 +120,41 @@ def reading_segments(lengths: np.ndarray, segment_tokens: int) -> list[np.ndarra
         ends.append(len(lengths))
     starts = [0, *ends[:-1]]
     return [np.arange(start, end) for start, end in zip(starts, ends) if end > start]
+
+
+# Measured mean squared gradients are divided as RMSprop's are, with PyTorch's RMSprop epsilon,
+# and a step is bounded as after RMSprop at its usual decay.
+MEASURED_EPSILON = 1e-8
+MEASURED_DECAY = 0.9
+
+
+class GradientMeter:
+    """Reads a text as dynamic evaluation reads the text it scores, segment by segment, without
+    adapting: each segment's gradient (of its mean loss per token) is squared and averaged over
+    the segments, the mean squared gradients Krause et al. measure on the training text. A copy
+    of the model reads (nothing dropped); the model given never changes."""
+
+    def __init__(self, model: RNNLanguageModel, settings: DynamicSettings) -> None:
+        self.settings = settings
+        self.model = RNNLanguageModel(model.config.without_dropout()).to(
+            next(model.parameters()).device)
+        self.model.load_state_dict(model.state_dict())
+        self.model.train()
+        self.sums = [torch.zeros_like(p) for p in self.model.parameters()]
+        self.segments = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """Take the segment's squared gradients into the sums, and clear them."""
+        for weight, total in zip(self.model.parameters(), self.sums):
+            if weight.grad is not None:
+                total.add_(weight.grad.square())
+            weight.grad = None
+        self.segments += 1
+
+    def gradients(self) -> TrainingGradients:
+        averages = [total.float().cpu() / max(self.segments, 1) for total in self.sums]
+        return TrainingGradients(averages, MEASURED_EPSILON, MEASURED_DECAY)
 
 
 class Adaptation:

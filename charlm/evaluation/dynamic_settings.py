@@ -37,6 +37,11 @@ class DynamicSettings:
     decay: float = 0.01
     """λ, the share of the way back to the trained weights taken at each step (0: none; 1: each
     step starts again from the trained weights)."""
+    gradients_from: str | None = None
+    """A text (the training text, or a part of it) on which the mean squared gradients that
+    divide each step are measured, read in segments as the text scored is (Krause et al.'s way),
+    in place of the optimiser's; a checkpoint trained with SGD or NT-ASGD kept none. None: the
+    checkpoint's."""
 
     def problem(self, names: Mapping[str, str] | None = None) -> str | None:
         """Why these settings cannot be used, or None, in the words a flag is refused with;
@@ -47,6 +52,8 @@ class DynamicSettings:
 
         if isinstance(self.segment_tokens, bool) or not isinstance(self.segment_tokens, int):
             return f"{name('segment_tokens')}: {self.segment_tokens!r} is not a whole number"
+        if self.gradients_from is not None and not isinstance(self.gradients_from, str):
+            return f"{name('gradients_from')}: {self.gradients_from!r} is not a path"
         for field, (low, high) in BOUNDS.items():
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -56,5 +63,7 @@ class DynamicSettings:
                 return problem
         return None
 
-    def to_dict(self) -> dict[str, float]:
-        return {"segment_tokens": self.segment_tokens, "rate": self.rate, "decay": self.decay}
+    def to_dict(self) -> dict[str, float | str]:
+        measured = {"gradients_from": self.gradients_from} if self.gradients_from else {}
+        return {"segment_tokens": self.segment_tokens, "rate": self.rate, "decay": self.decay,
+                **measured}

@@ -19,7 +19,7 @@ from charlm.data.settings import CONTEXT_DESCRIPTIONS, DOCUMENT, SENTENCE
 from charlm.data.streams import Stream, sentence_starts, stream_batch
 from charlm.data.types import IGNORE, EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID
-from charlm.evaluation.dynamic import Adaptation, reading_segments
+from charlm.evaluation.dynamic import Adaptation, GradientMeter, reading_segments
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.model.network import RNNLanguageModel
 from charlm.model.state import State, detach_state, repeat_rows
@@ -219,7 +219,7 @@ def _read_pieces(model: RNNLanguageModel, stream: Stream, pieces: Pieces, indice
 
 def token_surprisals(
     model: RNNLanguageModel, sentences: EncodedSentences, device: torch.device,
-    batch_size: int = BATCH_SIZE, adaptation: Adaptation | None = None,
+    batch_size: int = BATCH_SIZE, adaptation: Adaptation | GradientMeter | None = None,
     context: str = SENTENCE, before: State | None = None,
 ) -> np.ndarray:
     """Cross-entropy in nats of every predicted token, in sentence order: sentence i's
@@ -253,9 +253,9 @@ def token_surprisals(
     return surprisal
 
 
-def _adapt_while_reading(adaptation: Adaptation, sentences: EncodedSentences, stream: Stream,
-                         device: torch.device, batch_size: int, surprisal: np.ndarray,
-                         context: str) -> None:
+def _adapt_while_reading(adaptation: Adaptation | GradientMeter, sentences: EncodedSentences,
+                         stream: Stream, device: torch.device, batch_size: int,
+                         surprisal: np.ndarray, context: str) -> None:
     """Score each segment, then step on it. In sentence context a segment's sentences are
     scored in the batches plain scoring would make of them (each sentence starts from a zero
     state, so how they are batched changes no score); in document context the segment is read
@@ -384,5 +384,8 @@ def _dynamic_rows(result: Evaluation) -> list[tuple[str, str]]:
     settings = result.dynamic_settings
     if not result.dynamic or settings is None:
         return []
+    measured = (f"; mean squared gradients measured on {settings['gradients_from']}"
+                if settings.get("gradients_from") else "")
     return [("dynamic", f"adapted while reading: segments of {settings['segment_tokens']:,} "
-                        f"tokens, rate {settings['rate']:g}, decay {settings['decay']:g}")]
+                        f"tokens, rate {settings['rate']:g}, decay {settings['decay']:g}"
+                        f"{measured}")]

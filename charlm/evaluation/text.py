@@ -5,7 +5,7 @@ every figure of every way in agrees with training's validation to the last digit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,7 +15,12 @@ from charlm.checkpoint.trained import TrainedModel
 from charlm.data.reading import FileReader, ReadText
 from charlm.data.types import EncodedSentences
 from charlm.errors import CharlmError, ConfigError
-from charlm.evaluation.dynamic import Adaptation, training_gradients
+from charlm.evaluation.dynamic import (
+    Adaptation,
+    GradientMeter,
+    TrainingGradients,
+    training_gradients,
+)
 from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.evaluation.ngram import NgramMix, interpolate, ngram_surprisals
 from charlm.evaluation.scoring import (
@@ -78,14 +83,29 @@ def dynamic_settings(dynamic: Dynamic) -> DynamicSettings | None:
     return DynamicSettings() if dynamic else None
 
 
-def adaptation_for(trained: TrainedModel, path: str, dynamic: Dynamic) -> Adaptation | None:
+def adaptation_for(trained: TrainedModel, path: str, dynamic: Dynamic,
+                   measure: Callable[[DynamicSettings], TrainingGradients]
+                   ) -> Adaptation | None:
     """The adapting copy of the model that dynamic evaluation scores with (None for plain
     scoring); refuses bad settings, and a checkpoint (at `path`) without training's mean
-    squared gradients, before any work. It adapts as it reads: one scoring's only."""
+    squared gradients, before any work. With settings that name a text to measure them on,
+    `measure` measures them there. It adapts as it reads: one scoring's only."""
     settings = dynamic_settings(dynamic)
     if settings is None:
         return None
-    return Adaptation(trained.model, settings, training_gradients(trained, path))
+    gradients = (measure(settings) if settings.gradients_from is not None
+                 else training_gradients(trained, path))
+    return Adaptation(trained.model, settings, gradients)
+
+
+def measured_gradients(trained: TrainedModel, device: torch.device, read: ReadText,
+                       settings: DynamicSettings, batch_size: int, context: str
+                       ) -> TrainingGradients:
+    """The mean squared gradients of text read (the training text), each segment's as dynamic
+    evaluation with `settings` would take them while scoring it in `context`."""
+    meter = GradientMeter(trained.model, settings)
+    token_surprisals(trained.model, read.sentences, device, batch_size, meter, context)
+    return meter.gradients()
 
 
 def score_read(trained: TrainedModel, device: torch.device, read: ReadText, batch_size: int,

@@ -244,3 +244,61 @@ def test_a_model_trained_with_adam_adapts_and_one_trained_with_sgd_is_refused(
     plain = model.evaluate(str(text))
     dynamic = model.evaluate(str(text), dynamic=DynamicSettings(segment_tokens=32))
     assert dynamic.perplexity < 0.97 * plain.perplexity
+
+
+def test_a_model_trained_with_sgd_adapts_on_gradients_measured_on_its_training_text(
+    corpus_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sgd.pt"
+    run_training(config_of(**tiny_flags(corpus=str(corpus_file), out=str(out), epochs=2,
+                                        optimizer="sgd", learning_rate=1.0,
+                                        print_every=100_000)), quiet_reporter())
+    text = tmp_path / "repeated.txt"
+    text.write_text(" ".join([PASSAGE] * 10), encoding="utf-8")
+    model = charlm.load(out)
+    settings = DynamicSettings(segment_tokens=32, rate=0.005, gradients_from=str(corpus_file))
+    plain = model.evaluate(str(text))
+    dynamic = model.evaluate(str(text), dynamic=settings)
+    assert dynamic.perplexity < 0.97 * plain.perplexity
+    assert dynamic.dynamic_settings["gradients_from"] == str(corpus_file)
+    command = runner.invoke(app, ["evaluate", str(out), str(text), "--json", "--dynamic",
+                                  "--dynamic-segment", "32", "--dynamic-rate", "0.005",
+                                  "--dynamic-gradients",
+                                  str(corpus_file)])
+    assert command.exit_code == 0, command.output
+    assert json.loads(command.stdout)["perplexity"] == dynamic.perplexity
+    alone = one_error_line(runner.invoke(app, ["evaluate", str(out), str(text),
+                                               "--dynamic-gradients", str(corpus_file)]), 2)
+    assert "--dynamic-gradients applies only with --dynamic" in alone
+
+
+def test_measured_gradients_are_the_mean_of_each_segments_squared_gradient(
+    trained_model: dict,
+) -> None:
+    from charlm.evaluation.dynamic import GradientMeter
+    from charlm.evaluation.scoring import token_surprisals
+
+    model = charlm.load(trained_model["checkpoint"])
+    sentences = model.evaluate_files([str(trained_model["valid"])]).sentences
+    settings = DynamicSettings(segment_tokens=200)
+    meter = GradientMeter(model.trained.model, settings)
+    token_surprisals(model.trained.model, sentences, model.device, 7, meter, "sentence")
+    # By hand: each segment's sentences read one at a time from a zero state, the gradient of
+    # the segment's mean loss per token, squared; the squares averaged over the segments.
+    network = meter.model
+    expected = [torch.zeros_like(p) for p in network.parameters()]
+    segments = reading_segments(sentences.lengths, settings.segment_tokens)
+    for segment in segments:
+        network.zero_grad()
+        total = sum(int(sentences.lengths[i]) + 1 for i in segment)
+        for i in segment:
+            ids = torch.as_tensor(sentences.sentence(int(i)).astype(np.int64))
+            inputs = torch.cat([torch.tensor([1]), ids])[None]
+            targets = torch.cat([ids, torch.tensor([2])])[None]
+            losses, _ = network.token_losses(inputs, targets, None)
+            (losses.sum() / total).backward()
+        for sums, weight in zip(expected, network.parameters()):
+            sums += weight.grad.square()
+    measured = meter.gradients().square_averages
+    for got, sums in zip(measured, expected):
+        torch.testing.assert_close(got, sums / len(segments), rtol=1e-4, atol=1e-12)
