@@ -2,6 +2,7 @@
 
     python benchmarks/dynamic_eval.py MODEL.pt HELD_OUT.txt
     python benchmarks/dynamic_eval.py MODEL.pt HELD_OUT.txt --segment 256 --rate 0.0005 --decay 0
+    python benchmarks/dynamic_eval.py PTB.pt valid.txt --gradients train.txt
 
 In one process, as `charlm evaluate` scores (Model.evaluate_files): plain evaluation, then
 dynamic evaluation (--dynamic, with the settings given or the defaults), then plain evaluation
@@ -10,7 +11,9 @@ differ. Each time is a whole call, as a user waits for it: reading and encoding 
 same in every call; a first, untimed call warms the file cache) and scoring it. Each line gives
 the perplexity, the perplexity over tokens whose target is not UNKNOWN_TOKEN, the seconds and the
 sentences per second. MODEL must be a checkpoint charlm train wrote (dynamic evaluation divides by
-its optimizer's mean squared gradients).
+its optimizer's mean squared gradients), or --gradients TEXT names a text to measure them on (a
+model trained with SGD: `charlm evaluate --dynamic-gradients`); the dynamic call's time then
+includes measuring them.
 """
 
 from __future__ import annotations
@@ -47,11 +50,14 @@ def main() -> None:
     parser.add_argument("--segment", type=int, default=DEFAULTS.segment_tokens)
     parser.add_argument("--rate", type=float, default=DEFAULTS.rate)
     parser.add_argument("--decay", type=float, default=DEFAULTS.decay)
+    parser.add_argument("--gradients", default=None,
+                        help="measure the mean squared gradients on this text (the training "
+                             "text) rather than take the checkpoint's (--dynamic-gradients)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
     args = parser.parse_args()
     threads = configure(args.threads)
-    settings = DynamicSettings(args.segment, args.rate, args.decay)
+    settings = DynamicSettings(args.segment, args.rate, args.decay, args.gradients)
     problem = settings.problem({"segment_tokens": "--segment", "rate": "--rate",
                                 "decay": "--decay"})
     if problem:

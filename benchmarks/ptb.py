@@ -15,7 +15,9 @@ charlm predicts exactly the papers' tokens (73,760 of valid.txt, 82,430 of test.
 and one end of sentence a line). The run goes to the recipe's last epoch, or with --minutes stops
 at the first report after M minutes of training time. At the end, the last report and the report
 of the best validation perplexity beside the recipe's published test perplexity; --dynamic adds
-dynamic evaluation (`charlm evaluate --dynamic`) of the last checkpoint beside plain evaluation;
+dynamic evaluation (`charlm evaluate --dynamic`) of the last checkpoint beside plain evaluation,
+with the optimiser's mean squared gradients (none after SGD: the row says so) and with those
+measured on train.txt (`--dynamic-gradients train.txt`);
 --reference then trains benchmarks/reference_wlm.py (pytorch/examples' word_language_model's way:
 2×200 LSTM, SGD at 20 divided by 4 on a plateau) on the same files for charlm's training time, or
 for --reference-minutes.
@@ -34,6 +36,7 @@ from _common import configure, resolve_flags, settings_from_flags
 
 import charlm
 from charlm.errors import CharlmError
+from charlm.evaluation.dynamic_settings import DynamicSettings
 from charlm.training.recipes import RECIPES
 
 SPLITS = ("train", "valid", "test")
@@ -131,7 +134,9 @@ def dynamic_rows(checkpoint: Path, paths: dict[str, Path], device: str) -> list[
     """Table rows of plain and dynamic evaluation of the checkpoint, or why dynamic cannot be."""
     model = charlm.load(checkpoint, device)
     rows = []
-    for label, dynamic in (("plain", False), ("dynamic", True)):
+    measured = DynamicSettings(gradients_from=str(paths["train"]))
+    for label, dynamic in (("plain", False), ("dynamic", True),
+                           ("dynamic (mean squared gradients measured on train.txt)", measured)):
         try:
             val, test = (model.evaluate_files([str(paths[split])], dynamic=dynamic).summary
                          for split in ("valid", "test"))
