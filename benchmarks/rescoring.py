@@ -185,7 +185,10 @@ def run_wer(args: argparse.Namespace) -> None:
     row("+ both, interpolated", f"λ {weight:g}, am {am_weight:.3g}, word {penalty:.3g}",
         valid_wer, wer(splits["test"], tokens["test"].hypothesis_log10(splits["test"], weight),
                        am_weight, penalty))
-    em = model.ngram_mix(ngram, "auto", dev=args.dev).weight
+    # As `charlm rescore --ngram-weight auto --ngram-dev` reads the transcripts: a line a
+    # sentence, each alone.
+    em = model.ngram_mix(ngram, "auto", dev=args.dev, context="sentence",
+                         split="one-per-line").weight
     lm = {s: tokens[s].hypothesis_log10(d, em) for s, d in splits.items()}
     am_weight, penalty, valid_wer = tune(splits["valid"], lm["valid"])
     row("+ both, λ by EM on the validation text", f"λ {em:.3f}, am {am_weight:.3g}, "

@@ -42,7 +42,13 @@ from charlm.devices import pick_device
 from charlm.errors import CharlmWarning, ConfigError, CorpusError
 from charlm.evaluation.dynamic import Adaptation, TrainingGradients
 from charlm.evaluation.dynamic_settings import DynamicSettings
-from charlm.evaluation.ngram import NgramMix, NgramModel, best_weight, ngram_surprisals
+from charlm.evaluation.ngram import (
+    NgramMix,
+    NgramModel,
+    best_weight,
+    checked_mix,
+    ngram_surprisals,
+)
 from charlm.evaluation.ngram_settings import AUTO, DEFAULT_WEIGHT, parse_weight, weight_problem
 from charlm.evaluation.scoring import BATCH_SIZE, Evaluation, SentenceScore
 from charlm.evaluation.text import (
@@ -257,6 +263,7 @@ class Model:
         if not inputs:
             raise CorpusError('no file to score: give at least one, or "-" for standard input')
         check_arguments(READING, batch_size=batch_size, split=split)
+        ngram = checked_mix(ngram)
         one_per_line = one_per_line or split == ONE_PER_LINE
         context = checked_context(context, SENTENCE if one_per_line else self.context)
         adaptation = self._adaptation(dynamic, context, batch_size)
@@ -273,6 +280,7 @@ class Model:
         `score`) scored, each alone or, in document `context`, after the sentences before it
         in its document (`documents`: their offsets, as EncodedSentences keeps them; None: one
         document); refuses input with nothing to score or no word the vocabulary knows."""
+        ngram = checked_mix(ngram)
         adaptation = self._adaptation(dynamic, context, batch_size)
         read = encode_sentences(texts, words, [where], self.trained.vocabulary, self.path,
                                 documents)
@@ -289,6 +297,7 @@ class Model:
         one document). `dynamic`: the model adapts to the text while reading it (True, or
         DynamicSettings); `context` and `ngram`: as in `evaluate_files`."""
         check_arguments(READING, batch_size=batch_size, split=split)
+        ngram = checked_mix(ngram)
         if isinstance(path_or_text, str) and not os.path.exists(path_or_text):
             return self._evaluate_text(path_or_text, batch_size, dynamic, context, ngram)
         paths = ([path_or_text] if isinstance(path_or_text, (str, os.PathLike))
@@ -309,6 +318,7 @@ class Model:
         if not files:
             raise CorpusError("no file to evaluate on: give at least one corpus")
         check_arguments(READING, batch_size=batch_size, split=split)
+        ngram = checked_mix(ngram)
         context = checked_context(context, self.context)
         adaptation = self._adaptation(dynamic, context, batch_size)
         read = read_files(files, self.tokenizer, self.trained.vocabulary, text_column, split)
@@ -328,6 +338,7 @@ class Model:
         am_weight · am + lm_weight · lm + word_penalty · words, in log10, `unk_penalty` added to
         lm for each unknown word; each utterance's 1-best the highest combined score. `ngram`:
         an n-gram model mixed into the model's probability of each token (`ngram_mix`)."""
+        ngram = checked_mix(ngram)
         check_arguments(RESCORING, nbest_format=nbest_format, context=context,
                         am_weight=am_weight, lm_weight=lm_weight, word_penalty=word_penalty,
                         unk_penalty=unk_penalty)
@@ -390,7 +401,7 @@ class Model:
                             batch_size: int) -> TrainingGradients:
         """The mean squared gradients of settings.gradients_from, read as the model's training
         text was (its tokenizer, vocabulary and split)."""
-        read = read_files([str(settings.gradients_from)], self.tokenizer,
+        read = read_files([os.fspath(settings.gradients_from)], self.tokenizer,
                           self.trained.vocabulary, None, None)
         return measured_gradients(self.trained, self.device, read, settings, batch_size, context)
 

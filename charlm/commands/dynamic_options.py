@@ -4,6 +4,7 @@ once, with its help and its default from DynamicSettings, and checked by Dynamic
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from charlm.errors import ConfigError
@@ -22,7 +23,7 @@ def dynamic_option() -> Any:
         "Dynamic evaluation: the model adapts to the text while reading it, in order, segment "
         "by segment; each segment is scored before the model learns from it. Needs the "
         "checkpoint charlm train wrote with RMSprop, Adam or AdamW (their mean squared "
-        "gradients); the checkpoint is never changed.",
+        "gradients), or --dynamic-gradients; the checkpoint is never changed.",
     )
 
 
@@ -70,6 +71,9 @@ def dynamic_settings(config: Any, sources: Mapping[str, str] | None = None
                               "--dynamic or drop it")
         return False
     settings = DynamicSettings(**values)
+    if settings.gradients_from is not None and not Path(settings.gradients_from).exists():
+        raise ConfigError(f"{source('dynamic_gradients')}: file not found: "
+                          f"{settings.gradients_from}; check the path")
     problem = settings.problem({setting: source(name) for name, setting in FIELDS.items()})
     if problem:
         raise ConfigError(problem)

@@ -4,6 +4,7 @@ once here and checked by charlm.evaluation.ngram."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from charlm.errors import ConfigError
@@ -27,8 +28,9 @@ def ngram_weight_option() -> Any:
 
 
 def ngram_dev_option() -> Any:
-    return option(None, "With --ngram-weight auto: the development text λ is chosen on, read "
-                  "as the files scored are.")
+    return option(None, "With --ngram-weight auto: the development text λ is chosen on (the "
+                  "reference transcripts of development data), read in the context the text "
+                  "scored is read in (rescore: a line a sentence).")
 
 
 def check_ngram(config: Any, sources: Mapping[str, str] | None = None) -> None:
@@ -46,6 +48,10 @@ def check_ngram(config: Any, sources: Mapping[str, str] | None = None) -> None:
                              {"weight": source("ngram_weight"), "dev": source("ngram_dev")})
     if problem:
         raise ConfigError(problem)
+    for name in ("ngram", "ngram_dev"):
+        if getattr(config, name) is not None and not Path(getattr(config, name)).is_file():
+            raise ConfigError(f"{source(name)}: file not found: {getattr(config, name)}; check "
+                              "the path")
 
 
 def ngram_mix(model: Model, config: Any, context: str | None = None, split: str | None = None

@@ -24,15 +24,20 @@ from charlm.commands.ngram_options import (
     ngram_option,
     ngram_weight_option,
 )
+from charlm.data.corpus import ONE_PER_LINE
+from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import option
-from charlm.rescoring.settings import RESCORING, UTTERANCE
+from charlm.rescoring.settings import PREVIOUS, RESCORING, UTTERANCE
 
 if TYPE_CHECKING:
     from charlm.rescoring.rescore import RescoredHypothesis, RescoredUtterance, Rescoring
 
 SCORES, BEST, BOTH = "scores", "best", "both"
+# --ngram-dev is reference transcripts, a line each, read as the hypotheses are: each line alone,
+# or each after the lines before it.
+DEVELOPMENT_CONTEXT = {UTTERANCE: SENTENCE, PREVIOUS: DOCUMENT}
 OUTPUTS = (SCORES, BEST, BOTH)
 COLUMNS = ("utterance", "hypothesis", "words", "oov", "am", "decoder_lm", "lm_log_prob",
            "lm_log10_prob", "score", "text")
@@ -121,7 +126,8 @@ def rescore(config: RescoreConfig) -> Rescoring:
                          lm_scores=config.lm_scores, am_weight=config.am_weight,
                          lm_weight=config.lm_weight, word_penalty=config.word_penalty,
                          unk_penalty=config.unk_penalty, context=config.context,
-                         batch_size=config.batch_size, ngram=ngram_mix(model, config))
+                         batch_size=config.batch_size, ngram=ngram_mix(
+                             model, config, DEVELOPMENT_CONTEXT[config.context], ONE_PER_LINE))
 
 
 def _row(scored: RescoredHypothesis) -> list[str]:

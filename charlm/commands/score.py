@@ -37,7 +37,7 @@ from charlm.commands.ngram_options import (
     ngram_weight_option,
 )
 from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
-from charlm.data.settings import CONTEXTS
+from charlm.data.settings import CONTEXTS, SENTENCE
 from charlm.devices import DEVICE_CHOICES
 from charlm.errors import ConfigError
 from charlm.options import Former, option
@@ -126,8 +126,16 @@ def score(config: ScoreConfig) -> Scoring:
     return model.score_text(config.inputs, text_column=config.text_column,
                             batch_size=config.batch_size, split=config.split,
                             dynamic=dynamic_settings(config), context=config.context,
-                            ngram=ngram_mix(model, config, config.context,
-                                                 config.split))
+                            ngram=ngram_mix(model, config, scored_context(config),
+                                            config.split))
+
+
+def scored_context(config: ScoreConfig) -> str | None:
+    """The context the lines are scored in, for reading --ngram-dev alike: lines one per line
+    alone unless --context says otherwise; else the model's (None)."""
+    if config.context is None and config.split == ONE_PER_LINE:
+        return SENTENCE
+    return config.context
 
 
 def sentence_rows(scores: list[SentenceScore]) -> Iterator[dict]:

@@ -5,6 +5,7 @@ them without loading torch. dynamic.py does the adapting.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,7 +53,8 @@ class DynamicSettings:
 
         if isinstance(self.segment_tokens, bool) or not isinstance(self.segment_tokens, int):
             return f"{name('segment_tokens')}: {self.segment_tokens!r} is not a whole number"
-        if self.gradients_from is not None and not isinstance(self.gradients_from, str):
+        if self.gradients_from is not None and not isinstance(self.gradients_from,
+                                                              (str, os.PathLike)):
             return f"{name('gradients_from')}: {self.gradients_from!r} is not a path"
         for field, (low, high) in BOUNDS.items():
             value = getattr(self, field)
@@ -64,6 +66,7 @@ class DynamicSettings:
         return None
 
     def to_dict(self) -> dict[str, float | str]:
-        measured = {"gradients_from": self.gradients_from} if self.gradients_from else {}
+        measured = ({"gradients_from": os.fspath(self.gradients_from)}
+                    if self.gradients_from is not None else {})
         return {"segment_tokens": self.segment_tokens, "rate": self.rate, "decay": self.decay,
                 **measured}

@@ -27,6 +27,7 @@ from charlm.data.types import EncodedSentences
 from charlm.data.vocab import UNKNOWN_ID, Vocabulary
 from charlm.distribution import install_hint
 from charlm.errors import CharlmError, ConfigError
+from charlm.evaluation.ngram_settings import weight_problem
 
 LN10 = math.log(10.0)
 NGRAM_UNKNOWN = "<unk>"
@@ -86,10 +87,27 @@ class NgramMix:
     chosen_on: str | None = None
     """The development text λ was chosen on (`best_weight`), or None: λ was given."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, NgramModel):
+            raise ConfigError(f"an NgramMix mixes an NgramModel, not {self.model!r}: make it "
+                              "with Model.ngram_mix(path, weight)")
+        problem = weight_problem(self.weight, None, {"weight": "weight=", "dev": "dev="})
+        if problem:
+            raise ConfigError(problem)
+
     def describe(self) -> dict[str, str | float | int]:
         """As an evaluation's summary records it."""
         return {"path": self.model.path, "order": self.model.order, "weight": self.weight,
                 **({"chosen_on": self.chosen_on} if self.chosen_on else {})}
+
+
+def checked_mix(ngram: object) -> NgramMix | None:
+    """The `ngram=` argument of a scoring method, refused before any work unless it is None or
+    an NgramMix."""
+    if ngram is None or isinstance(ngram, NgramMix):
+        return ngram
+    raise ConfigError(f"ngram=: {ngram!r} is not an n-gram mixture; give "
+                      "model.ngram_mix(path, weight)")
 
 
 def ngram_surprisals(model: NgramModel, sentences: EncodedSentences,

@@ -111,7 +111,8 @@ def test_auto_chooses_the_weight_the_development_text_likes_best(setting: dict) 
     assert 0 < mix.weight < 1 and mix.chosen_on == train
     best = mixture_perplexity(model, arpa, train, mix.weight)
     for other in (mix.weight - 0.02, mix.weight + 0.02, 0.5):
-        assert best < mixture_perplexity(model, arpa, train, other)
+        if 0 <= other <= 1:
+            assert best < mixture_perplexity(model, arpa, train, other)
 
 
 def test_evaluate_and_score_take_the_flags_and_say_what_was_mixed(setting: dict) -> None:
@@ -159,7 +160,11 @@ def test_ngram_settings_without_ngram_are_refused(setting: dict) -> None:
 def test_a_missing_or_unreadable_ngram_model_is_one_line(setting: dict, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["evaluate", setting["checkpoint"], setting["valid"], "--ngram",
                                   str(tmp_path / "none.arpa")])
-    assert "n-gram model not found" in one_error_line(missing, 2)
+    assert "--ngram: file not found" in one_error_line(missing, 2)
+    no_dev = runner.invoke(app, ["evaluate", setting["checkpoint"], setting["valid"], "--ngram",
+                                 str(setting["arpa"]), "--ngram-weight", "auto", "--ngram-dev",
+                                 str(tmp_path / "none.txt")])
+    assert "--ngram-dev: file not found" in one_error_line(no_dev, 2)
     not_arpa = runner.invoke(app, ["evaluate", setting["checkpoint"], setting["valid"],
                                    "--ngram", setting["valid"]])
     assert "is not an n-gram model KenLM reads" in one_error_line(not_arpa, 2)
@@ -194,3 +199,30 @@ def test_rescore_mixes_each_hypothesis_as_score_does(setting: dict, tmp_path: Pa
     rows = [line.split("\t") for line in command.stdout.splitlines()[1:]]
     assert [float(r[6]) for r in rows] == pytest.approx(expected, abs=1e-5)
     assert "interpolated with" in command.stderr and "weight 0.4000" in command.stderr
+
+
+def test_rescore_chooses_lambda_on_transcripts_read_a_line_a_sentence(setting: dict,
+                                                                       tmp_path: Path) -> None:
+    model, arpa = setting["model"], setting["arpa"]
+    lists = tmp_path / "lists.tsv"
+    lists.write_text("u1\tanna walked to the garden\t-1\nu1\tanna walked the garden\t-2\n")
+    transcripts = tmp_path / "transcripts.txt"
+    transcripts.write_text("".join(f"{line}\n" for line in Path(setting["train"]).read_text(
+        encoding="utf-8").splitlines()[:80] if line.strip()), encoding="utf-8")
+    result = runner.invoke(app, ["rescore", setting["checkpoint"], str(lists), "--ngram",
+                                 str(arpa), "--ngram-weight", "auto", "--ngram-dev",
+                                 str(transcripts)])
+    assert result.exit_code == 0, result.output
+    each_alone = model.ngram_mix(arpa, "auto", dev=transcripts, context="sentence",
+                                 split="one-per-line")
+    as_the_model_reads = model.ngram_mix(arpa, "auto", dev=transcripts)
+    assert each_alone.weight != as_the_model_reads.weight
+    assert f"weight {each_alone.weight:.4f}, chosen on {transcripts}" in result.stderr
+
+
+def test_a_mixture_is_checked_before_any_work(setting: dict) -> None:
+    model, arpa = setting["model"], setting["arpa"]
+    with pytest.raises(charlm.ConfigError, match="is not an n-gram mixture"):
+        model.score(["anna walked"], ngram=str(arpa))
+    with pytest.raises(charlm.ConfigError, match="outside 0 to 1"):
+        charlm.NgramMix(charlm.NgramModel(arpa), 2.0)
