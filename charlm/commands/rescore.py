@@ -8,8 +8,6 @@ totals on standard error.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +22,7 @@ from charlm.commands.ngram_options import (
     ngram_option,
     ngram_weight_option,
 )
+from charlm.commands.rows import write_lines
 from charlm.data.corpus import ONE_PER_LINE
 from charlm.data.settings import DOCUMENT, SENTENCE
 from charlm.devices import DEVICE_CHOICES
@@ -41,7 +40,6 @@ DEVELOPMENT_CONTEXT = {UTTERANCE: SENTENCE, PREVIOUS: DOCUMENT}
 OUTPUTS = (SCORES, BEST, BOTH)
 COLUMNS = ("utterance", "hypothesis", "words", "oov", "am", "decoder_lm", "lm_log_prob",
            "lm_log10_prob", "score", "text")
-ROWS_PER_WRITE = 1000
 
 
 @dataclass
@@ -152,23 +150,6 @@ def best_lines(utterances: list[RescoredUtterance]) -> Iterator[str]:
     """Each utterance's 1-best, as Kaldi's text archives (and its WER scoring) read it."""
     for utterance in utterances:
         yield " ".join([utterance.id, *utterance.best.hypothesis.words]) + "\n"
-
-
-def write_lines(lines: Iterator[str]) -> bool:
-    """Print the lines in chunks; False when the reader stopped early (| head), not an error."""
-    chunk: list[str] = []
-    try:
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) == ROWS_PER_WRITE:
-                typer.echo("".join(chunk), nl=False)
-                chunk = []
-        typer.echo("".join(chunk), nl=False)
-    except BrokenPipeError:
-        # Later flushes must not fail either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return False
-    return True
 
 
 def mixed_with(rescored: Rescoring) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from charlm.commands.ngram_options import (
     ngram_option,
     ngram_weight_option,
 )
+from charlm.commands.rows import write_lines
 from charlm.data.corpus import ONE_PER_LINE, SPLIT_CHOICES, is_csv
 from charlm.data.settings import CONTEXTS, SENTENCE
 from charlm.devices import DEVICE_CHOICES
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
     from charlm.evaluation.text import Scoring
 
 COLUMNS = ("sentence", "text", "tokens", "oov", "log_prob", "log10_prob", "perplexity")
-ROWS_PER_WRITE = 1000
 
 
 @dataclass
@@ -156,16 +154,6 @@ def _json(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def _write(lines: Iterator[str]) -> None:
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == ROWS_PER_WRITE:
-            typer.echo("".join(chunk), nl=False)
-            chunk = []
-    typer.echo("".join(chunk), nl=False)
-
-
 def score_rows(result: Evaluation) -> list[tuple[str, str]]:
     """`evaluate`'s summary, then the figures only `score` prints."""
     from charlm.evaluation.scoring import summary_rows
@@ -183,18 +171,13 @@ def print_scores(config: ScoreConfig) -> Evaluation:
         typer.echo(f"Warning: {warning}", err=True)
     result = scoring.summary
     rows = sentence_rows(scoring.scores)
-    try:
-        if config.json:
-            _write(map(_json, rows))
-            typer.echo(json.dumps({"summary": asdict(result) | {"model": config.model}},
-                                  ensure_ascii=False))
-        else:
-            _write(itertools.chain(["\t".join(COLUMNS) + "\n"], map(_tsv, rows)))
-    except BrokenPipeError:
-        # The reader stopped early (| head): not an error. Later flushes must not fail either.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return result
-    if not config.json:
+    if config.json:
+        summary = json.dumps({"summary": asdict(result) | {"model": config.model}},
+                             ensure_ascii=False)
+        written = write_lines(itertools.chain(map(_json, rows), [summary + "\n"]))
+    else:
+        written = write_lines(itertools.chain(["\t".join(COLUMNS) + "\n"], map(_tsv, rows)))
+    if written and not config.json:
         for name, value in score_rows(result):
             typer.echo(f"{name:<14}{value}", err=True)
     return result
